@@ -1,0 +1,39 @@
+/*
+ * Plugin options (plugin_opt_<key> lines) and their validation.
+ *
+ * Called on the broker thread during mosquitto_plugin_init only. Every
+ * string in struct lowi_config is owned by it and released by config_free,
+ * which also wipes the password. Error texts never include the password.
+ */
+#ifndef LOWI_CONFIG_H
+#define LOWI_CONFIG_H
+
+#include <stddef.h>
+
+struct lowi_config {
+	char *db_host;
+	unsigned db_port;
+	char *db_socket;
+	char *db_user;
+	char *db_password;       /* from db_password or db_password_file */
+	char *db_password_file;
+	char *db_name;
+	char *topic;             /* MQTT subscription filter of the LOWI CH0 topics */
+	unsigned queue_rows;     /* rows held in memory while the database lags */
+	unsigned db_timeout_s;   /* connect/read/write timeout towards MariaDB */
+	unsigned batch_rows;     /* rows per transaction */
+	unsigned max_meters;     /* distinct serials tracked; more are refused */
+};
+
+void config_defaults(struct lowi_config *cfg);
+
+/* Applies one option. Returns 0, or -1 with a one-line reason naming the key
+ * in err (unknown key, bad value, repeated key). */
+int config_set(struct lowi_config *cfg, const char *key, const char *value, char *err, size_t errlen);
+
+/* Checks required keys and reads db_password_file. Returns 0 or -1 with err. */
+int config_finish(struct lowi_config *cfg, char *err, size_t errlen);
+
+void config_free(struct lowi_config *cfg);
+
+#endif

@@ -1,0 +1,362 @@
+/*
+ * Database writer thread; see db_writer.h.
+ * Runs only on its own thread, except db_writer_start/stop. The only state
+ * shared with the broker thread is the row queue, the log queue, the atomic
+ * stats, and the socket descriptor used to interrupt a hung query at stop.
+ */
+#include "db_writer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+
+#include "brussels.h"
+#include "schema_sql.h"
+
+#define PREFIX "lowi-p1: "
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 60000
+#define STOP_GRACE_MS 2000
+
+static const char conso_upsert_sql[] =
+	"INSERT INTO Conso (DtTm, In_D, In_N, OUT_D, OUT_N, Soutire, Injecte, Serial, Gas_m3, Water_m3, Estimated)"
+	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	" ON DUPLICATE KEY UPDATE In_D = VALUES(In_D), In_N = VALUES(In_N), OUT_D = VALUES(OUT_D),"
+	" OUT_N = VALUES(OUT_N), Soutire = VALUES(Soutire), Injecte = VALUES(Injecte),"
+	" Gas_m3 = VALUES(Gas_m3), Water_m3 = VALUES(Water_m3), Estimated = VALUES(Estimated)";
+
+/* Assignments run left to right: DtTm is compared with the old kW first. */
+static const char pics_upsert_sql[] =
+	"INSERT INTO Pics (Mois, DtTm, kW, Serial) VALUES (?, ?, ?, ?)"
+	" ON DUPLICATE KEY UPDATE DtTm = IF(VALUES(kW) > kW, VALUES(DtTm), DtTm), kW = GREATEST(kW, VALUES(kW))";
+
+enum { CONSO_PARAMS = 11, PICS_PARAMS = 4, DECIMAL_TEXT = 32 };
+
+struct db_writer {
+	const struct lowi_config *cfg;
+	struct row_queue *rows;
+	struct log_queue *lq;
+	struct lowi_stats *stats;
+	pthread_t thread;
+	_Atomic int socket_fd; /* -1 when not connected */
+
+	MYSQL *mysql;
+	MYSQL_STMT *conso, *pics;
+	struct conso_row *batch;
+
+	/* Bound parameter buffers, filled per row. */
+	MYSQL_TIME dttm, mois;
+	char dec[8][DECIMAL_TEXT];
+	unsigned long dec_len[8];
+	char serial[LOWI_SERIAL_MAX + 1];
+	unsigned long serial_len;
+	my_bool gas_null, water_null;
+	signed char estimated;
+	MYSQL_BIND conso_bind[CONSO_PARAMS], pics_bind[PICS_PARAMS];
+};
+
+/* Exact kWh text with three decimals for a whole number of Wh (or litres
+ * to m3): DECIMAL columns receive it without passing through a float. */
+static unsigned long milli_text(int64_t milli, char out[DECIMAL_TEXT])
+{
+	uint64_t mag = milli < 0 ? (uint64_t)0 - (uint64_t)milli : (uint64_t)milli;
+	int n = snprintf(out, DECIMAL_TEXT, "%s%" PRIu64 ".%03" PRIu64, milli < 0 ? "-" : "", mag / 1000, mag % 1000);
+	return (unsigned long)n;
+}
+
+static void set_time(MYSQL_TIME *t, int64_t utc_s, bool date_only)
+{
+	struct civil_date d = days_to_civil(utc_s >= 0 ? utc_s / 86400 : -((-utc_s + 86399) / 86400));
+	int64_t sod = utc_s - civil_to_days(d.year, d.month, d.day) * 86400;
+	memset(t, 0, sizeof(*t));
+	t->year = (unsigned)d.year;
+	t->month = (unsigned)d.month;
+	t->day = (unsigned)d.day;
+	if (date_only) {
+		t->time_type = MYSQL_TIMESTAMP_DATE;
+		return;
+	}
+	t->hour = (unsigned)(sod / 3600);
+	t->minute = (unsigned)(sod / 60 % 60);
+	t->second = (unsigned)(sod % 60);
+	t->time_type = MYSQL_TIMESTAMP_DATETIME;
+}
+
+static void bind_decimal(MYSQL_BIND *b, struct db_writer *w, int i)
+{
+	b->buffer_type = MYSQL_TYPE_NEWDECIMAL;
+	b->buffer = w->dec[i];
+	b->buffer_length = DECIMAL_TEXT;
+	b->length = &w->dec_len[i];
+}
+
+static void bind_params(struct db_writer *w)
+{
+	MYSQL_BIND *c = w->conso_bind, *p = w->pics_bind;
+	memset(w->conso_bind, 0, sizeof(w->conso_bind));
+	memset(w->pics_bind, 0, sizeof(w->pics_bind));
+
+	c[0].buffer_type = MYSQL_TYPE_DATETIME;
+	c[0].buffer = &w->dttm;
+	for (int i = 0; i < 6; i++)
+		bind_decimal(&c[1 + i], w, i);
+	c[7].buffer_type = MYSQL_TYPE_STRING;
+	c[7].buffer = w->serial;
+	c[7].buffer_length = sizeof(w->serial);
+	c[7].length = &w->serial_len;
+	bind_decimal(&c[8], w, 6);
+	c[8].is_null = &w->gas_null;
+	bind_decimal(&c[9], w, 7);
+	c[9].is_null = &w->water_null;
+	c[10].buffer_type = MYSQL_TYPE_TINY;
+	c[10].buffer = &w->estimated;
+
+	p[0].buffer_type = MYSQL_TYPE_DATE;
+	p[0].buffer = &w->mois;
+	p[1].buffer_type = MYSQL_TYPE_DATETIME;
+	p[1].buffer = &w->dttm;
+	bind_decimal(&p[2], w, 5); /* filled with the peak power before each Pics execute */
+	p[3] = c[7];
+}
+
+static void disconnect(struct db_writer *w)
+{
+	atomic_store(&w->socket_fd, -1);
+	if (w->conso)
+		mysql_stmt_close(w->conso);
+	if (w->pics)
+		mysql_stmt_close(w->pics);
+	w->conso = w->pics = NULL;
+	if (w->mysql)
+		mysql_close(w->mysql);
+	w->mysql = NULL;
+}
+
+static void db_error(struct db_writer *w, const char *what, const char *detail, unsigned err)
+{
+	atomic_fetch_add(&w->stats->db_errors, 1);
+	log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "database %s failed (error %u: %s); %zu rows wait in memory",
+		what, err, detail, row_queue_length(w->rows));
+}
+
+static MYSQL_STMT *prepare(struct db_writer *w, const char *sql, const char *name)
+{
+	MYSQL_STMT *st = mysql_stmt_init(w->mysql);
+	if (st == NULL) {
+		db_error(w, name, "out of memory", 0);
+		return NULL;
+	}
+	if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)) != 0) {
+		unsigned err = mysql_stmt_errno(st);
+		char detail[400];
+		snprintf(detail, sizeof(detail), "%s%s", mysql_stmt_error(st),
+			err == ER_BAD_FIELD_ERROR ? " - an older table of that name (the reference program's?) is in the way: rename it" : "");
+		db_error(w, name, detail, err);
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+static int connect_db(struct db_writer *w)
+{
+	const struct lowi_config *cfg = w->cfg;
+	unsigned timeout = cfg->db_timeout_s;
+	w->mysql = mysql_init(NULL);
+	if (w->mysql == NULL) {
+		db_error(w, "client init", "out of memory", 0);
+		return -1;
+	}
+	mysql_options(w->mysql, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(w->mysql, MYSQL_OPT_READ_TIMEOUT, &timeout);
+	mysql_options(w->mysql, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+	mysql_options(w->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (!mysql_real_connect(w->mysql, cfg->db_host, cfg->db_user, cfg->db_password, NULL, cfg->db_port,
+			cfg->db_socket, 0)) {
+		db_error(w, "connection", mysql_error(w->mysql), mysql_errno(w->mysql));
+		disconnect(w);
+		return -1;
+	}
+	atomic_store(&w->socket_fd, (int)mysql_get_socket(w->mysql));
+	if (mysql_select_db(w->mysql, cfg->db_name) != 0) {
+		char detail[600];
+		snprintf(detail, sizeof(detail), "%s (database '%s'; see the README for CREATE DATABASE and GRANT)",
+			mysql_error(w->mysql), cfg->db_name);
+		db_error(w, "USE", detail, mysql_errno(w->mysql));
+		disconnect(w);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(lowi_schema_sql) / sizeof(lowi_schema_sql[0]); i++) {
+		if (mysql_query(w->mysql, lowi_schema_sql[i]) != 0) {
+			db_error(w, "schema creation", mysql_error(w->mysql), mysql_errno(w->mysql));
+			disconnect(w);
+			return -1;
+		}
+	}
+	if (mysql_autocommit(w->mysql, 0) != 0 || (w->conso = prepare(w, conso_upsert_sql, "Conso statement")) == NULL
+		|| (w->pics = prepare(w, pics_upsert_sql, "Pics statement")) == NULL) {
+		disconnect(w);
+		return -1;
+	}
+	bind_params(w);
+	if (mysql_stmt_bind_param(w->conso, w->conso_bind) || mysql_stmt_bind_param(w->pics, w->pics_bind)) {
+		db_error(w, "parameter binding", mysql_stmt_error(w->conso), mysql_stmt_errno(w->conso));
+		disconnect(w);
+		return -1;
+	}
+	atomic_fetch_add(&w->stats->db_connects, 1);
+	log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "connected to MariaDB %s on %s, database %s; %zu rows queued",
+		mysql_get_server_info(w->mysql), mysql_get_host_info(w->mysql), cfg->db_name, row_queue_length(w->rows));
+	return 0;
+}
+
+static int execute(struct db_writer *w, MYSQL_STMT *st, const char *what)
+{
+	if (mysql_stmt_execute(st) != 0) {
+		db_error(w, what, mysql_stmt_error(st), mysql_stmt_errno(st));
+		return -1;
+	}
+	return 0;
+}
+
+static int write_row(struct db_writer *w, const struct conso_row *row)
+{
+	const struct quarter_row *q = &row->q;
+	set_time(&w->dttm, q->start_s, false);
+	w->dec_len[0] = milli_text(q->import_day_wh, w->dec[0]);
+	w->dec_len[1] = milli_text(q->import_night_wh, w->dec[1]);
+	w->dec_len[2] = milli_text(q->export_day_wh, w->dec[2]);
+	w->dec_len[3] = milli_text(q->export_night_wh, w->dec[3]);
+	w->dec_len[4] = milli_text(q->import_wh, w->dec[4]);
+	w->dec_len[5] = milli_text(q->export_wh, w->dec[5]);
+	w->dec_len[6] = milli_text(q->gas_l, w->dec[6]);
+	w->dec_len[7] = milli_text(q->water_l, w->dec[7]);
+	w->gas_null = !q->has_gas;
+	w->water_null = !q->has_water;
+	w->estimated = q->estimated;
+	w->serial_len = (unsigned long)strlen(row->serial);
+	memcpy(w->serial, row->serial, w->serial_len + 1);
+	if (execute(w, w->conso, "Conso upsert") != 0)
+		return -1;
+	if (q->estimated)
+		return 0;
+	struct civil_date m = brussels_month_of(q->start_s);
+	set_time(&w->mois, civil_to_days(m.year, m.month, 1) * 86400, true);
+	/* Average power of the quarter: kWh x 4 = kW; Wh x 4 / 1000 exactly. */
+	w->dec_len[5] = milli_text(q->import_wh * 4, w->dec[5]);
+	return execute(w, w->pics, "Pics upsert");
+}
+
+static int write_batch(struct db_writer *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (write_row(w, &w->batch[i]) != 0) {
+			mysql_rollback(w->mysql);
+			return -1;
+		}
+	}
+	if (mysql_commit(w->mysql) != 0) {
+		db_error(w, "COMMIT", mysql_error(w->mysql), mysql_errno(w->mysql));
+		return -1;
+	}
+	return 0;
+}
+
+static void *writer_main(void *arg)
+{
+	struct db_writer *w = arg;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	mysql_thread_init();
+
+	int backoff_ms = BACKOFF_MIN_MS;
+	for (;;) {
+		bool stopping = row_queue_stopping(w->rows);
+		if (w->mysql == NULL) {
+			if (stopping)
+				break;
+			if (connect_db(w) != 0) {
+				row_queue_wait_stop(w->rows, backoff_ms);
+				backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
+				continue;
+			}
+			backoff_ms = BACKOFF_MIN_MS;
+		}
+		size_t n = row_queue_peek(w->rows, w->batch, w->cfg->batch_rows, stopping ? 0 : 1000);
+		if (n == 0) {
+			if (stopping)
+				break;
+			continue;
+		}
+		if (write_batch(w, n) == 0) {
+			row_queue_pop(w->rows, n);
+			atomic_fetch_add(&w->stats->rows_written, n);
+		} else {
+			disconnect(w);
+		}
+	}
+	size_t left = row_queue_length(w->rows);
+	if (left > 0)
+		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "stopping with %zu rows not written to the database", left);
+	disconnect(w);
+	mysql_thread_end();
+	return NULL;
+}
+
+struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queue *rows,
+	struct log_queue *lq, struct lowi_stats *stats)
+{
+	struct db_writer *w = calloc(1, sizeof(*w));
+	if (w)
+		w->batch = calloc(cfg->batch_rows, sizeof(*w->batch));
+	if (w == NULL || w->batch == NULL) {
+		log_queue_push(lq, MOSQ_LOG_ERR, PREFIX "out of memory starting the database writer");
+		free(w);
+		return NULL;
+	}
+	w->cfg = cfg;
+	w->rows = rows;
+	w->lq = lq;
+	w->stats = stats;
+	atomic_init(&w->socket_fd, -1);
+	int rc = pthread_create(&w->thread, NULL, writer_main, w);
+	if (rc != 0) {
+		log_queue_push(lq, MOSQ_LOG_ERR, PREFIX "cannot start the database writer thread: %s", strerror(rc));
+		free(w->batch);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void db_writer_stop(struct db_writer *w)
+{
+	if (w == NULL)
+		return;
+	row_queue_stop(w->rows);
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += STOP_GRACE_MS / 1000;
+	if (pthread_timedjoin_np(w->thread, NULL, &deadline) != 0) {
+		/* A query hangs on a stalled server: cut the socket so it fails now
+		 * instead of after the read timeout. */
+		int fd = atomic_load(&w->socket_fd);
+		if (fd >= 0)
+			shutdown(fd, SHUT_RDWR);
+		pthread_join(w->thread, NULL);
+	}
+	free(w->batch);
+	free(w);
+}

@@ -1,0 +1,67 @@
+/* Worker-to-broker log ring; see log_queue.h. */
+#include "log_queue.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <mosquitto.h>
+
+void log_queue_init(struct log_queue *q)
+{
+	memset(q, 0, sizeof(*q));
+	pthread_mutex_init(&q->mu, NULL);
+}
+
+void log_queue_destroy(struct log_queue *q)
+{
+	pthread_mutex_destroy(&q->mu);
+}
+
+void log_queue_push(struct log_queue *q, int level, const char *fmt, ...)
+{
+	char buf[LOG_QUEUE_LINE_BYTES];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+
+	pthread_mutex_lock(&q->mu);
+	if (q->count == LOG_QUEUE_LINES) {
+		q->dropped++;
+	} else {
+		unsigned slot = (q->head + q->count) % LOG_QUEUE_LINES;
+		q->level[slot] = level;
+		memcpy(q->line[slot], buf, sizeof(buf));
+		q->count++;
+	}
+	pthread_mutex_unlock(&q->mu);
+}
+
+size_t log_queue_drain(struct log_queue *q, void (*sink)(int level, const char *line))
+{
+	size_t drained = 0;
+	for (;;) {
+		char buf[LOG_QUEUE_LINE_BYTES];
+		int level;
+		unsigned long dropped = 0;
+		pthread_mutex_lock(&q->mu);
+		if (q->count == 0) {
+			dropped = q->dropped;
+			q->dropped = 0;
+			pthread_mutex_unlock(&q->mu);
+			if (dropped) {
+				snprintf(buf, sizeof(buf), "%lu log lines from worker threads were dropped (log queue full)", dropped);
+				sink(MOSQ_LOG_WARNING, buf);
+			}
+			return drained;
+		}
+		level = q->level[q->head];
+		memcpy(buf, q->line[q->head], sizeof(buf));
+		q->head = (q->head + 1) % LOG_QUEUE_LINES;
+		q->count--;
+		pthread_mutex_unlock(&q->mu);
+		sink(level, buf);
+		drained++;
+	}
+}

@@ -1,0 +1,790 @@
+/*
+ * LOWI CH0 payload decoder: one pass of a strict JSON scanner over a
+ * bounded, not NUL-terminated buffer.
+ *
+ * Invariants:
+ *  - every read of p[i] is guarded by i < len (the scanner's only cursor is
+ *    `pos`; helpers return false on the first syntax error and stop);
+ *  - no allocation, no globals except const tables, no I/O, no locale:
+ *    numbers are converted here, not with strtod;
+ *  - recursion only through skip_value/skip_container, bounded by MAX_DEPTH;
+ *  - the first field error is recorded and scanning goes on, so that a
+ *    later syntax error can still turn the verdict into NOT_JSON.
+ * Any thread; the plugin calls it on the broker thread.
+ */
+#include "payload.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_DEPTH 32          /* arrays/objects, the top-level object included */
+#define COUNTER_MAX 1e12      /* Wh or litres */
+#define POWER_MAX_W 1e6
+#define EXCERPT_CHARS 24      /* longest value excerpt quoted in a reason */
+#define EXCERPT_BUF (EXCERPT_CHARS + 4 + 3 + 1)
+#define KEY_MAX 15            /* longer keys cannot be known fields */
+
+enum field_id { F_CIH, F_CIL, F_CEH, F_CEL, F_PI, F_PE, F_CG, F_CW, F_T, F_DEVICE_CH, F_COUNT };
+
+enum field_kind { KIND_COUNTER, KIND_POWER, KIND_RATE, KIND_CHANNEL };
+
+static const struct field_spec {
+	const char *name;
+	enum field_kind kind;
+	const char *limit_text; /* for "above the ... limit" */
+} field_specs[F_COUNT] = {
+	[F_CIH] = { "CIH", KIND_COUNTER, "1e12 Wh" },
+	[F_CIL] = { "CIL", KIND_COUNTER, "1e12 Wh" },
+	[F_CEH] = { "CEH", KIND_COUNTER, "1e12 Wh" },
+	[F_CEL] = { "CEL", KIND_COUNTER, "1e12 Wh" },
+	[F_PI] = { "PI", KIND_POWER, "1e6 W" },
+	[F_PE] = { "PE", KIND_POWER, "1e6 W" },
+	[F_CG] = { "CG", KIND_COUNTER, "1e12 litre" },
+	[F_CW] = { "CW", KIND_COUNTER, "1e12 litre" },
+	[F_T] = { "T", KIND_RATE, NULL },
+	[F_DEVICE_CH] = { "device_CH", KIND_CHANNEL, NULL },
+};
+
+#define REQUIRED_MASK ((1u << F_CIH) | (1u << F_CIL) | (1u << F_CEH) | (1u << F_CEL))
+
+struct scanner {
+	const unsigned char *p;
+	size_t len;
+	size_t pos;
+	enum lowi_payload_status status; /* first error so far, OK if none */
+	struct lowi_payload_error *err;  /* never NULL */
+	bool in_member;                  /* scanning a top-level member's value */
+	unsigned char key[KEY_MAX];      /* that member's name, decoded, truncated */
+	size_t key_len;                  /* its full decoded length */
+};
+
+/* A JSON number, converted. */
+struct number {
+	double value;  /* magnitude; +inf when too large for a double */
+	bool negative; /* '-' in front of a non-zero value */
+};
+
+/* ---- error reporting ---------------------------------------------------- */
+
+static void copy_field_name(char dst[16], const unsigned char *name, size_t len)
+{
+	size_t n = len < 15 ? len : 15;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = name[i];
+		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	dst[n] = '\0';
+}
+
+__attribute__((format(printf, 4, 5)))
+static void set_error(struct scanner *sc, enum lowi_payload_status status, size_t offset,
+	const char *fmt, ...)
+{
+	struct lowi_payload_error *e = sc->err;
+	va_list ap;
+
+	sc->status = status;
+	e->status = status;
+	e->offset = offset;
+	if (sc->in_member)
+		copy_field_name(e->field, sc->key, sc->key_len < KEY_MAX ? sc->key_len : KEY_MAX);
+	else
+		e->field[0] = '\0';
+	va_start(ap, fmt);
+	vsnprintf(e->reason, sizeof e->reason, fmt, ap);
+	va_end(ap);
+}
+
+/* "x" for a printable character, "\x01" otherwise. */
+static void describe_char(unsigned char c, char out[8])
+{
+	if (c > 0x20 && c < 0x7f) {
+		out[0] = (char)c;
+		out[1] = '\0';
+	} else {
+		snprintf(out, 8, "\\x%02x", c);
+	}
+}
+
+/* Syntax error at the cursor: end of input or an unexpected byte. */
+static bool fail_at(struct scanner *sc, const char *expected)
+{
+	if (sc->pos >= sc->len) {
+		set_error(sc, LOWI_PAYLOAD_NOT_JSON, sc->len,
+			"unexpected end of payload at byte %zu (expected %s)", sc->len, expected);
+	} else {
+		char c[8];
+		describe_char(sc->p[sc->pos], c);
+		set_error(sc, LOWI_PAYLOAD_NOT_JSON, sc->pos,
+			"invalid character '%s' at byte %zu (expected %s)", c, sc->pos, expected);
+	}
+	return false;
+}
+
+/* The raw text p[start, end) made printable, cut with "..." when long. */
+static void excerpt(const unsigned char *p, size_t start, size_t end, char out[EXCERPT_BUF])
+{
+	size_t o = 0;
+	for (size_t i = start; i < end; i++) {
+		if (o >= EXCERPT_CHARS) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		unsigned char c = p[i];
+		if (c >= 0x20 && c < 0x7f) {
+			out[o++] = (char)c;
+		} else {
+			snprintf(out + o, 5, "\\x%02x", c);
+			o += 4;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* Records a field error unless an earlier error is already recorded. */
+__attribute__((format(printf, 4, 5)))
+static void field_error(struct scanner *sc, enum lowi_payload_status status, size_t offset,
+	const char *fmt, ...)
+{
+	struct lowi_payload_error *e = sc->err;
+	va_list ap;
+
+	if (sc->status != LOWI_PAYLOAD_OK)
+		return;
+	sc->status = status;
+	e->status = status;
+	e->offset = offset;
+	copy_field_name(e->field, sc->key, sc->key_len < KEY_MAX ? sc->key_len : KEY_MAX);
+	va_start(ap, fmt);
+	vsnprintf(e->reason, sizeof e->reason, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- lexical pieces ------------------------------------------------------ */
+
+static void skip_ws(struct scanner *sc)
+{
+	while (sc->pos < sc->len) {
+		unsigned char c = sc->p[sc->pos];
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			return;
+		sc->pos++;
+	}
+}
+
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Scans the string whose opening quote is at the cursor; leaves the cursor
+ * after the closing quote. When buf is given, writes up to cap decoded bytes
+ * (an escape \uXXXX above U+007F is written as the single byte 0xff: such a
+ * string can be neither a known name nor a number) and sets *decoded_len to
+ * the full decoded length, which may exceed cap. Bytes >= 0x80 are copied
+ * unchecked: UTF-8 validity does not matter to this decoder.
+ */
+static bool scan_string(struct scanner *sc, unsigned char *buf, size_t cap, size_t *decoded_len)
+{
+	size_t n = 0;
+
+	sc->pos++;
+	for (;;) {
+		if (sc->pos >= sc->len)
+			return fail_at(sc, "'\"' closing the string");
+		unsigned char c = sc->p[sc->pos];
+		if (c == '"') {
+			sc->pos++;
+			break;
+		}
+		if (c < 0x20) {
+			char d[8];
+			describe_char(c, d);
+			set_error(sc, LOWI_PAYLOAD_NOT_JSON, sc->pos,
+				"invalid character '%s' at byte %zu inside a string", d, sc->pos);
+			return false;
+		}
+		if (c != '\\') {
+			if (buf && n < cap)
+				buf[n] = c;
+			n++;
+			sc->pos++;
+			continue;
+		}
+		size_t at = sc->pos;
+		if (at + 1 >= sc->len) {
+			sc->pos = sc->len;
+			return fail_at(sc, "an escape");
+		}
+		unsigned char e = sc->p[at + 1];
+		unsigned char d;
+		switch (e) {
+		case '"': d = '"'; break;
+		case '\\': d = '\\'; break;
+		case '/': d = '/'; break;
+		case 'b': d = '\b'; break;
+		case 'f': d = '\f'; break;
+		case 'n': d = '\n'; break;
+		case 'r': d = '\r'; break;
+		case 't': d = '\t'; break;
+		case 'u': {
+			unsigned code = 0;
+			for (size_t k = at + 2; k < at + 6; k++) {
+				if (k >= sc->len) {
+					sc->pos = sc->len;
+					return fail_at(sc, "4 hex digits after \\u");
+				}
+				int h = hex_value(sc->p[k]);
+				if (h < 0) {
+					sc->pos = k;
+					return fail_at(sc, "4 hex digits after \\u");
+				}
+				code = code * 16 + (unsigned)h;
+			}
+			d = code < 0x80 ? (unsigned char)code : 0xff;
+			sc->pos = at + 4; /* + 2 below */
+			break;
+		}
+		default: {
+			char x[8];
+			describe_char(e, x);
+			set_error(sc, LOWI_PAYLOAD_NOT_JSON, at,
+				"invalid escape '\\%s' at byte %zu inside a string", x, at);
+			return false;
+		}
+		}
+		sc->pos += 2;
+		if (buf && n < cap)
+			buf[n] = d;
+		n++;
+	}
+	if (decoded_len)
+		*decoded_len = n;
+	return true;
+}
+
+static const double pow10_exact[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/*
+ * m x 10^e10, where m has ndig significant digits. Correctly rounded when
+ * m <= 2^53 and |e10| <= 22 (both operands exact, one IEEE rounding): this
+ * covers every integer up to 1e12 and every decimal a meter writes.
+ * Otherwise within a few units in the last place.
+ */
+static double scale(uint64_t m, int ndig, long e10)
+{
+	const uint64_t exact = UINT64_C(1) << 53;
+
+	if (m == 0)
+		return 0.0;
+	while (m > exact && m % 10 == 0) {
+		m /= 10;
+		e10++;
+		ndig--;
+	}
+	if (m <= exact && e10 >= -22 && e10 <= 22)
+		return e10 >= 0 ? (double)m * pow10_exact[e10] : (double)m / pow10_exact[-e10];
+	if (e10 + ndig > 310)
+		return INFINITY;
+	if (e10 + ndig < -330)
+		return 0.0;
+	double v = (double)m;
+	while (e10 > 22) {
+		v *= 1e22;
+		e10 -= 22;
+	}
+	while (e10 < -22) {
+		v /= 1e22;
+		e10 += 22;
+	}
+	return e10 >= 0 ? v * pow10_exact[e10] : v / pow10_exact[-e10];
+}
+
+/*
+ * Parses a JSON number at the start of s[0, n):
+ *   -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+ * Returns the bytes used, or 0 when s does not hold a valid number, with
+ * *bad_at the offset of the offending byte (n when s ran out). What follows
+ * the number is the caller's business.
+ */
+static size_t parse_number(const unsigned char *s, size_t n, struct number *num, size_t *bad_at)
+{
+	size_t i = 0;
+	uint64_t m = 0;
+	int ndig = 0;
+	long e10 = 0;
+	bool minus = false;
+
+#define DIGIT_AT(k) ((k) < n && s[k] >= '0' && s[k] <= '9')
+	if (i < n && s[i] == '-') {
+		minus = true;
+		i++;
+	}
+	if (!DIGIT_AT(i))
+		goto bad;
+	if (s[i] == '0') {
+		i++;
+	} else {
+		while (DIGIT_AT(i)) {
+			if (ndig < 19) {
+				m = m * 10 + (uint64_t)(s[i] - '0');
+				if (m)
+					ndig++;
+			} else {
+				e10++;
+			}
+			i++;
+		}
+	}
+	if (i < n && s[i] == '.') {
+		i++;
+		if (!DIGIT_AT(i))
+			goto bad;
+		while (DIGIT_AT(i)) {
+			if (ndig < 19) {
+				m = m * 10 + (uint64_t)(s[i] - '0');
+				if (m)
+					ndig++;
+				e10--;
+			}
+			i++;
+		}
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		bool eminus = false;
+		long x = 0;
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-')) {
+			eminus = s[i] == '-';
+			i++;
+		}
+		if (!DIGIT_AT(i))
+			goto bad;
+		while (DIGIT_AT(i)) {
+			if (x < 100000)
+				x = x * 10 + (s[i] - '0');
+			i++;
+		}
+		e10 += eminus ? -x : x;
+	}
+#undef DIGIT_AT
+	num->value = scale(m, ndig, e10);
+	num->negative = minus && m != 0;
+	return i;
+bad:
+	*bad_at = i;
+	return 0;
+}
+
+static bool scan_literal(struct scanner *sc, const char *word, size_t wlen, const char *expected)
+{
+	for (size_t k = 0; k < wlen; k++) {
+		if (sc->pos >= sc->len || sc->p[sc->pos] != (unsigned char)word[k])
+			return fail_at(sc, expected);
+		sc->pos++;
+	}
+	return true;
+}
+
+/* ---- structure ------------------------------------------------------------ */
+
+static bool skip_value(struct scanner *sc, int depth);
+
+/* Skips the array or object opening at the cursor; depth counts it. */
+static bool skip_container(struct scanner *sc, int depth)
+{
+	bool object = sc->p[sc->pos] == '{';
+	unsigned char close = object ? '}' : ']';
+
+	if (depth > MAX_DEPTH) {
+		set_error(sc, LOWI_PAYLOAD_NOT_JSON, sc->pos,
+			"nested too deep at byte %zu (more than %d levels)", sc->pos, MAX_DEPTH);
+		return false;
+	}
+	sc->pos++;
+	skip_ws(sc);
+	if (sc->pos < sc->len && sc->p[sc->pos] == close) {
+		sc->pos++;
+		return true;
+	}
+	for (;;) {
+		if (object) {
+			if (sc->pos >= sc->len || sc->p[sc->pos] != '"')
+				return fail_at(sc, "a field name");
+			if (!scan_string(sc, NULL, 0, NULL))
+				return false;
+			skip_ws(sc);
+			if (sc->pos >= sc->len || sc->p[sc->pos] != ':')
+				return fail_at(sc, "':' after a field name");
+			sc->pos++;
+			skip_ws(sc);
+		}
+		if (!skip_value(sc, depth))
+			return false;
+		skip_ws(sc);
+		if (sc->pos < sc->len && sc->p[sc->pos] == ',') {
+			sc->pos++;
+			skip_ws(sc);
+			continue;
+		}
+		if (sc->pos < sc->len && sc->p[sc->pos] == close) {
+			sc->pos++;
+			return true;
+		}
+		return fail_at(sc, object ? "',' or '}'" : "',' or ']'");
+	}
+}
+
+/* Skips any JSON value at the cursor; depth = containers already open. */
+static bool skip_value(struct scanner *sc, int depth)
+{
+	if (sc->pos >= sc->len)
+		return fail_at(sc, "a value");
+	switch (sc->p[sc->pos]) {
+	case '{':
+	case '[':
+		return skip_container(sc, depth + 1);
+	case '"':
+		return scan_string(sc, NULL, 0, NULL);
+	case 't':
+		return scan_literal(sc, "true", 4, "'true'");
+	case 'f':
+		return scan_literal(sc, "false", 5, "'false'");
+	case 'n':
+		return scan_literal(sc, "null", 4, "'null'");
+	case '-':
+	case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9': {
+		struct number num;
+		size_t bad_at = 0;
+		size_t used = parse_number(sc->p + sc->pos, sc->len - sc->pos, &num, &bad_at);
+		if (used == 0) {
+			sc->pos += bad_at;
+			return fail_at(sc, "a digit");
+		}
+		sc->pos += used;
+		return true;
+	}
+	default:
+		return fail_at(sc, "a value");
+	}
+}
+
+/* ---- known fields ---------------------------------------------------------- */
+
+static int field_lookup(const unsigned char *name, size_t len)
+{
+	for (int id = 0; id < F_COUNT; id++) {
+		const char *f = field_specs[id].name;
+		if (strlen(f) == len && memcmp(f, name, len) == 0)
+			return id;
+	}
+	return -1;
+}
+
+static void store(struct lowi_reading *r, enum field_id id, double v)
+{
+	switch (id) {
+	case F_CIH: r->import_day_wh = v; break;
+	case F_CIL: r->import_night_wh = v; break;
+	case F_CEH: r->export_day_wh = v; break;
+	case F_CEL: r->export_night_wh = v; break;
+	case F_PI: r->import_w = v; break;
+	case F_PE: r->export_w = v; break;
+	case F_CG: r->gas_l = v; break;
+	case F_CW: r->water_l = v; break;
+	case F_T: r->rate = (int)v; break;
+	case F_DEVICE_CH: break;
+	case F_COUNT: break;
+	}
+}
+
+/* Range rules for a converted value whose raw text is p[start, end). */
+static void check_and_store(struct scanner *sc, enum field_id id, const struct number *num,
+	size_t start, size_t end, struct lowi_reading *r)
+{
+	const struct field_spec *f = &field_specs[id];
+	char text[EXCERPT_BUF];
+	double v = num->value;
+
+	switch (f->kind) {
+	case KIND_COUNTER:
+	case KIND_POWER:
+		if (num->negative) {
+			excerpt(sc->p, start, end, text);
+			field_error(sc, LOWI_PAYLOAD_OUT_OF_RANGE, start,
+				"field %s: %s is negative", f->name, text);
+			return;
+		}
+		if (!(v <= (f->kind == KIND_POWER ? POWER_MAX_W : COUNTER_MAX))) {
+			excerpt(sc->p, start, end, text);
+			field_error(sc, LOWI_PAYLOAD_OUT_OF_RANGE, start,
+				"field %s: %s is above the %s limit", f->name, text, f->limit_text);
+			return;
+		}
+		break;
+	case KIND_RATE:
+		if (num->negative || (v != 0.0 && v != 1.0)) {
+			excerpt(sc->p, start, end, text);
+			field_error(sc, LOWI_PAYLOAD_OUT_OF_RANGE, start,
+				"field T: %s is not 1 (day) or 0 (night)", text);
+			return;
+		}
+		break;
+	case KIND_CHANNEL:
+		if (num->negative || v != 0.0) {
+			excerpt(sc->p, start, end, text);
+			field_error(sc, LOWI_PAYLOAD_WRONG_CHANNEL, start,
+				"field device_CH: %s is not channel 0", text);
+			return;
+		}
+		break;
+	}
+	store(r, id, v);
+}
+
+/* Scans the value of known field id at the cursor: a number or a numeric string. */
+static bool scan_known_value(struct scanner *sc, enum field_id id, struct lowi_reading *r)
+{
+	size_t start = sc->pos;
+	struct number num;
+	bool is_number = false;
+
+	if (sc->pos >= sc->len)
+		return fail_at(sc, "a value");
+	unsigned char c = sc->p[sc->pos];
+	if (c == '"') {
+		/* decoded length <= raw length <= LOWI_PAYLOAD_MAX_BYTES */
+		unsigned char buf[LOWI_PAYLOAD_MAX_BYTES];
+		size_t dlen = 0, bad_at = 0;
+		if (!scan_string(sc, buf, sizeof buf, &dlen))
+			return false;
+		if (dlen <= sizeof buf) {
+			size_t used = parse_number(buf, dlen, &num, &bad_at);
+			is_number = used > 0 && used == dlen;
+		}
+	} else if (c == '-' || (c >= '0' && c <= '9')) {
+		size_t bad_at = 0;
+		size_t used = parse_number(sc->p + start, sc->len - start, &num, &bad_at);
+		if (used == 0) {
+			sc->pos = start + bad_at;
+			return fail_at(sc, "a digit");
+		}
+		sc->pos = start + used;
+		is_number = true;
+	} else {
+		if (!skip_value(sc, 1))
+			return false;
+	}
+	if (!is_number) {
+		char text[EXCERPT_BUF];
+		excerpt(sc->p, start, sc->pos, text);
+		field_error(sc, LOWI_PAYLOAD_NOT_A_NUMBER, start,
+			"field %s: %s is not a number", field_specs[id].name, text);
+		return true;
+	}
+	check_and_store(sc, id, &num, start, sc->pos, r);
+	return true;
+}
+
+/* Scans the top-level object at the cursor, filling r and *seen. */
+static bool scan_top_object(struct scanner *sc, struct lowi_reading *r, unsigned *seen)
+{
+	sc->pos++;
+	skip_ws(sc);
+	if (sc->pos < sc->len && sc->p[sc->pos] == '}') {
+		sc->pos++;
+		return true;
+	}
+	for (;;) {
+		sc->in_member = false;
+		if (sc->pos >= sc->len || sc->p[sc->pos] != '"')
+			return fail_at(sc, "a field name");
+		size_t key_at = sc->pos;
+		if (!scan_string(sc, sc->key, sizeof sc->key, &sc->key_len))
+			return false;
+		skip_ws(sc);
+		if (sc->pos >= sc->len || sc->p[sc->pos] != ':')
+			return fail_at(sc, "':' after a field name");
+		sc->pos++;
+		skip_ws(sc);
+		sc->in_member = true;
+		int id = sc->key_len <= KEY_MAX ? field_lookup(sc->key, sc->key_len) : -1;
+		if (id < 0) {
+			if (!skip_value(sc, 1))
+				return false;
+		} else if (*seen & (1u << id)) {
+			field_error(sc, LOWI_PAYLOAD_DUPLICATE_FIELD, key_at,
+				"field %s appears twice (again at byte %zu)", field_specs[id].name, key_at);
+			if (!skip_value(sc, 1))
+				return false;
+		} else {
+			*seen |= 1u << id;
+			if (!scan_known_value(sc, (enum field_id)id, r))
+				return false;
+		}
+		/* a missing separator is still reported against this member */
+		skip_ws(sc);
+		if (sc->pos < sc->len && sc->p[sc->pos] == ',') {
+			sc->pos++;
+			skip_ws(sc);
+			continue;
+		}
+		if (sc->pos < sc->len && sc->p[sc->pos] == '}') {
+			sc->pos++;
+			sc->in_member = false;
+			return true;
+		}
+		return fail_at(sc, "',' or '}'");
+	}
+}
+
+static const char *json_kind(unsigned char c)
+{
+	switch (c) {
+	case '[': return "an array";
+	case '"': return "a string";
+	case 't':
+	case 'f': return "a boolean";
+	case 'n': return "null";
+	default: return "a number";
+	}
+}
+
+/* The top level is a valid value but not an object: which error applies. */
+static enum lowi_payload_status reject_non_object(struct scanner *sc)
+{
+	size_t start = sc->pos;
+	unsigned char c = sc->p[start];
+
+	if (c != '[' && c != '"' && c != 't' && c != 'f' && c != 'n' && c != '-'
+		&& !(c >= '0' && c <= '9')) {
+		fail_at(sc, "'{' opening the object");
+		return sc->status;
+	}
+	if (!skip_value(sc, 0))
+		return sc->status;
+	skip_ws(sc);
+	if (sc->pos < sc->len) {
+		set_error(sc, LOWI_PAYLOAD_NOT_JSON, sc->pos,
+			"trailing data after the value at byte %zu", sc->pos);
+		return sc->status;
+	}
+	set_error(sc, LOWI_PAYLOAD_NOT_OBJECT, start,
+		"the payload is %s, not a JSON object", json_kind(c));
+	return sc->status;
+}
+
+static void report_missing(struct scanner *sc, unsigned seen, size_t offset)
+{
+	static const enum field_id required[] = { F_CIH, F_CIL, F_CEH, F_CEL };
+	char others[32] = "";
+	const char *first = NULL;
+	size_t o = 0;
+
+	for (size_t k = 0; k < sizeof required / sizeof required[0]; k++) {
+		enum field_id id = required[k];
+		if (seen & (1u << id))
+			continue;
+		if (!first) {
+			first = field_specs[id].name;
+		} else {
+			int w = snprintf(others + o, sizeof others - o, "%s%s", o ? ", " : "", field_specs[id].name);
+			if (w > 0)
+				o += (size_t)w;
+		}
+	}
+	memcpy(sc->key, first, strlen(first));
+	sc->key_len = strlen(first);
+	field_error(sc, LOWI_PAYLOAD_MISSING_COUNTER, offset,
+		"required counter %s is missing%s%s%s", first,
+		o ? " (also " : "", others, o ? ")" : "");
+}
+
+enum lowi_payload_status lowi_payload_decode(const void *payload, size_t len,
+	struct lowi_reading *out, struct lowi_payload_error *err)
+{
+	struct lowi_payload_error scratch;
+	struct scanner sc = {
+		.p = payload,
+		.len = payload ? len : 0,
+		.status = LOWI_PAYLOAD_OK,
+		.err = err ? err : &scratch,
+	};
+	struct lowi_reading r = { .rate = -1 };
+	unsigned seen = 0;
+
+	sc.err->status = LOWI_PAYLOAD_OK;
+	sc.err->offset = 0;
+	sc.err->field[0] = '\0';
+	sc.err->reason[0] = '\0';
+
+	if (sc.len > LOWI_PAYLOAD_MAX_BYTES) {
+		set_error(&sc, LOWI_PAYLOAD_TOO_LONG, LOWI_PAYLOAD_MAX_BYTES,
+			"payload is %zu bytes, over the %d-byte limit", sc.len, LOWI_PAYLOAD_MAX_BYTES);
+		return sc.status;
+	}
+	skip_ws(&sc);
+	if (sc.pos >= sc.len) {
+		if (sc.len == 0)
+			set_error(&sc, LOWI_PAYLOAD_NOT_JSON, 0, "empty payload");
+		else
+			set_error(&sc, LOWI_PAYLOAD_NOT_JSON, sc.len,
+				"payload holds only whitespace (%zu bytes)", sc.len);
+		return sc.status;
+	}
+	if (sc.p[sc.pos] != '{')
+		return reject_non_object(&sc);
+	if (!scan_top_object(&sc, &r, &seen))
+		return sc.status;
+	size_t end = sc.pos;
+	skip_ws(&sc);
+	if (sc.pos < sc.len) {
+		set_error(&sc, LOWI_PAYLOAD_NOT_JSON, sc.pos,
+			"trailing data after the object at byte %zu", sc.pos);
+		return sc.status;
+	}
+	if (sc.status == LOWI_PAYLOAD_OK && (seen & REQUIRED_MASK) != REQUIRED_MASK)
+		report_missing(&sc, seen, end - 1);
+	if (sc.status != LOWI_PAYLOAD_OK)
+		return sc.status;
+
+	r.has_gas = seen & (1u << F_CG);
+	r.has_water = seen & (1u << F_CW);
+	r.has_power = (seen & (1u << F_PI)) && (seen & (1u << F_PE));
+	if (out)
+		*out = r;
+	return LOWI_PAYLOAD_OK;
+}
+
+const char *lowi_payload_status_name(enum lowi_payload_status s)
+{
+	static const char *const names[LOWI_PAYLOAD_STATUS_COUNT] = {
+		[LOWI_PAYLOAD_OK] = "ok",
+		[LOWI_PAYLOAD_TOO_LONG] = "too-long",
+		[LOWI_PAYLOAD_NOT_JSON] = "not-json",
+		[LOWI_PAYLOAD_NOT_OBJECT] = "not-object",
+		[LOWI_PAYLOAD_MISSING_COUNTER] = "missing-counter",
+		[LOWI_PAYLOAD_NOT_A_NUMBER] = "not-a-number",
+		[LOWI_PAYLOAD_OUT_OF_RANGE] = "out-of-range",
+		[LOWI_PAYLOAD_WRONG_CHANNEL] = "wrong-channel",
+		[LOWI_PAYLOAD_DUPLICATE_FIELD] = "duplicate-field",
+	};
+	if ((unsigned)s >= LOWI_PAYLOAD_STATUS_COUNT)
+		return "unknown";
+	return names[s];
+}

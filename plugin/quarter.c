@@ -1,0 +1,226 @@
+/*
+ * Quarter-hour aggregation; the model and its guarantees are in quarter.h.
+ * Invariant: boundary_total only ever holds rounded totals of boundaries
+ * already emitted (or the first one crossed), so every row's energy is the
+ * difference of two consecutive rounded totals and nothing is lost to
+ * rounding between rows.
+ */
+#include "quarter.h"
+
+#include <math.h>
+#include <string.h>
+
+#define QUARTER_MS ((int64_t)QUARTER_S * 1000)
+
+const struct quarter_params quarter_default_params = {
+	.measured_gap_ms = 5 * 60 * 1000,
+	.duplicate_window_ms = 30 * 1000,
+	.max_fill_ms = (int64_t)62 * 86400 * 1000,
+	.max_power_w = 250000.0,
+	.max_flow_l_per_h = 100000.0,
+	.max_stale_wh = 5000.0,
+};
+
+void quarters_reset(struct meter_quarters *mq)
+{
+	memset(mq, 0, sizeof(*mq));
+	mq->last_rate = -1;
+}
+
+static void reading_indexes(const struct lowi_reading *r, const struct meter_quarters *mq, double idx[QC_COUNT])
+{
+	idx[QC_IMPORT_DAY] = r->import_day_wh;
+	idx[QC_IMPORT_NIGHT] = r->import_night_wh;
+	idx[QC_EXPORT_DAY] = r->export_day_wh;
+	idx[QC_EXPORT_NIGHT] = r->export_night_wh;
+	/* A missing gas or water field carries the last value: no flow booked. */
+	idx[QC_GAS] = r->has_gas ? r->gas_l : mq->last_index[QC_GAS];
+	idx[QC_WATER] = r->has_water ? r->water_l : mq->last_index[QC_WATER];
+}
+
+static void remember(struct meter_quarters *mq, int64_t t_ms, const struct lowi_reading *r,
+	const double idx[QC_COUNT], const double total[QC_COUNT])
+{
+	mq->last_ms = t_ms;
+	memcpy(mq->last_index, idx, sizeof(mq->last_index));
+	memcpy(mq->last_total, total, sizeof(mq->last_total));
+	mq->last_has_power = r->has_power;
+	mq->last_import_w = (float)r->import_w;
+	mq->last_export_w = (float)r->export_w;
+	mq->last_rate = (int8_t)r->rate;
+	mq->has_gas = mq->has_gas || r->has_gas;
+	mq->has_water = mq->has_water || r->has_water;
+}
+
+static void start_series(struct meter_quarters *mq, int64_t t_ms, const struct lowi_reading *r)
+{
+	double idx[QC_COUNT];
+	quarters_reset(mq);
+	reading_indexes(r, mq, idx);
+	remember(mq, t_ms, r, idx, idx);
+}
+
+/*
+ * Energy (Wh) of an interval [0, span_s] holding e_wh that lies before x_s.
+ * Step model: power p0_w until s, p1_w after, with s solving
+ * p0 * s + p1 * (span - s) = e. Linear when no such s exists in the interval.
+ */
+static double energy_before(double e_wh, double p0_w, double p1_w, bool step_ok, double span_s, double x_s)
+{
+	if (e_wh <= 0.0)
+		return 0.0;
+	if (step_ok && fabs(p0_w - p1_w) >= 1.0) {
+		double s = (e_wh * 3600.0 - p1_w * span_s) / (p0_w - p1_w);
+		if (s >= 0.0 && s <= span_s) {
+			double e = x_s <= s ? p0_w * x_s : p0_w * s + p1_w * (x_s - s);
+			e /= 3600.0;
+			return e < 0.0 ? 0.0 : (e > e_wh ? e_wh : e);
+		}
+	}
+	return e_wh * x_s / span_s;
+}
+
+/*
+ * Splits a group's energy before the boundary between its day and night
+ * counters. The rate only flips on quarter boundaries, so the counter of
+ * the rate in force at the earlier reading is filled first.
+ */
+static void split_group(double e_wh, const double delta[QC_COUNT], int day, int night, int rate, double out[QC_COUNT])
+{
+	double total = delta[day] + delta[night];
+	if (total <= 0.0) {
+		out[day] = out[night] = 0.0;
+		return;
+	}
+	if (rate < 0) {
+		out[day] = delta[day] * e_wh / total;
+		out[night] = delta[night] * e_wh / total;
+		return;
+	}
+	int first = rate == 1 ? day : night, second = rate == 1 ? night : day;
+	out[first] = e_wh < delta[first] ? e_wh : delta[first];
+	double rest = e_wh - out[first];
+	out[second] = rest < 0.0 ? 0.0 : (rest > delta[second] ? delta[second] : rest);
+}
+
+static void emit_row(struct meter_quarters *mq, const int64_t total_r[QC_COUNT],
+	const int64_t index_r[QC_COUNT], bool estimated, quarter_emit_fn emit, void *ctx)
+{
+	const int64_t *b = mq->boundary_total;
+	struct quarter_row row = {
+		.start_s = mq->boundary_s,
+		.import_day_wh = index_r[QC_IMPORT_DAY],
+		.import_night_wh = index_r[QC_IMPORT_NIGHT],
+		.export_day_wh = index_r[QC_EXPORT_DAY],
+		.export_night_wh = index_r[QC_EXPORT_NIGHT],
+		.import_wh = total_r[QC_IMPORT_DAY] + total_r[QC_IMPORT_NIGHT] - b[QC_IMPORT_DAY] - b[QC_IMPORT_NIGHT],
+		.export_wh = total_r[QC_EXPORT_DAY] + total_r[QC_EXPORT_NIGHT] - b[QC_EXPORT_DAY] - b[QC_EXPORT_NIGHT],
+		.gas_l = total_r[QC_GAS] - b[QC_GAS],
+		.water_l = total_r[QC_WATER] - b[QC_WATER],
+		.has_gas = mq->has_gas,
+		.has_water = mq->has_water,
+		.estimated = estimated || mq->open_estimated,
+	};
+	emit(ctx, &row);
+}
+
+enum quarter_feed_result quarters_feed(struct meter_quarters *mq, const struct quarter_params *p,
+	int64_t t_ms, const struct lowi_reading *r, quarter_emit_fn emit, void *ctx)
+{
+	if (mq->last_ms == 0) {
+		start_series(mq, t_ms, r);
+		return QUARTER_FIRST;
+	}
+	if (t_ms <= mq->last_ms)
+		return QUARTER_OUT_OF_ORDER;
+	int64_t dt_ms = t_ms - mq->last_ms;
+	if (dt_ms > p->max_fill_ms) {
+		start_series(mq, t_ms, r);
+		return QUARTER_RESTARTED;
+	}
+	if (r->has_gas && !mq->has_gas)
+		mq->last_index[QC_GAS] = mq->last_total[QC_GAS] = r->gas_l;
+	if (r->has_water && !mq->has_water)
+		mq->last_index[QC_WATER] = mq->last_total[QC_WATER] = r->water_l;
+
+	double idx[QC_COUNT], delta[QC_COUNT], total[QC_COUNT];
+	reading_indexes(r, mq, idx);
+
+	bool same = true, lower = false, higher = false, small_drop = true;
+	for (int c = 0; c < QC_COUNT; c++) {
+		double d = idx[c] - mq->last_index[c];
+		same = same && d == 0.0;
+		lower = lower || d < 0.0;
+		higher = higher || d > 0.0;
+		if (d < 0.0 && -d > p->max_stale_wh)
+			small_drop = false;
+	}
+	if (same && dt_ms < p->duplicate_window_ms)
+		return QUARTER_DUPLICATE;
+	/* A QoS 1 retransmission or a reordered publish: older counters, no news. */
+	if (lower && !higher && small_drop)
+		return QUARTER_OUT_OF_ORDER;
+
+	double dt_h = (double)dt_ms / 3.6e6;
+	bool discontinuity = false;
+	for (int c = 0; c < QC_COUNT; c++) {
+		double d = idx[c] - mq->last_index[c];
+		double bound = (c >= QC_GAS ? p->max_flow_l_per_h : p->max_power_w) * dt_h + 1.0;
+		if (d < 0.0 || d > bound) {
+			d = 0.0;
+			discontinuity = true;
+		}
+		delta[c] = d;
+		total[c] = mq->last_total[c] + d;
+	}
+
+	bool estimated = discontinuity || dt_ms > p->measured_gap_ms;
+	bool step_ok = !estimated && mq->last_has_power && r->has_power;
+	double span_s = (double)dt_ms / 1000.0;
+	double e_import = delta[QC_IMPORT_DAY] + delta[QC_IMPORT_NIGHT];
+	double e_export = delta[QC_EXPORT_DAY] + delta[QC_EXPORT_NIGHT];
+
+	bool crossed = false;
+	for (int64_t b_ms = (mq->last_ms / QUARTER_MS + 1) * QUARTER_MS; b_ms <= t_ms; b_ms += QUARTER_MS) {
+		double x_s = (double)(b_ms - mq->last_ms) / 1000.0;
+		double part[QC_COUNT];
+		split_group(energy_before(e_import, mq->last_import_w, r->import_w, step_ok, span_s, x_s),
+			delta, QC_IMPORT_DAY, QC_IMPORT_NIGHT, mq->last_rate, part);
+		split_group(energy_before(e_export, mq->last_export_w, r->export_w, step_ok, span_s, x_s),
+			delta, QC_EXPORT_DAY, QC_EXPORT_NIGHT, mq->last_rate, part);
+		part[QC_GAS] = delta[QC_GAS] * x_s / span_s;
+		part[QC_WATER] = delta[QC_WATER] * x_s / span_s;
+
+		int64_t total_r[QC_COUNT], index_r[QC_COUNT];
+		for (int c = 0; c < QC_COUNT; c++) {
+			total_r[c] = llround(mq->last_total[c] + part[c]);
+			index_r[c] = llround(mq->last_index[c] + part[c]);
+		}
+		int64_t b_s = b_ms / 1000;
+		if (mq->boundary_valid && mq->boundary_s == b_s - QUARTER_S)
+			emit_row(mq, total_r, index_r, estimated, emit, ctx);
+		mq->boundary_valid = true;
+		mq->boundary_s = b_s;
+		mq->open_estimated = estimated;
+		crossed = true;
+		memcpy(mq->boundary_total, total_r, sizeof(total_r));
+	}
+
+	if (!crossed)
+		mq->open_estimated = mq->open_estimated || estimated;
+	remember(mq, t_ms, r, idx, total);
+	return discontinuity ? QUARTER_DISCONTINUITY : QUARTER_ACCEPTED;
+}
+
+const char *quarter_feed_result_name(enum quarter_feed_result r)
+{
+	switch (r) {
+	case QUARTER_FIRST: return "first";
+	case QUARTER_ACCEPTED: return "accepted";
+	case QUARTER_DUPLICATE: return "duplicate";
+	case QUARTER_OUT_OF_ORDER: return "out-of-order";
+	case QUARTER_DISCONTINUITY: return "discontinuity";
+	case QUARTER_RESTARTED: return "restarted";
+	}
+	return "?";
+}

@@ -1,0 +1,104 @@
+/*
+ * Quarter-hour aggregation of one meter's readings: where a stream of LOWI
+ * readings becomes exact 15-minute rows.
+ *
+ * A row with start T covers [T, T+15 min) UTC. Its indexes are the meter
+ * counters at the boundary T+15 min, estimated from the readings on both
+ * sides of that boundary (never "the first reading after it"):
+ *  - import and export use a step model fitted to the instantaneous power
+ *    (PI/PE) reported at both ends: one power level until some instant s,
+ *    another after, with s chosen so the energy matches the counters. One
+ *    appliance switching inside the interval is then reconstructed exactly.
+ *    When no such s exists, or power is unknown, the interval's energy is
+ *    spread linearly in time;
+ *  - when the tariff rate flips inside the interval (always on a quarter
+ *    boundary in Belgium) the counter of the old rate is filled first;
+ *  - a boundary whose bracketing readings are further apart than
+ *    `measured_gap_ms` is "estimated": the gap's energy is spread evenly over
+ *    its quarters, which are all still written, flagged estimated;
+ *  - a counter that goes backwards by more than a stale reading could
+ *    explain, or jumps more than `max_power_w` allows, is a discontinuity
+ *    (meter swap, dongle reset): no energy is booked across it and the row
+ *    of every quarter it touches is flagged estimated;
+ *  - an exact repeat of the last counters within `duplicate_window_ms`, and a
+ *    reading older than the last one, change nothing.
+ * Energies are whole Wh; a row's energy is the difference of the rounded
+ * boundary totals, so consecutive rows always add up to the index change.
+ *
+ * Pure: no I/O, no allocation, no globals. A meter_quarters belongs to one
+ * thread at a time (the broker thread in the plugin).
+ */
+#ifndef LOWI_QUARTER_H
+#define LOWI_QUARTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "payload.h"
+
+#define QUARTER_S 900
+
+struct quarter_params {
+	int64_t measured_gap_ms;     /* wider reading gaps make boundaries estimated */
+	int64_t duplicate_window_ms; /* identical counters this close are a repeat */
+	int64_t max_fill_ms;         /* longer silences restart the series */
+	double max_power_w;          /* plausibility bound for import and export */
+	double max_flow_l_per_h;     /* plausibility bound for gas and water */
+	double max_stale_wh;         /* a counter this much lower is a late reading */
+};
+
+/* Defaults suited to a LOWI publishing every 10 s to 60 s. */
+extern const struct quarter_params quarter_default_params;
+
+struct quarter_row {
+	int64_t start_s;          /* DtTm: start of the quarter, UTC epoch seconds */
+	int64_t import_day_wh;    /* In_D: index at start_s + 900 */
+	int64_t import_night_wh;  /* In_N */
+	int64_t export_day_wh;    /* OUT_D */
+	int64_t export_night_wh;  /* OUT_N */
+	int64_t import_wh;        /* Soutire: energy imported in the quarter */
+	int64_t export_wh;        /* Injecte */
+	int64_t gas_l;            /* gas used in the quarter, valid when has_gas */
+	int64_t water_l;          /* water used in the quarter, valid when has_water */
+	bool has_gas, has_water;
+	bool estimated;
+};
+
+enum quarter_counter { QC_IMPORT_DAY, QC_IMPORT_NIGHT, QC_EXPORT_DAY, QC_EXPORT_NIGHT, QC_GAS, QC_WATER, QC_COUNT };
+
+/* Per-meter state. Zero-initialised (or quarters_reset) means "no reading yet". */
+struct meter_quarters {
+	int64_t last_ms;                /* receive time of the last accepted reading; 0 = none */
+	double last_index[QC_COUNT];    /* counters as published */
+	double last_total[QC_COUNT];    /* continuous totals: indexes minus discontinuities */
+	float last_import_w, last_export_w;
+	int8_t last_rate;               /* T of the last reading, -1 unknown */
+	bool last_has_power, has_gas, has_water;
+	bool boundary_valid;            /* boundary_* below hold the last crossed boundary */
+	bool open_estimated;            /* an estimated interval touches the quarter in progress */
+	int64_t boundary_s;
+	int64_t boundary_total[QC_COUNT]; /* rounded totals at boundary_s */
+};
+
+enum quarter_feed_result {
+	QUARTER_FIRST,          /* first reading: no boundary to estimate yet */
+	QUARTER_ACCEPTED,
+	QUARTER_DUPLICATE,      /* ignored: same counters again */
+	QUARTER_OUT_OF_ORDER,   /* ignored: older time, or every counter slightly lower (a late publish) */
+	QUARTER_DISCONTINUITY,  /* accepted; counters reset or jumped */
+	QUARTER_RESTARTED,      /* accepted after a silence longer than max_fill_ms */
+};
+
+typedef void (*quarter_emit_fn)(void *ctx, const struct quarter_row *row);
+
+void quarters_reset(struct meter_quarters *mq);
+
+/* Feeds one reading received at t_ms (UTC epoch milliseconds). Calls emit
+ * once for each quarter completed by it, in time order; the row is only
+ * valid during the call. */
+enum quarter_feed_result quarters_feed(struct meter_quarters *mq, const struct quarter_params *p,
+	int64_t t_ms, const struct lowi_reading *r, quarter_emit_fn emit, void *ctx);
+
+const char *quarter_feed_result_name(enum quarter_feed_result r);
+
+#endif

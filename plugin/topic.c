@@ -1,0 +1,88 @@
+/* MQTT filter matching per MQTT 3.1.1 §4.7; see topic.h. */
+#include "topic.h"
+
+#include <string.h>
+
+const char *topic_filter_problem(const char *filter)
+{
+	if (filter == NULL || filter[0] == '\0')
+		return "empty filter";
+	if (strlen(filter) > 1024)
+		return "filter longer than 1024 bytes";
+	for (const char *c = filter; *c; c++) {
+		bool level_start = c == filter || c[-1] == '/';
+		bool level_end = c[1] == '\0' || c[1] == '/';
+		if (*c == '+' && !(level_start && level_end))
+			return "'+' must fill a whole topic level";
+		if (*c == '#' && !(level_start && c[1] == '\0'))
+			return "'#' must be the last topic level";
+	}
+	return NULL;
+}
+
+static bool serial_char_ok(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+}
+
+static bool take_serial(const char *level, size_t len, char serial[LOWI_SERIAL_MAX + 1], bool *bad_serial)
+{
+	if (len == 0 || len > LOWI_SERIAL_MAX) {
+		*bad_serial = true;
+		return false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (!serial_char_ok(level[i])) {
+			*bad_serial = true;
+			return false;
+		}
+	}
+	memcpy(serial, level, len);
+	serial[len] = '\0';
+	return true;
+}
+
+bool topic_match_serial(const char *filter, const char *topic, char serial[LOWI_SERIAL_MAX + 1], bool *bad_serial)
+{
+	const char *f = filter, *t = topic;
+	const char *serial_at = NULL, *first_level_end = NULL;
+	size_t serial_len = 0;
+	*bad_serial = false;
+
+	/* Topics starting with '$' never match a wildcard at the first level. */
+	if (topic[0] == '$' && (filter[0] == '+' || filter[0] == '#'))
+		return false;
+	for (;;) {
+		const char *fe = strchr(f, '/'), *te = strchr(t, '/');
+		size_t fl = fe ? (size_t)(fe - f) : strlen(f);
+		size_t tl = te ? (size_t)(te - t) : strlen(t);
+		if (first_level_end == NULL)
+			first_level_end = t + tl;
+		if (fl == 1 && f[0] == '#')
+			break;
+		if (fl == 1 && f[0] == '+') {
+			if (serial_at == NULL) {
+				serial_at = t;
+				serial_len = tl;
+			}
+		} else if (fl != tl || memcmp(f, t, fl) != 0) {
+			return false;
+		}
+		if (!fe && !te)
+			break;
+		if (!fe) /* topic is longer: only "a/#" style filters go on */
+			return false;
+		if (!te) { /* topic ended: "a/b/#" matches "a/b" */
+			if (strcmp(fe + 1, "#") != 0)
+				return false;
+			break;
+		}
+		f = fe + 1;
+		t = te + 1;
+	}
+	if (serial_at == NULL) {
+		serial_at = topic;
+		serial_len = (size_t)(first_level_end - topic);
+	}
+	return take_serial(serial_at, serial_len, serial, bad_serial);
+}

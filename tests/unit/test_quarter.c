@@ -1,0 +1,376 @@
+/*
+ * Quarter aggregation against an exact model: a meter is simulated on a
+ * 1-second grid of piecewise-constant power, its counters are published as
+ * a real meter does (floored to the Wh) at chosen receive times, and every
+ * emitted row is compared with the energy the model really used.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "quarter.h"
+
+#define T0 1767225600LL /* 2026-01-01 00:00:00 UTC */
+#define MAX_ROWS 4096
+#define HOURS 48
+
+typedef double (*power_fn)(int64_t t_s); /* W; > 0 import, < 0 export */
+typedef int (*rate_fn)(int64_t t_s);
+
+struct model {
+	power_fn power;
+	rate_fn rate;
+	int64_t t_s;       /* accumulators hold energy up to this second */
+	double acc[QC_COUNT];
+	/* exact state at each quarter boundary, indexed by quarter number */
+	double boundary[HOURS * 4 + 1][QC_COUNT];
+};
+
+struct rows {
+	int n;
+	struct quarter_row r[MAX_ROWS];
+};
+
+static void collect(void *ctx, const struct quarter_row *row)
+{
+	struct rows *rs = ctx;
+	if (rs->n < MAX_ROWS)
+		rs->r[rs->n++] = *row;
+}
+
+static void model_init(struct model *m, power_fn p, rate_fn r)
+{
+	memset(m, 0, sizeof(*m));
+	m->power = p;
+	m->rate = r;
+	m->t_s = T0;
+	m->acc[QC_IMPORT_DAY] = 130838;
+	m->acc[QC_IMPORT_NIGHT] = 137096;
+	m->acc[QC_EXPORT_DAY] = 10976;
+	m->acc[QC_EXPORT_NIGHT] = 3381;
+	m->acc[QC_GAS] = 1234567;
+	m->acc[QC_WATER] = 98765;
+	memcpy(m->boundary[0], m->acc, sizeof(m->acc));
+}
+
+static void add_second(double acc[QC_COUNT], double w, int rate, double fraction)
+{
+	double wh = fabs(w) * fraction / 3600.0;
+	if (w >= 0)
+		acc[rate ? QC_IMPORT_DAY : QC_IMPORT_NIGHT] += wh;
+	else
+		acc[rate ? QC_EXPORT_DAY : QC_EXPORT_NIGHT] += wh;
+	acc[QC_GAS] += 0.2 * fraction;  /* 720 l/h */
+	acc[QC_WATER] += 0.01 * fraction;
+}
+
+/* Advances to t_ms and returns the reading a LOWI would publish then. */
+static struct lowi_reading model_read(struct model *m, int64_t t_ms)
+{
+	while ((m->t_s + 1) * 1000 <= t_ms) {
+		add_second(m->acc, m->power(m->t_s), m->rate(m->t_s), 1.0);
+		m->t_s++;
+		if ((m->t_s - T0) % QUARTER_S == 0 && (m->t_s - T0) / QUARTER_S <= HOURS * 4)
+			memcpy(m->boundary[(m->t_s - T0) / QUARTER_S], m->acc, sizeof(m->acc));
+	}
+	double now[QC_COUNT];
+	memcpy(now, m->acc, sizeof(now));
+	add_second(now, m->power(m->t_s), m->rate(m->t_s), (double)(t_ms - m->t_s * 1000) / 1000.0);
+	double w = m->power(m->t_s);
+	struct lowi_reading r = {
+		.import_day_wh = floor(now[QC_IMPORT_DAY]), .import_night_wh = floor(now[QC_IMPORT_NIGHT]),
+		.export_day_wh = floor(now[QC_EXPORT_DAY]), .export_night_wh = floor(now[QC_EXPORT_NIGHT]),
+		.gas_l = floor(now[QC_GAS]), .water_l = floor(now[QC_WATER]),
+		.import_w = w > 0 ? floor(w) : 0, .export_w = w < 0 ? floor(-w) : 0,
+		.rate = m->rate(m->t_s), .has_gas = true, .has_water = true, .has_power = true,
+	};
+	return r;
+}
+
+static double truth_import(const struct model *m, int q)
+{
+	return m->boundary[q + 1][QC_IMPORT_DAY] + m->boundary[q + 1][QC_IMPORT_NIGHT]
+		- m->boundary[q][QC_IMPORT_DAY] - m->boundary[q][QC_IMPORT_NIGHT];
+}
+
+static double truth_export(const struct model *m, int q)
+{
+	return m->boundary[q + 1][QC_EXPORT_DAY] + m->boundary[q + 1][QC_EXPORT_NIGHT]
+		- m->boundary[q][QC_EXPORT_DAY] - m->boundary[q][QC_EXPORT_NIGHT];
+}
+
+static int quarter_of(const struct quarter_row *r)
+{
+	return (int)((r->start_s - T0) / QUARTER_S);
+}
+
+/* Feeds readings every period_ms (+ offset) from T0 to T0 + hours. */
+static void run(struct model *m, struct meter_quarters *mq, struct rows *rs, int64_t offset_ms, int64_t period_ms,
+	int hours, int64_t skip_from_ms, int64_t skip_to_ms)
+{
+	for (int64_t t = T0 * 1000 + offset_ms; t < (T0 + hours * 3600LL) * 1000; t += period_ms) {
+		if (t >= skip_from_ms && t < skip_to_ms)
+			continue;
+		struct lowi_reading r = model_read(m, t);
+		quarters_feed(mq, &quarter_default_params, t, &r, collect, rs);
+	}
+}
+
+static double constant_1kw(int64_t t) { (void)t; return 1000.0; }
+static int always_day(int64_t t) { (void)t; return 1; }
+
+/* 200 W with a 3 kW appliance from 00:14:40 to 00:31:10, and PV export
+ * (-1.5 kW) from 01:00 to 01:30. */
+static double steps(int64_t t)
+{
+	int64_t s = t - T0;
+	if (s >= 14 * 60 + 40 && s < 31 * 60 + 10)
+		return 3000.0;
+	if (s >= 3600 && s < 5400)
+		return -1500.0;
+	return 200.0;
+}
+
+/* Night until 06:00 UTC, day after. */
+static int night_then_day(int64_t t) { return t - T0 >= 6 * 3600 ? 1 : 0; }
+
+/* A household: base 150 W plus pseudo-random appliance steps every few minutes. */
+static double household(int64_t t)
+{
+	int64_t slot = (t - T0) / 97; /* steps at odd instants, not aligned to readings */
+	uint32_t h = (uint32_t)slot * 2654435761u;
+	h ^= h >> 13;
+	double extra = (h % 7 == 0) ? 2000.0 + (h >> 20) % 1500 : (h % 5 == 0 ? 600.0 : 0.0);
+	return 150.0 + extra;
+}
+
+static void test_constant_power(void)
+{
+	static struct model m;
+	static struct rows rs;
+	struct meter_quarters mq;
+	quarters_reset(&mq);
+	rs.n = 0;
+	model_init(&m, constant_1kw, always_day);
+	run(&m, &mq, &rs, 17300, 60000, 6, 0, 0);
+	/* No row for the quarter of the first reading: its start index is unknown. */
+	CHECK(rs.n == 6 * 4 - 2, "rows: %d", rs.n);
+	int bad = 0;
+	for (int i = 0; i < rs.n; i++) {
+		const struct quarter_row *r = &rs.r[i];
+		int q = quarter_of(r);
+		if (r->import_wh != 250 || r->export_wh != 0 || r->estimated || llabs(r->import_day_wh - llround(m.boundary[q + 1][QC_IMPORT_DAY])) > 1
+			|| r->import_night_wh != 137096 || r->gas_l != 180 || r->water_l != 9)
+			bad++;
+	}
+	CHECK(rs.n > 0 && rs.r[0].start_s == T0 + 900, "first row starts at the first full quarter: %lld", rs.n ? (long long)rs.r[0].start_s : 0LL);
+	CHECK(bad == 0, "%d rows differ from 250 Wh, gas 180 l, water 9 l", bad);
+}
+
+static void test_steps_and_export(void)
+{
+	static struct model m;
+	static struct rows rs;
+	struct meter_quarters mq;
+	quarters_reset(&mq);
+	rs.n = 0;
+	model_init(&m, steps, always_day);
+	/* Readings at :20 of each minute: the boundaries at 00:15 and 00:30 fall
+	 * 20 s after an appliance switch, inside a reading interval. */
+	run(&m, &mq, &rs, 20000, 60000, 3, 0, 0);
+	double worst = 0;
+	for (int i = 0; i < rs.n; i++) {
+		int q = quarter_of(&rs.r[i]);
+		double e = fabs(rs.r[i].import_wh - truth_import(&m, q)) + fabs(rs.r[i].export_wh - truth_export(&m, q));
+		worst = e > worst ? e : worst;
+	}
+	CHECK(worst <= 1.5, "a single switch per interval is reconstructed to the Wh: worst error %.3f Wh", worst);
+	printf("steps: worst quarter error %.3f Wh over %d rows\n", worst, rs.n);
+	int64_t exported = 0;
+	for (int i = 0; i < rs.n; i++)
+		exported += rs.r[i].export_wh;
+	CHECK(exported >= 749 && exported <= 751, "30 min at 1.5 kW export = 750 Wh, got %lld", (long long)exported);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void test_household_accuracy(void)
+{
+	static struct model m;
+	static struct rows rs;
+	static double err[MAX_ROWS];
+	struct meter_quarters mq;
+	quarters_reset(&mq);
+	rs.n = 0;
+	model_init(&m, household, always_day);
+	/* 60 s publishing with a 7.3 s jitter pattern. */
+	int64_t t = T0 * 1000 + 5000;
+	for (int k = 0; t < (T0 + 24 * 3600LL) * 1000; k++) {
+		struct lowi_reading r = model_read(&m, t);
+		quarters_feed(&mq, &quarter_default_params, t, &r, collect, &rs);
+		t += 60000 + ((k * 7919) % 14600) - 7300;
+	}
+	for (int i = 0; i < rs.n; i++)
+		err[i] = fabs(rs.r[i].import_wh - truth_import(&m, quarter_of(&rs.r[i])));
+	qsort(err, (size_t)rs.n, sizeof(double), cmp_double);
+	double median = err[rs.n / 2], p95 = err[rs.n * 95 / 100];
+	printf("household: %d rows, median |error| %.3f Wh, p95 %.3f Wh, max %.3f Wh\n", rs.n, median, p95, err[rs.n - 1]);
+	CHECK(rs.n == 24 * 4 - 2, "rows %d", rs.n);
+	CHECK(median <= 1.0, "median %.3f Wh", median);
+}
+
+static void test_gap(void)
+{
+	static struct model m;
+	static struct rows rs;
+	struct meter_quarters mq;
+	quarters_reset(&mq);
+	rs.n = 0;
+	model_init(&m, constant_1kw, always_day);
+	/* Silence from 01:07 to 02:07. */
+	run(&m, &mq, &rs, 10000, 60000, 4, (T0 + 3600 + 7 * 60) * 1000, (T0 + 7200 + 7 * 60) * 1000);
+	int estimated = 0, missing = 0;
+	int64_t total = 0;
+	for (int i = 0; i < rs.n; i++) {
+		estimated += rs.r[i].estimated;
+		total += rs.r[i].import_wh;
+		if (i > 0 && rs.r[i].start_s != rs.r[i - 1].start_s + 900)
+			missing++;
+	}
+	CHECK(missing == 0 && rs.n == 4 * 4 - 2, "every quarter has a row: %d rows, %d holes", rs.n, missing);
+	/* Quarters 01:00..02:00 touch the gap. */
+	CHECK(estimated == 5, "5 quarters touching the gap are estimated, got %d", estimated);
+	CHECK(llabs(total - 250 * rs.n) <= 1, "energy conserved over the gap: %lld Wh", (long long)total);
+	int uneven = 0;
+	for (int i = 0; i < rs.n; i++)
+		if (llabs(rs.r[i].import_wh - 250) > 1)
+			uneven++;
+	CHECK(uneven == 0, "the gap's energy is spread evenly (%d quarters off)", uneven);
+}
+
+static void feed(struct meter_quarters *mq, struct rows *rs, int64_t t_s, double ih, double il, double eh, double el, double w)
+{
+	struct lowi_reading r = { .import_day_wh = ih, .import_night_wh = il, .export_day_wh = eh, .export_night_wh = el,
+		.import_w = w, .export_w = 0, .rate = 1, .has_power = true };
+	quarters_feed(mq, &quarter_default_params, t_s * 1000, &r, collect, rs);
+}
+
+static void test_counter_reset_and_jump(void)
+{
+	static struct rows rs;
+	struct meter_quarters mq;
+	quarters_reset(&mq);
+	rs.n = 0;
+	double ih = 500000;
+	int64_t t = T0 + 30;
+	for (int k = 0; k < 40; k++, t += 60, ih += 10)
+		feed(&mq, &rs, t, ih, 1000, 10, 10, 600);
+	/* Meter swap: counters restart near zero. */
+	double nih = 3;
+	for (int k = 0; k < 40; k++, t += 60, nih += 10)
+		feed(&mq, &rs, t, nih, 0, 0, 0, 600);
+	/* A glitch reading with an absurd jump, then normal again. */
+	feed(&mq, &rs, t, nih + 5e9, 0, 0, 0, 600);
+	t += 60;
+	for (int k = 0; k < 40; k++, t += 60, nih += 10)
+		feed(&mq, &rs, t, nih, 0, 0, 0, 600);
+	int negative = 0, huge = 0, estimated = 0, holes = 0;
+	for (int i = 0; i < rs.n; i++) {
+		negative += rs.r[i].import_wh < 0 || rs.r[i].export_wh < 0;
+		huge += rs.r[i].import_wh > 150;
+		estimated += rs.r[i].estimated;
+		holes += i > 0 && rs.r[i].start_s != rs.r[i - 1].start_s + 900;
+	}
+	CHECK(negative == 0 && huge == 0, "reset and jump: %d negative, %d huge rows", negative, huge);
+	CHECK(estimated >= 2 && estimated <= 6, "rows touching a discontinuity are flagged: %d", estimated);
+	CHECK(holes == 0, "no missing quarter across resets: %d holes", holes);
+	CHECK(rs.n > 0 && rs.r[rs.n - 1].import_day_wh < 2000, "indexes follow the new meter: %lld", rs.n ? (long long)rs.r[rs.n - 1].import_day_wh : 0LL);
+}
+
+static void test_duplicates_and_out_of_order(void)
+{
+	static struct model m1, m2;
+	static struct rows plain, noisy;
+	struct meter_quarters a, b;
+	quarters_reset(&a);
+	quarters_reset(&b);
+	plain.n = noisy.n = 0;
+	model_init(&m1, household, always_day);
+	model_init(&m2, household, always_day);
+	struct lowi_reading prev = {0};
+	int64_t prev_t = 0;
+	int dup = 0, ooo = 0;
+	for (int64_t t = T0 * 1000 + 3000; t < (T0 + 6 * 3600LL) * 1000; t += 60000) {
+		struct lowi_reading r1 = model_read(&m1, t), r2 = model_read(&m2, t);
+		quarters_feed(&a, &quarter_default_params, t, &r1, collect, &plain);
+		quarters_feed(&b, &quarter_default_params, t, &r2, collect, &noisy);
+		/* A QoS 1 retransmission 400 ms later, and the previous reading
+		 * delivered again late. */
+		dup += quarters_feed(&b, &quarter_default_params, t + 400, &r2, collect, &noisy) == QUARTER_DUPLICATE;
+		if (prev_t)
+			ooo += quarters_feed(&b, &quarter_default_params, t + 900, &prev, collect, &noisy) == QUARTER_OUT_OF_ORDER;
+		prev = r2;
+		prev_t = t;
+	}
+	CHECK(plain.n == noisy.n && memcmp(plain.r, noisy.r, sizeof(plain.r[0]) * (size_t)plain.n) == 0,
+		"duplicates and late readings change no row (%d vs %d rows)", plain.n, noisy.n);
+	CHECK(dup > 300 && ooo > 300, "recognised %d duplicates, %d out-of-order", dup, ooo);
+	/* A reading with an older timestamp is ignored too. */
+	struct lowi_reading r = model_read(&m2, (T0 + 6 * 3600LL) * 1000);
+	CHECK(quarters_feed(&b, &quarter_default_params, T0 * 1000, &r, collect, &noisy) == QUARTER_OUT_OF_ORDER, "older time");
+}
+
+static void test_rate_flip(void)
+{
+	static struct model m;
+	static struct rows rs;
+	struct meter_quarters mq;
+	quarters_reset(&mq);
+	rs.n = 0;
+	model_init(&m, constant_1kw, night_then_day);
+	run(&m, &mq, &rs, 41000, 60000, 8, 0, 0);
+	int bad = 0;
+	for (int i = 0; i < rs.n; i++) {
+		int q = quarter_of(&rs.r[i]);
+		if (llabs(rs.r[i].import_day_wh - llround(m.boundary[q + 1][QC_IMPORT_DAY])) > 1
+			|| llabs(rs.r[i].import_night_wh - llround(m.boundary[q + 1][QC_IMPORT_NIGHT])) > 1)
+			bad++;
+	}
+	CHECK(bad == 0, "day and night indexes exact across the 06:00 rate change (%d rows off)", bad);
+}
+
+static void test_rows_telescope(void)
+{
+	static struct model m;
+	static struct rows rs;
+	struct meter_quarters mq;
+	quarters_reset(&mq);
+	rs.n = 0;
+	model_init(&m, household, night_then_day);
+	run(&m, &mq, &rs, 1234, 10000, 12, 0, 0); /* flash mode: every 10 s */
+	int bad = 0;
+	for (int i = 1; i < rs.n; i++) {
+		int64_t d = rs.r[i].import_day_wh + rs.r[i].import_night_wh - rs.r[i - 1].import_day_wh - rs.r[i - 1].import_night_wh;
+		if (d != rs.r[i].import_wh)
+			bad++;
+	}
+	CHECK(bad == 0, "each row's Soutire equals the change of its indexes (%d rows off)", bad);
+}
+
+int main(void)
+{
+	test_constant_power();
+	test_steps_and_export();
+	test_household_accuracy();
+	test_gap();
+	test_counter_reset_and_jump();
+	test_duplicates_and_out_of_order();
+	test_rate_flip();
+	test_rows_telescope();
+	return check_finish("quarter");
+}
