@@ -39,7 +39,7 @@ import queue
 import threading
 
 __all__ = [
-    "clock_factor", "real_time", "sleep", "wait_for", "WaitTimeout",
+    "clock_factor", "real_time", "use_fake_clock", "sleep", "wait_for", "WaitTimeout",
     "free_port", "port_open", "real_clock_env", "under_faketime",
     "check", "note", "counts", "finish", "run_main",
     "MariaDB", "ServiceError",
@@ -80,6 +80,17 @@ def sleep(real_seconds):
     """Sleep about real_seconds of real time, whatever the process clock."""
     if real_seconds > 0:
         time.sleep(real_seconds * clock_factor())
+
+
+def use_fake_clock(start, speed):
+    """Re-run this test under libfaketime, starting at `start`
+    ('YYYY-MM-DD HH:MM:SS' UTC) and running `speed` times faster, unless it
+    already runs under it. FAKETIME_DONT_RESET=1 makes every child (broker,
+    simulator) share this one clock instead of restarting its own."""
+    if under_faketime():
+        return
+    env = dict(os.environ, FAKETIME_DONT_RESET="1", TZ="UTC")
+    os.execvpe("faketime", ["faketime", "-f", f"@{start} x{speed}", sys.executable] + sys.argv, env)
 
 
 class WaitTimeout(AssertionError):
