@@ -1,0 +1,198 @@
+"""The whole path, as the integration tests drive it: a private MariaDB, the
+real mosquitto loading build/plugin/lowi_p1.so, and the LOWI simulator
+(build/tests/sim/lowi-sim) publishing on the test's accelerated clock; then
+the rows in MariaDB compared with the simulator's ground truth and with the
+reference program's rule (first reading after each boundary) on the same
+stream."""
+
+import csv
+import os
+import statistics
+import subprocess
+import tempfile
+from decimal import Decimal
+
+from lib import (Broker, MariaDB, broker_conf, clock_factor, note, real_time)
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PLUGIN = os.path.join(ROOT, "build", "plugin", "lowi_p1.so")
+SIM = os.path.join(ROOT, "build", "tests", "sim", "lowi-sim")
+CORPUS = os.path.join(ROOT, "tests", "corpus")
+DB_USER, DB_PASSWORD = "lowi", "lowi-test-secret"
+
+
+def workdir(name):
+    d = tempfile.mkdtemp(prefix=f"lowi-{name}-")
+    os.chmod(d, 0o755)
+    return d
+
+
+def plugin_options(db, db_name="P1", **extra):
+    """plugin_opt_* for a test broker. The timeout is in simulated seconds:
+    generous, since the accelerated clock also speeds up the client's
+    timeouts."""
+    opts = {"db_host": "127.0.0.1", "db_port": str(db.port), "db_user": DB_USER,
+            "db_password": DB_PASSWORD, "db_name": db_name,
+            "db_timeout": str(int(30 * clock_factor()))}
+    opts.update({k: str(v) for k, v in extra.items()})
+    return opts
+
+
+def start_stack(base, port, db_name="P1", conf=None, **opts):
+    """MariaDB + broker with the plugin. Returns (db, broker)."""
+    db = MariaDB().start(os.path.join(base, "db"))
+    db.create_database(db_name, DB_USER, DB_PASSWORD)
+    if conf is None:
+        conf = broker_conf(port, plugin=PLUGIN, plugin_opts=plugin_options(db, db_name, **opts))
+    broker = Broker().start(conf, os.path.join(base, "broker"), port=port)
+    return db, broker
+
+
+def sim_command(port, base, **args):
+    """lowi-sim command line; keyword arguments become --long-options
+    (True = a flag). truth.csv and published.csv go to base."""
+    cmd = [SIM, "--host", "127.0.0.1", "--port", str(port),
+           "--truth", os.path.join(base, "truth.csv"),
+           "--published", os.path.join(base, "published.csv")]
+    for k, v in args.items():
+        opt = "--" + k.replace("_", "-")
+        if v is True:
+            cmd.append(opt)
+        elif v is not None and v is not False:
+            cmd += [opt, str(v)]
+    return cmd
+
+
+def run_sim(port, base, timeout_real=900, **args):
+    """Run the simulator to its end; returns its stdout. Raises on failure."""
+    cmd = sim_command(port, base, **args)
+    t0 = real_time()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_real * clock_factor())
+    note(f"simulator: {' '.join(os.path.basename(c) if c == SIM else c for c in cmd[1:])}")
+    for line in r.stdout.strip().splitlines():
+        note(f"simulator: {line}")
+    note(f"simulator ran {real_time() - t0:.1f} s real")
+    if r.returncode != 0:
+        raise RuntimeError(f"lowi-sim exited {r.returncode}: {r.stderr.strip()[-2000:]}")
+    return r.stdout
+
+
+def load_truth(base):
+    """{(serial, quarter_start_s): {'import_wh', 'export_wh', ...}}"""
+    truth = {}
+    with open(os.path.join(base, "truth.csv")) as f:
+        for row in csv.DictReader(f):
+            key = (row["serial"], int(row["quarter_start_epoch_s"]))
+            truth[key] = {k: float(v) for k, v in row.items() if k not in ("serial", "quarter_start_epoch_s")}
+    return truth
+
+
+def load_published(base):
+    """{serial: [(t_ms, import_wh_total, export_wh_total), ...]} in time order."""
+    out = {}
+    with open(os.path.join(base, "published.csv")) as f:
+        for row in csv.DictReader(f):
+            out.setdefault(row["serial"], []).append(
+                (int(row["t_ms"]), int(row["CIH"]) + int(row["CIL"]), int(row["CEH"]) + int(row["CEL"])))
+    for v in out.values():
+        v.sort()
+    return out
+
+
+def db_rows(db, db_name="P1"):
+    """{(serial, quarter_start_s): row dict} with energies in Wh (ints)."""
+    rows = db.query("SELECT Serial, TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm),"
+                    " In_D, In_N, OUT_D, OUT_N, Soutire, Injecte, Gas_m3, Water_m3, Estimated FROM Conso",
+                    db=db_name)
+    out = {}
+    for serial, ts, ind, inn, outd, outn, sout, inj, gas, water, est in rows:
+        wh = lambda d: None if d is None else int(Decimal(d) * 1000)  # noqa: E731
+        out[(serial, int(ts))] = {
+            "In_D": wh(ind), "In_N": wh(inn), "OUT_D": wh(outd), "OUT_N": wh(outn),
+            "import_wh": wh(sout), "export_wh": wh(inj), "gas_l": wh(gas), "water_l": wh(water),
+            "estimated": bool(est)}
+    return out
+
+
+def reference_rule(published, truth):
+    """The reference program's quarter energies on the same stream: the index
+    of the first reading at or after each boundary. {(serial, start): Wh}"""
+    out = {}
+    for (serial, start) in truth:
+        readings = published.get(serial, [])
+
+        def first_after(t_s):
+            for t_ms, imp, _ in readings:
+                if t_ms >= t_s * 1000:
+                    return imp
+            return None
+        a, b = first_after(start), first_after(start + 900)
+        if a is not None and b is not None:
+            out[(serial, start)] = b - a
+    return out
+
+
+def percentile(values, p):
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def error_stats(estimates, truth, field="import_wh"):
+    """(median, p95, max, n) of |estimate - truth| in Wh over the truth's quarters
+    that have an estimate."""
+    errs = [abs(estimates[k] - truth[k][field]) for k in truth if k in estimates]
+    if not errs:
+        return (float("nan"),) * 3 + (0,)
+    return statistics.median(errs), percentile(errs, 95), max(errs), len(errs)
+
+
+def brussels_month(ts):
+    """First day (YYYY-MM-01) of the Brussels civil month of a UTC instant."""
+    import datetime
+    import zoneinfo
+    d = datetime.datetime.fromtimestamp(ts, zoneinfo.ZoneInfo("Europe/Brussels"))
+    return f"{d.year:04d}-{d.month:02d}-01"
+
+
+def truth_peaks(truth):
+    """{(serial, 'YYYY-MM-01'): (kW, quarter_start)} from the truth."""
+    peaks = {}
+    for (serial, start), t in truth.items():
+        key = (serial, brussels_month(start))
+        kw = t["import_wh"] * 4 / 1000
+        if key not in peaks or kw > peaks[key][0]:
+            peaks[key] = (kw, start)
+    return peaks
+
+
+def db_peaks(db, db_name="P1"):
+    rows = db.query("SELECT Serial, DATE_FORMAT(Mois, '%%Y-%%m-%%d'), kW,"
+                    " TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm) FROM Pics", db=db_name)
+    return {(s, m): (float(kw), int(ts)) for s, m, kw, ts in rows}
+
+
+def delivery_check(base):
+    """Compares what the simulator sent with what its subscriber received
+    (topic + payload bytes, as a multiset). Returns (sent, received, lost, extra)."""
+    def load(name):
+        with open(os.path.join(base, name)) as f:
+            return sorted(line.rstrip("\n") for line in f if line.strip())
+    sent, got = load("sent.txt"), load("received.txt")
+    from collections import Counter
+    cs, cg = Counter(sent), Counter(got)
+    return len(sent), len(got), sum((cs - cg).values()), sum((cg - cs).values())
+
+
+def compare_meters(rows, truth, check, label=""):
+    """Per-meter completeness and accuracy checks; returns the serials."""
+    serials = sorted({s for s, _ in truth})
+    for serial in serials:
+        t = {k: v for k, v in truth.items() if k[0] == serial}
+        r = {k: v["import_wh"] for k, v in rows.items() if k[0] == serial}
+        missing = [k for k in t if k not in r]
+        med, p95, mx, n = error_stats(r, t)
+        check(f"{label}meter {serial}: every quarter has a correct row", not missing and med <= 1.0 and mx <= 25,
+              f"{len(t)} quarters, {len(missing)} missing, |error| median {med:.3f} p95 {p95:.3f} max {mx:.3f} Wh")
+    return serials

@@ -1,0 +1,58 @@
+"""Done-when 2 of the plugin issue: one LOWI publishing every 60 s with
+jitter for 24 simulated hours, on a clock 600x faster than real.
+Every quarter gets a Conso row; its energy matches the simulator's ground
+truth (median |error| <= 1 Wh, 95th percentile <= 1/10 of the reference
+rule's on the same stream); Pics holds the true monthly peak within 0.02 kW."""
+import os
+
+import lib
+from lib import check, free_port, note, run_main
+import scenario as sc
+
+lib.use_fake_clock("2026-01-14 23:50:00", 600)
+
+
+def main():
+    base = sc.workdir("accuracy")
+    port = free_port()
+    db, broker = sc.start_stack(base, port)
+    sc.run_sim(port, base, meters=1, interval=60, jitter=5, duration=24 * 3600 + 1200, seed=7)
+    stop = broker.stop()
+    note(f"broker stopped in {stop.seconds:.2f} s real")
+
+    truth = sc.load_truth(base)
+    rows = sc.db_rows(db)
+    missing = [k for k in truth if k not in rows]
+    check("a Conso row for every quarter", len(truth) >= 96 and not missing,
+          f"{len(truth)} quarters in the truth, {len(rows)} rows, missing {sorted(missing)[:5]}")
+    check("no row is flagged estimated in a gapless stream", not any(r["estimated"] for r in rows.values()),
+          f"{sum(r['estimated'] for r in rows.values())} estimated")
+
+    plugin = {k: r["import_wh"] for k, r in rows.items()}
+    ref = sc.reference_rule(sc.load_published(base), truth)
+    pm, p95, pmax, n = sc.error_stats(plugin, truth)
+    rm, r95, rmax, rn = sc.error_stats(ref, truth)
+    note(f"import energy |error| over {n} quarters: lowi-p1 median {pm:.3f} Wh, p95 {p95:.3f} Wh, max {pmax:.3f} Wh")
+    note(f"reference rule on the same stream ({rn} quarters): median {rm:.3f} Wh, p95 {r95:.3f} Wh, max {rmax:.3f} Wh")
+    check("median |error| <= 1 Wh", pm <= 1.0, f"{pm:.3f} Wh (reference rule {rm:.3f} Wh)")
+    check("p95 |error| <= a tenth of the reference rule's", p95 <= r95 / 10,
+          f"{p95:.3f} Wh vs reference {r95:.3f} Wh (ratio {r95 / max(p95, 1e-9):.1f}x)")
+    em, e95, _, _ = sc.error_stats({k: r["export_wh"] for k, r in rows.items()}, truth, "export_wh")
+    note(f"export energy |error|: median {em:.3f} Wh, p95 {e95:.3f} Wh")
+    check("export median |error| <= 1 Wh", em <= 1.0, f"{em:.3f} Wh")
+    idx_err = max(abs(r["In_D"] + r["In_N"] - truth[k]["cih_end_wh"] - truth[k]["cil_end_wh"])
+                  for k, r in rows.items() if k in truth)
+    check("boundary import indexes within 2 Wh of the truth", idx_err <= 2.0, f"max {idx_err:.3f} Wh")
+    telescope = sum(1 for (s, t), r in rows.items() if (s, t - 900) in rows and
+                    r["In_D"] + r["In_N"] - rows[(s, t - 900)]["In_D"] - rows[(s, t - 900)]["In_N"] != r["import_wh"])
+    check("Soutire equals the change of In_D + In_N row to row", telescope == 0, f"{telescope} rows differ")
+
+    peaks, want = sc.db_peaks(db), sc.truth_peaks({k: v for k, v in truth.items() if k in rows})
+    for key, (kw, start) in want.items():
+        got = peaks.get(key)
+        check(f"Pics {key[1]} within 0.02 kW of the true peak", got is not None and abs(got[0] - kw) <= 0.02,
+              f"truth {kw:.3f} kW at {start}, Pics {got}")
+    db.stop()
+
+
+run_main(main)
