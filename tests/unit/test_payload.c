@@ -415,8 +415,12 @@ static void test_bad(void)
 		"{}", "[]", "[1]", "{\"v\":1}", "\"1e5x\"",
 	};
 	for (size_t k = 0; k < sizeof not_numbers / sizeof not_numbers[0]; k++) {
-		char label[64], part[64];
-		snprintf(label, sizeof label, "CIH %s is not a number", not_numbers[k]);
+		char label[64], part[64], shown[32];
+		size_t o2 = 0;
+		for (const char *c = not_numbers[k]; *c && o2 + 5 < sizeof shown; c++)
+			o2 += (size_t)snprintf(shown + o2, sizeof shown - o2, (unsigned char)*c < 0x80 ? "%c" : "\\x%02x",
+				(unsigned char)*c);
+		snprintf(label, sizeof label, "CIH %s is not a number", shown);
 		snprintf(part, sizeof part, "field CIH: %s is not a number", not_numbers[k]);
 		bool printable = true;
 		for (const char *c = not_numbers[k]; *c; c++)
@@ -693,8 +697,13 @@ int main(int argc, char **argv)
 	test_truncations();
 	test_mutations();
 	test_status_names();
+	/* The corpus files shared with the integration tests and the fuzzers. */
+#ifdef LOWI_CORPUS_DIR
+	test_corpus(argc > 1 ? argv[1] : LOWI_CORPUS_DIR);
+#else
 	if (argc > 1)
 		test_corpus(argv[1]);
-	printf("# %d checks, %d failed\n", checks, failures);
+#endif
+	printf("payload: %d checks passed, %d failed\n", checks - failures, failures);
 	return failures ? 1 : 0;
 }
