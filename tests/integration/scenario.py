@@ -168,7 +168,7 @@ def truth_peaks(truth):
 
 
 def db_peaks(db, db_name="P1"):
-    rows = db.query("SELECT Serial, DATE_FORMAT(Mois, '%%Y-%%m-%%d'), kW,"
+    rows = db.query("SELECT Serial, DATE_FORMAT(Mois, '%Y-%m-%d'), kW,"
                     " TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm) FROM Pics", db=db_name)
     return {(s, m): (float(kw), int(ts)) for s, m, kw, ts in rows}
 
