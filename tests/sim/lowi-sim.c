@@ -279,7 +279,7 @@ static sun_t sun_for_day(int64_t day)
 enum {
 	E_KETTLE, E_COFFEE, E_TOASTER, E_MICRO, E_OVEN, E_HOB, E_WASHER, E_DISHW,
 	E_DRYER, E_HAIR, E_VACUUM, E_IRON, E_TV, E_PC, E_EV, E_SHOWER, E_BATH,
-	E_TAP, E_TOILET, E_NTYPES
+	E_TAP, E_TOILET, E_MISC, E_HEATER, E_NTYPES
 };
 
 enum {
@@ -340,6 +340,10 @@ static const struct evdef EVDEF[E_NTYPES] = {
 	[E_BATH] = {0.04, 0.0, P_TV, true, 2.0, 0.5},
 	[E_TAP] = {2.0, 7.0, P_WATER, false, 1.1, 1.0},
 	[E_TOILET] = {0.5, 4.0, P_WATER, false, 1.1, 1.0},
+	/* small appliances: chargers, lamps, mixer, fan, printer, console, ... */
+	[E_MISC] = {12.0, 6.0, P_WATER, false, 1.2, 1.0},
+	/* thermostatic electric heater (bathroom, hobby room); scaled by season */
+	[E_HEATER] = {1.2, 0.3, P_SHOWER, true, 1.2, 0.35},
 };
 
 typedef struct {
@@ -350,8 +354,10 @@ typedef struct {
 	int32_t water;  /* mL/s */
 	int32_t gas;    /* mL/s */
 	int32_t p1;     /* nominal power of the event */
+	int32_t p2;     /* pulse toggle */
 	int64_t end;    /* end of the current segment (epoch s) */
 	int64_t stop;   /* end of a cycling phase */
+	int64_t blk;    /* end of a power-level block */
 } event_t;
 
 #define MAX_EV 24
@@ -374,6 +380,7 @@ typedef struct {
 	double pv_wp;          /* kWp x 1000 x orientation factor */
 	int base_level;
 	int fridge_w;
+	int freezer_w;         /* 0: no separate freezer */
 	double gas_day_l;
 	int wake_wd, wake_we, bed; /* local minutes; bed may exceed 1440 */
 	double per_day[E_NTYPES];
@@ -392,6 +399,8 @@ typedef struct {
 	int64_t base_next;
 	bool fridge_on;
 	int64_t fridge_next;
+	bool freezer_on;
+	int64_t freezer_next;
 	int light_w;
 	int64_t light_next;
 	bool heat_on;
@@ -547,6 +556,8 @@ static double ev_rate(const meter_t *m, int type, const local_t *l)
 	if (l->weekend && h >= 6 && h < 12)
 		h--; /* later mornings at the weekend */
 	double r = m->per_day[type] * PROF[d->prof][h] / PROF_SUM[d->prof] / 3600.0;
+	if (type == E_HEATER)
+		r *= m->sun.winter * m->sun.winter;
 	if (l->weekend)
 		r *= d->weekend;
 	else if (m->away_weekdays && l->hour >= 9 && l->hour < 16)
@@ -616,6 +627,13 @@ static int ev_segment(meter_t *m, event_t *e, int64_t t)
 			return 0;
 		e->water = ri(r, 70, 110);
 		return seg(e, t, 0, ri(r, 50, 100));
+	case E_MISC: {
+		if (e->phase++)
+			return 0;
+		double u = rng_u01(r);
+		int p = u < 0.4 ? ri(r, 15, 100) : u < 0.85 ? ri(r, 100, 400) : ri(r, 400, 1200);
+		return seg(e, t, p, ri(r, 60, 1800));
+	}
 	case E_EV:
 		if (e->phase == 0) {
 			e->phase = 1;
@@ -643,33 +661,55 @@ static int ev_segment(meter_t *m, event_t *e, int64_t t)
 			e->end = e->stop;
 		return 1;
 	case E_HOB:
-		if (e->phase == 0) {
+		if (e->phase == 0) { /* bring to the boil at full power */
 			e->phase = 1;
 			e->stop = t + ri(r, 600, 2700);
-			return seg(e, t, ri(r, 2500, 3500), ri(r, 120, 480));
+			e->blk = t + ri(r, 120, 480);
+			e->p1 = ri(r, 2500, 3500);
+			e->aux = 0;
+			return seg(e, t, e->p1, e->blk - t);
 		}
 		if (t >= e->stop)
 			return 0;
-		seg(e, t, rng_chance(r, 0.25) ? 0 : ri(r, 400, 2200), ri(r, 60, 300));
-		if (e->end > e->stop)
-			e->end = e->stop;
+		if (t >= e->blk) { /* a new power level for a while */
+			e->blk = t + ri(r, 60, 300);
+			if (e->blk > e->stop)
+				e->blk = e->stop;
+			double u = rng_u01(r);
+			e->aux = u >= 0.2 && u < 0.6; /* low settings pulse full power */
+			e->p1 = u < 0.2 ? 0 : e->aux ? ri(r, 1800, 2300) : ri(r, 400, 2200);
+			e->p2 = 0;
+		}
+		if (e->aux) {
+			e->p2 ^= 1;
+			seg(e, t, e->p2 ? e->p1 : 0, e->p2 ? ri(r, 4, 12) : ri(r, 4, 20));
+		} else {
+			seg(e, t, e->p1, e->blk - t);
+		}
+		if (e->end > e->blk)
+			e->end = e->blk;
 		return 1;
 	case E_DRYER:
-	case E_IRON: {
-		bool dryer = e->type == E_DRYER;
+	case E_IRON:
+	case E_HEATER: {
+		int k = e->type == E_DRYER ? 0 : e->type == E_IRON ? 1 : 2;
 		if (e->phase == 0) {
+			static const int pw[3][2] = {{2000, 2600}, {1800, 2400}, {1000, 2000}};
+			static const int du[3][2] = {{3600, 6000}, {1200, 3600}, {900, 3600}};
 			e->phase = 1;
-			e->p1 = dryer ? ri(r, 2000, 2600) : ri(r, 1800, 2400);
-			e->stop = t + (dryer ? ri(r, 3600, 6000) : ri(r, 1200, 3600));
+			e->p1 = ri(r, pw[k][0], pw[k][1]);
+			e->stop = t + ri(r, du[k][0], du[k][1]);
 			e->aux = 0;
 		}
 		if (t >= e->stop)
 			return 0;
 		e->aux ^= 1;
-		if (dryer)
+		if (k == 0)
 			seg(e, t, e->aux ? e->p1 : 250, e->aux ? ri(r, 180, 600) : ri(r, 60, 180));
-		else
+		else if (k == 1)
 			seg(e, t, e->aux ? e->p1 : 5, e->aux ? ri(r, 15, 60) : ri(r, 20, 90));
+		else
+			seg(e, t, e->aux ? e->p1 : 0, e->aux ? ri(r, 60, 300) : ri(r, 30, 240));
 		if (e->end > e->stop)
 			e->end = e->stop;
 		return 1;
@@ -837,17 +877,21 @@ static void model_update(meter_t *m, int64_t t)
 		m->fridge_on = !m->fridge_on;
 		m->fridge_next = t + (m->fridge_on ? rng_int(r, 600, 1200) : rng_int(r, 1500, 2400));
 	}
+	if (t >= m->freezer_next) {
+		m->freezer_on = !m->freezer_on;
+		m->freezer_next = t + (m->freezer_on ? rng_int(r, 900, 1500) : rng_int(r, 1800, 3000));
+	}
 	if (t >= m->light_next) {
 		local_t l = brussels_local(t);
 		bool dark = (double)t < m->sun.rise + 1800 || (double)t > m->sun.set - 1800;
 		bool awake = is_awake(m, &l);
-		if (dark && awake)
-			m->light_w = ri(r, 40, 300);
+		if (dark && awake) /* people move between rooms */
+			m->light_w = ri(r, 40, 400);
 		else if (dark)
 			m->light_w = rng_chance(r, 0.3) ? ri(r, 5, 20) : 0;
 		else
 			m->light_w = rng_chance(r, 0.3) ? ri(r, 10, 60) : 0;
-		m->light_next = t + rng_int(r, 300, 1800);
+		m->light_next = t + (dark && awake ? rng_int(r, 120, 900) : rng_int(r, 300, 1800));
 	}
 	if (t >= m->heat_next) {
 		double lmax = 2.0 * m->duty_day / 600.0;
@@ -894,7 +938,8 @@ static void model_update(meter_t *m, int64_t t)
 		nx = MIN_NEXT(nx, m->pv_next);
 	}
 
-	int load = m->base_w + (m->fridge_on ? m->fridge_w : 0) + m->light_w + (m->heat_on ? 80 : 0);
+	int load = m->base_w + (m->fridge_on ? m->fridge_w : 0) + (m->freezer_on ? m->freezer_w : 0) +
+		   m->light_w + (m->heat_on ? 80 : 0);
 	int gas = m->heat_gas, water = 0;
 	for (int i = 0; i < m->nev; i++) {
 		load += m->ev[i].power;
@@ -908,6 +953,7 @@ static void model_update(meter_t *m, int64_t t)
 	m->water_r = water;
 	nx = MIN_NEXT(nx, m->base_next);
 	nx = MIN_NEXT(nx, m->fridge_next);
+	nx = MIN_NEXT(nx, m->freezer_next);
 	nx = MIN_NEXT(nx, m->light_next);
 	nx = MIN_NEXT(nx, m->heat_next);
 	nx = MIN_NEXT(nx, m->volt_next);
@@ -927,17 +973,30 @@ static void snapshot(meter_t *m, int64_t b)
 	m->snap_water = m->water_ml;
 }
 
+/* counter value in Wh from joules, TRUNCATED to 0.001 Wh so that its integer part is
+ * exactly what a meter shows at that instant (rounding could print X.9996 as X+1) */
+static void fmt_counter(char out[32], int64_t joules)
+{
+	int64_t mwh = joules * 10 / 36; /* 1 mWh = 3.6 J; joules >= 0 */
+	snprintf(out, 32, "%" PRId64 ".%03d", mwh / 1000, (int)(mwh % 1000));
+}
+
 static void quarter_boundary(meter_t *m, int64_t b)
 {
 	int64_t qs = b - 900;
 	if (m->have_snap && m->snap_t == qs && m->started && qs * NS_PER_S >= m->first_pub) {
 		int64_t imp = (m->imp_j[0] - m->snap_imp[0]) + (m->imp_j[1] - m->snap_imp[1]);
 		int64_t ex = (m->exp_j[0] - m->snap_exp[0]) + (m->exp_j[1] - m->snap_exp[1]);
-		if (truth_f)
-			fprintf(truth_f, "%s,%" PRId64 ",%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
-				m->serial, qs, imp / 3600.0, ex / 3600.0, m->imp_j[1] / 3600.0,
-				m->imp_j[0] / 3600.0, m->exp_j[1] / 3600.0, m->exp_j[0] / 3600.0,
+		if (truth_f) {
+			char c[4][32];
+			fmt_counter(c[0], m->imp_j[1]);
+			fmt_counter(c[1], m->imp_j[0]);
+			fmt_counter(c[2], m->exp_j[1]);
+			fmt_counter(c[3], m->exp_j[0]);
+			fprintf(truth_f, "%s,%" PRId64 ",%.3f,%.3f,%s,%s,%s,%s,%.3f,%.3f\n", m->serial, qs,
+				imp / 3600.0, ex / 3600.0, c[0], c[1], c[2], c[3],
 				(m->gas_ml - m->snap_gas) / 1000.0, (m->water_ml - m->snap_water) / 1000.0);
+		}
 		m->quarters++;
 		n_truth++;
 	}
@@ -1003,13 +1062,16 @@ static void meter_init(meter_t *m, int idx, int64_t s0)
 	m->wake_wd = ri(r, 330, 450);
 	m->wake_we = m->wake_wd + ri(r, 60, 150);
 	m->bed = ri(r, 1350, 1470);
+	m->freezer_w = rng_chance(r, 0.5) ? ri(r, 70, 130) : 0;
 	for (int k = 0; k < E_NTYPES; k++) {
 		const struct evdef *d = &EVDEF[k];
 		bool owned = k == E_EV ? m->has_ev : rng_chance(r, d->owned);
 		double mult = rng_uni(r, 0.7, 1.3);
 		m->per_day[k] = owned ? (d->base + d->per_person * m->persons) * mult : 0;
 	}
-	/* thinning bound: the busiest hour of a weekday or a weekend day */
+	/* thinning bound: the busiest hour of a weekday or a weekend day, at the
+	 * seasonal maximum (winter = 1; new_day() sets the real season later) */
+	m->sun.winter = 1.0;
 	m->lam_max = 1e-9;
 	for (int wk = 0; wk < 2; wk++)
 		for (int h = 0; h < 24; h++) {
@@ -1045,6 +1107,8 @@ static void meter_init(meter_t *m, int idx, int64_t s0)
 	m->cloud_sunny = rng_chance(r, 0.5);
 	m->fridge_on = rng_chance(r, 0.35);
 	m->fridge_next = s0 + rng_int(r, 1, 1200);
+	m->freezer_on = m->freezer_w > 0 && rng_chance(r, 0.35);
+	m->freezer_next = m->freezer_w > 0 ? s0 + rng_int(r, 1, 1500) : INT64_MAX;
 	m->arr_next = s0 + 1 + (int64_t)rng_exp(r, 1.0 / m->lam_max);
 	m->next_q = floor_div(s0 + 899, 900) * 900;
 	if (m->next_q == s0) {
