@@ -21,6 +21,11 @@ void config_defaults(struct lowi_config *cfg)
 	cfg->db_timeout_s = 30;
 	cfg->batch_rows = 500;
 	cfg->max_meters = 200000;
+	cfg->price_source = PRICE_SOURCE_ELIA;
+	cfg->price_start_year = 2020;
+	cfg->price_start_month = 1;
+	cfg->price_start_day = 1;
+	cfg->price_timeout_s = 60;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -94,6 +99,34 @@ int config_set(struct lowi_config *cfg, const char *key, const char *value, char
 		return set_unsigned(&cfg->db_timeout_s, key, value, 1, 86400, err, errlen);
 	if (strcmp(key, "batch_rows") == 0)
 		return set_unsigned(&cfg->batch_rows, key, value, 1, 10000, err, errlen);
+	if (strcmp(key, "price_source") == 0) {
+		for (int s = 0; s <= PRICE_SOURCE_NONE; s++) {
+			if (value && strcmp(value, price_source_name(s)) == 0) {
+				cfg->price_source = s;
+				return 0;
+			}
+		}
+		return fail(err, errlen, "invalid plugin_opt_price_source value '%s' (elia, energy-charts or none)", value ? value : "");
+	}
+	if (strcmp(key, "price_url") == 0) {
+		if (set_string(&cfg->price_url, key, value, false, err, errlen) != 0)
+			return -1;
+		if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+			return fail(err, errlen, "invalid plugin_opt_price_url value '%s' (an http:// or https:// URL)", value);
+		return 0;
+	}
+	if (strcmp(key, "price_start") == 0) {
+		int y, m, d, n = 0;
+		if (value == NULL || sscanf(value, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || value[n] != '\0'
+			|| y < 2015 || y > 2100 || m < 1 || m > 12 || d < 1 || d > 31)
+			return fail(err, errlen, "invalid plugin_opt_price_start value '%s' (a date YYYY-MM-DD from 2015)", value ? value : "");
+		cfg->price_start_year = y;
+		cfg->price_start_month = m;
+		cfg->price_start_day = d;
+		return 0;
+	}
+	if (strcmp(key, "price_timeout") == 0)
+		return set_unsigned(&cfg->price_timeout_s, key, value, 1, 86400, err, errlen);
 	if (strcmp(key, "max_meters") == 0)
 		return set_unsigned(&cfg->max_meters, key, value, 1, 10000000, err, errlen);
 	return fail(err, errlen, "unknown option plugin_opt_%s", key);
@@ -145,6 +178,16 @@ int config_finish(struct lowi_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+const char *price_source_name(int source)
+{
+	switch (source) {
+	case PRICE_SOURCE_ELIA: return "elia";
+	case PRICE_SOURCE_ENERGY_CHARTS: return "energy-charts";
+	case PRICE_SOURCE_NONE: return "none";
+	}
+	return "?";
+}
+
 void config_free(struct lowi_config *cfg)
 {
 	if (cfg->db_password) {
@@ -157,5 +200,6 @@ void config_free(struct lowi_config *cfg)
 	free(cfg->db_password_file);
 	free(cfg->db_name);
 	free(cfg->topic);
+	free(cfg->price_url);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -23,7 +23,15 @@ struct lowi_config {
 	unsigned db_timeout_s;   /* connect/read/write timeout towards MariaDB */
 	unsigned batch_rows;     /* rows per transaction */
 	unsigned max_meters;     /* distinct serials tracked; more are refused */
+	/* price worker */
+	int price_source;        /* enum price_source */
+	char *price_url;         /* base URL; NULL = the source's public address */
+	int price_start_year, price_start_month, price_start_day; /* first Brussels day kept */
+	unsigned price_timeout_s; /* one HTTP request, connection included */
 };
+
+enum price_source { PRICE_SOURCE_ELIA, PRICE_SOURCE_ENERGY_CHARTS, PRICE_SOURCE_NONE };
+const char *price_source_name(int source);
 
 void config_defaults(struct lowi_config *cfg);
 

@@ -37,3 +37,47 @@ CREATE TABLE IF NOT EXISTS Pics (
   Serial VARCHAR(32) NOT NULL,
   PRIMARY KEY (Serial, Mois)
 ) ENGINE=InnoDB;
+
+-- Day-ahead market prices (EPEX SPOT Belgium), one row per market period:
+-- DtTm is the UTC start of the period, Minutes its length (60 until delivery
+-- day 2025-09-30, 15 from 2025-10-01); price in EUR/MWh; Buy and Sell in
+-- c€/kWh from the contract formula in force on the period's Brussels date
+-- (FormPxElectr), NULL while no valid formula applies. FormulaFp identifies
+-- the formula text that computed Buy and Sell, so a changed or added formula
+-- recomputes exactly the periods it governs.
+CREATE TABLE IF NOT EXISTS PxElectr (
+  DtTm DATETIME NOT NULL PRIMARY KEY,
+  price DECIMAL(9,3) NOT NULL,
+  Buy DECIMAL(12,5) NULL,
+  Sell DECIMAL(12,5) NULL,
+  Minutes TINYINT UNSIGNED NOT NULL,
+  Source VARCHAR(16) NOT NULL,
+  FormulaFp BIGINT UNSIGNED NULL
+) ENGINE=InnoDB;
+
+-- Contract formulas, dated: the row with the latest FromDt not after a
+-- period's Brussels date applies. Variable `price` (EUR/MWh); result c€/kWh.
+-- Numbers, + - * /, parentheses, min(), max(), round(x, n).
+CREATE TABLE IF NOT EXISTS FormPxElectr (
+  FromDt DATE NOT NULL PRIMARY KEY,
+  BuyFormula VARCHAR(255) NOT NULL,
+  SellFormula VARCHAR(255) NOT NULL
+) ENGINE=InnoDB;
+
+-- First start only: the reference contract (EPEX + 2.04 EUR/MWh, 6 % VAT on
+-- consumption, none on injection), which reproduces the reference table.
+INSERT INTO FormPxElectr (FromDt, BuyFormula, SellFormula)
+  SELECT '2020-01-01', '(price/10 + 0.204) * 1.06', 'price/10'
+  FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM FormPxElectr);
+
+-- Cost of each Conso quarter with the market period that covers it (an hour
+-- until 2025-09-30, the quarter itself after): euros paid for the import
+-- minus euros earned for the export.
+CREATE OR REPLACE VIEW ConsoCost AS
+  SELECT c.Serial, c.DtTm, c.Soutire, c.Injecte,
+         p.DtTm AS PriceDtTm, p.Minutes AS PriceMinutes, p.price, p.Buy, p.Sell,
+         ROUND((c.Soutire * p.Buy - c.Injecte * p.Sell) / 100, 6) AS Cost_EUR
+  FROM Conso c
+  JOIN PxElectr p
+    ON p.DtTm BETWEEN c.DtTm - INTERVAL 45 MINUTE AND c.DtTm
+   AND c.DtTm < p.DtTm + INTERVAL p.Minutes MINUTE;
