@@ -79,3 +79,10 @@ struct civil_date brussels_month_of(int64_t utc_s)
 	d.day = 1;
 	return d;
 }
+
+int64_t brussels_local_to_utc(int64_t days, int seconds_of_day)
+{
+	int64_t local = days * 86400 + seconds_of_day;
+	/* Try winter time first; if that instant is in summer time, it was CEST. */
+	return brussels_offset_s(local - 3600) == 3600 ? local - 3600 : local - 7200;
+}

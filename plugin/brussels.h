@@ -34,6 +34,11 @@ int brussels_offset_s(int64_t utc_s);
 /* Brussels civil date of a UTC instant. */
 struct civil_date brussels_date(int64_t utc_s);
 
+/* UTC instant of a Brussels wall-clock time: seconds_of_day after midnight
+ * of the civil day `days` (days since 1970-01-01). Exact outside the hour
+ * skipped or repeated by a DST change, which no caller here asks for. */
+int64_t brussels_local_to_utc(int64_t days, int seconds_of_day);
+
 /* First day of the Brussels calendar month holding a UTC instant: the `Mois`
  * of a Pics row. A quarter is placed by its start instant. */
 struct civil_date brussels_month_of(int64_t utc_s);

@@ -22,7 +22,7 @@
 #include <mysqld_error.h>
 
 #include "brussels.h"
-#include "schema_sql.h"
+#include "db_connect.h"
 
 #define PREFIX "lowi-p1: "
 #define BACKOFF_MIN_MS 1000
@@ -171,40 +171,16 @@ static MYSQL_STMT *prepare(struct db_writer *w, const char *sql, const char *nam
 
 static int connect_db(struct db_writer *w)
 {
-	const struct lowi_config *cfg = w->cfg;
-	unsigned timeout = cfg->db_timeout_s;
-	w->mysql = mysql_init(NULL);
+	char err[600];
+	unsigned errnum;
+	w->mysql = db_connect(w->cfg, err, sizeof(err), &errnum);
 	if (w->mysql == NULL) {
-		db_error(w, "client init", "out of memory", 0);
-		return -1;
-	}
-	mysql_options(w->mysql, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	mysql_options(w->mysql, MYSQL_OPT_READ_TIMEOUT, &timeout);
-	mysql_options(w->mysql, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
-	mysql_options(w->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	if (!mysql_real_connect(w->mysql, cfg->db_host, cfg->db_user, cfg->db_password, NULL, cfg->db_port,
-			cfg->db_socket, 0)) {
-		db_error(w, "connection", mysql_error(w->mysql), mysql_errno(w->mysql));
-		disconnect(w);
+		atomic_fetch_add(&w->stats->db_errors, 1);
+		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "database %s; %zu rows wait in memory", err, row_queue_length(w->rows));
 		return -1;
 	}
 	atomic_store(&w->socket_fd, (int)mysql_get_socket(w->mysql));
-	if (mysql_select_db(w->mysql, cfg->db_name) != 0) {
-		char detail[600];
-		snprintf(detail, sizeof(detail), "%s (database '%s'; see the README for CREATE DATABASE and GRANT)",
-			mysql_error(w->mysql), cfg->db_name);
-		db_error(w, "USE", detail, mysql_errno(w->mysql));
-		disconnect(w);
-		return -1;
-	}
-	for (size_t i = 0; i < sizeof(lowi_schema_sql) / sizeof(lowi_schema_sql[0]); i++) {
-		if (mysql_query(w->mysql, lowi_schema_sql[i]) != 0) {
-			db_error(w, "schema creation", mysql_error(w->mysql), mysql_errno(w->mysql));
-			disconnect(w);
-			return -1;
-		}
-	}
-	if (mysql_autocommit(w->mysql, 0) != 0 || (w->conso = prepare(w, conso_upsert_sql, "Conso statement")) == NULL
+	if ((w->conso = prepare(w, conso_upsert_sql, "Conso statement")) == NULL
 		|| (w->pics = prepare(w, pics_upsert_sql, "Pics statement")) == NULL) {
 		disconnect(w);
 		return -1;
@@ -217,7 +193,7 @@ static int connect_db(struct db_writer *w)
 	}
 	atomic_fetch_add(&w->stats->db_connects, 1);
 	log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "connected to MariaDB %s on %s, database %s; %zu rows queued",
-		mysql_get_server_info(w->mysql), mysql_get_host_info(w->mysql), cfg->db_name, row_queue_length(w->rows));
+		mysql_get_server_info(w->mysql), mysql_get_host_info(w->mysql), w->cfg->db_name, row_queue_length(w->rows));
 	return 0;
 }
 

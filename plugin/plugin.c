@@ -16,6 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <curl/curl.h>
+#include <mysql.h>
+
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
@@ -25,6 +28,7 @@
 #include "log_queue.h"
 #include "meters.h"
 #include "payload.h"
+#include "price_worker.h"
 #include "quarter.h"
 #include "row_queue.h"
 #include "stats.h"
@@ -43,6 +47,7 @@ struct lowi_plugin {
 	struct meter_table meters;
 	struct lowi_stats stats;
 	struct db_writer *writer;
+	struct price_worker *prices;
 	time_t next_summary;
 	/* Rate limiting of rejection lines, per kind of rejection. */
 	time_t reject_logged_at[LOWI_PAYLOAD_STATUS_COUNT + 2];
@@ -72,11 +77,12 @@ static void log_summary(struct lowi_plugin *p, const char *when)
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, PREFIX "%s: meters %" PRIu64 ", messages %" PRIu64 ", readings %" PRIu64
 		", rejected %" PRIu64 ", duplicates %" PRIu64 ", out-of-order %" PRIu64 ", discontinuities %" PRIu64
 		", rows queued %" PRIu64 " (estimated %" PRIu64 "), written %" PRIu64 ", dropped %" PRIu64
-		", pending %zu, db errors %" PRIu64,
+		", pending %zu, db errors %" PRIu64 "; price requests %" PRIu64 " (failed %" PRIu64 "), periods stored %" PRIu64,
 		when, s->meters, s->messages_seen, s->readings_accepted, s->payloads_rejected,
 		s->by_feed_result[QUARTER_DUPLICATE], s->by_feed_result[QUARTER_OUT_OF_ORDER],
 		s->by_feed_result[QUARTER_DISCONTINUITY], s->rows_queued, s->rows_estimated,
-		atomic_load(&s->rows_written), s->rows_dropped, row_queue_length(&p->rows), atomic_load(&s->db_errors));
+		atomic_load(&s->rows_written), s->rows_dropped, row_queue_length(&p->rows), atomic_load(&s->db_errors),
+		atomic_load(&s->price_requests), atomic_load(&s->price_failures), atomic_load(&s->price_periods));
 }
 
 static void housekeeping(struct lowi_plugin *p)
@@ -206,6 +212,7 @@ int mosquitto_plugin_version(int supported_version_count, const int *supported_v
 
 static void plugin_free(struct lowi_plugin *p)
 {
+	price_worker_stop(p->prices);
 	db_writer_stop(p->writer);
 	drain_log(p);
 	row_queue_destroy(&p->rows);
@@ -238,10 +245,22 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		snprintf(err, sizeof(err), "cannot allocate the row queue (plugin_opt_queue_rows %u)", p->cfg.queue_rows);
 		goto fail;
 	}
+	/* Library set-up that is not thread-safe, before any thread starts. */
+	if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, sizeof(err), "cannot initialise the MariaDB or libcurl library");
+		goto fail;
+	}
 	p->writer = db_writer_start(&p->cfg, &p->rows, &p->log, &p->stats);
 	if (p->writer == NULL) {
 		snprintf(err, sizeof(err), "cannot start the database writer");
 		goto fail;
+	}
+	if (p->cfg.price_source != PRICE_SOURCE_NONE) {
+		p->prices = price_worker_start(&p->cfg, &p->log, &p->stats);
+		if (p->prices == NULL) {
+			snprintf(err, sizeof(err), "cannot start the price worker");
+			goto fail;
+		}
 	}
 	if (mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, p) != MOSQ_ERR_SUCCESS
 		|| mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL, p) != MOSQ_ERR_SUCCESS) {
@@ -271,6 +290,8 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 		return MOSQ_ERR_SUCCESS;
 	mosquitto_callback_unregister(p->id, MOSQ_EVT_MESSAGE, on_message, NULL);
 	mosquitto_callback_unregister(p->id, MOSQ_EVT_TICK, on_tick, NULL);
+	price_worker_stop(p->prices);
+	p->prices = NULL;
 	db_writer_stop(p->writer);
 	p->writer = NULL;
 	drain_log(p);

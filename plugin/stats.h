@@ -31,6 +31,10 @@ struct lowi_stats {
 	_Atomic uint64_t rows_written;
 	_Atomic uint64_t db_errors;
 	_Atomic uint64_t db_connects;
+	/* price-worker thread */
+	_Atomic uint64_t price_requests;
+	_Atomic uint64_t price_failures;
+	_Atomic uint64_t price_periods;
 };
 
 #endif

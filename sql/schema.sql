@@ -73,7 +73,7 @@ INSERT INTO FormPxElectr (FromDt, BuyFormula, SellFormula)
 -- Cost of each Conso quarter with the market period that covers it (an hour
 -- until 2025-09-30, the quarter itself after): euros paid for the import
 -- minus euros earned for the export.
-CREATE OR REPLACE VIEW ConsoCost AS
+CREATE VIEW IF NOT EXISTS ConsoCost AS
   SELECT c.Serial, c.DtTm, c.Soutire, c.Injecte,
          p.DtTm AS PriceDtTm, p.Minutes AS PriceMinutes, p.price, p.Buy, p.Sell,
          ROUND((c.Soutire * p.Buy - c.Injecte * p.Sell) / 100, 6) AS Cost_EUR

@@ -33,7 +33,10 @@ def plugin_options(db, db_name="P1", **extra):
     timeouts."""
     opts = {"db_host": "127.0.0.1", "db_port": str(db.port), "db_user": DB_USER,
             "db_password": DB_PASSWORD, "db_name": db_name,
-            "db_timeout": str(int(30 * clock_factor()))}
+            "db_timeout": str(int(30 * clock_factor())),
+            # Tests never reach the public price sources; price tests point
+            # the worker at the loopback fixture server instead.
+            "price_source": "none"}
     opts.update({k: str(v) for k, v in extra.items()})
     return opts
 

@@ -58,5 +58,14 @@ int main(void)
 	CHECK(d.day == 29 && d.month == 3, "2026-03-28 23:30 UTC is the 29th in Brussels");
 	d = brussels_date(utc(2026, 6, 30, 22, 0));
 	CHECK(d.day == 1 && d.month == 7, "2026-06-30 22:00 UTC is 1 July 00:00 CEST");
+	/* Midnight and 13:00 in Brussels, on ordinary and DST days. */
+	CHECK(brussels_local_to_utc(civil_to_days(2026, 1, 15), 0) == utc(2026, 1, 14, 23, 0), "winter midnight");
+	CHECK(brussels_local_to_utc(civil_to_days(2026, 7, 1), 0) == utc(2026, 6, 30, 22, 0), "summer midnight");
+	CHECK(brussels_local_to_utc(civil_to_days(2026, 3, 29), 0) == utc(2026, 3, 28, 23, 0), "DST start day midnight");
+	CHECK(brussels_local_to_utc(civil_to_days(2026, 3, 30), 0) == utc(2026, 3, 29, 22, 0), "day after DST start");
+	CHECK(brussels_local_to_utc(civil_to_days(2026, 10, 25), 0) == utc(2026, 10, 24, 22, 0), "DST end day midnight");
+	CHECK(brussels_local_to_utc(civil_to_days(2026, 10, 26), 0) == utc(2026, 10, 25, 23, 0), "day after DST end");
+	CHECK(brussels_local_to_utc(civil_to_days(2026, 3, 29), 13 * 3600) == utc(2026, 3, 29, 11, 0), "13:00 on DST start day");
+	CHECK(brussels_local_to_utc(civil_to_days(2026, 10, 25), 13 * 3600) == utc(2026, 10, 25, 12, 0), "13:00 on DST end day");
 	return check_finish("brussels");
 }

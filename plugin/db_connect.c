@@ -1,0 +1,40 @@
+/* MariaDB session set-up shared by the row writer and the price worker. */
+#include "db_connect.h"
+
+#include <stdio.h>
+
+#include "schema_sql.h"
+
+static MYSQL *fail(MYSQL *m, const char *what, const char *hint, char *err, size_t errlen, unsigned *errnum)
+{
+	*errnum = mysql_errno(m);
+	snprintf(err, errlen, "%s failed (error %u: %s)%s", what, *errnum, mysql_error(m), hint);
+	mysql_close(m);
+	return NULL;
+}
+
+MYSQL *db_connect(const struct lowi_config *cfg, char *err, size_t errlen, unsigned *errnum)
+{
+	unsigned timeout = cfg->db_timeout_s;
+	MYSQL *m = mysql_init(NULL);
+	*errnum = 0;
+	if (m == NULL) {
+		snprintf(err, errlen, "MariaDB client initialisation failed: out of memory");
+		return NULL;
+	}
+	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &timeout);
+	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (!mysql_real_connect(m, cfg->db_host, cfg->db_user, cfg->db_password, NULL, cfg->db_port, cfg->db_socket, 0))
+		return fail(m, "connection", "", err, errlen, errnum);
+	if (mysql_select_db(m, cfg->db_name) != 0)
+		return fail(m, "USE", " - see the README for CREATE DATABASE and GRANT", err, errlen, errnum);
+	for (size_t i = 0; i < sizeof(lowi_schema_sql) / sizeof(lowi_schema_sql[0]); i++) {
+		if (mysql_query(m, lowi_schema_sql[i]) != 0)
+			return fail(m, "schema creation", " - the README lists the privileges needed", err, errlen, errnum);
+	}
+	if (mysql_autocommit(m, 0) != 0)
+		return fail(m, "autocommit off", "", err, errlen, errnum);
+	return m;
+}

@@ -1,0 +1,43 @@
+/*
+ * The price worker's MariaDB side: which days are already stored, the
+ * contract formulas, storing prices with their Buy/Sell, and recomputing
+ * Buy/Sell when a formula changes. Prepared statements for every value.
+ *
+ * Price-worker thread only. The store owns its connection (db_connect) and
+ * statements; every call returns 0, or -1 with a reason in err, after
+ * which the caller closes the store and reconnects later.
+ */
+#ifndef LOWI_PRICE_STORE_H
+#define LOWI_PRICE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "price_parse.h"
+#include "tariff.h"
+
+struct price_store;
+
+struct price_store *price_store_open(const struct lowi_config *cfg, char *err, size_t errlen);
+void price_store_close(struct price_store *s);
+/* Socket of the session, for the stopping thread to cut a hung query. */
+int price_store_socket(const struct price_store *s);
+
+/* counts[i] = periods stored for Brussels day first_day + i. */
+int price_store_count_days(struct price_store *s, int64_t first_day, size_t ndays, uint16_t *counts, char *err, size_t errlen);
+
+/* Reads FormPxElectr into t (emptied first). */
+int price_store_load_tariff(struct price_store *s, struct tariff *t, char *err, size_t errlen);
+
+/* Stores points in one transaction with Buy/Sell from the tariff. A period
+ * whose formula fails keeps its previous Buy/Sell; *formula_failures counts them. */
+int price_store_put(struct price_store *s, const struct price_point *pts, size_t n, const char *source,
+	const struct tariff *t, size_t *formula_failures, char *err, size_t errlen);
+
+/* Recomputes Buy/Sell of every period whose formula fingerprint differs from
+ * the row governing it now; *updated counts them. Rows whose formula does
+ * not compile are left untouched. */
+int price_store_recompute(struct price_store *s, const struct tariff *t, size_t *updated, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,504 @@
+/*
+ * The price-worker thread; behaviour in price_worker.h.
+ * State per Brussels day since price_start: minutes of the day covered by
+ * stored periods (complete when equal to the day's length: 23, 24 or 25 h),
+ * failed attempts, and when to try again. Only this thread touches it.
+ */
+#include "price_worker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <mosquitto.h>
+#include <mysql.h>
+
+#include "brussels.h"
+#include "price_fetch.h"
+#include "price_parse.h"
+#include "price_store.h"
+#include "tariff.h"
+
+#define PREFIX "lowi-p1: prices: "
+#define ELIA_BASE "https://griddata.elia.be/eliabecontrols.prod/interface/Interconnections"
+#define ENERGY_CHARTS_BASE "https://api.energy-charts.info"
+#define PUBLICATION_S (13 * 3600)      /* results for tomorrow: ~12:55 Brussels */
+#define TARIFF_CHECK_S 60
+#define PROGRESS_EVERY_S 60
+#define RETRY_MIN_S 30
+#define RETRY_MAX_S (6 * 3600)
+#define RETRY_TOMORROW_S 600           /* not yet published: ask again in 10 min */
+#define ENERGY_CHARTS_GAP_S 30         /* 2 requests a minute at most */
+#define ELIA_GAP_S 1
+#define ENERGY_CHARTS_MAX_DAYS 31
+#define STOP_GRACE_S 2
+
+struct day_state {
+	uint16_t minutes;   /* covered by stored periods */
+	uint8_t attempts;
+	int64_t next_try;   /* UTC seconds; 0 = now */
+};
+
+struct price_worker {
+	const struct lowi_config *cfg;
+	struct log_queue *lq;
+	struct lowi_stats *stats;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	atomic_bool stop;
+	_Atomic int db_socket;
+
+	CURL *curl;
+	struct price_store *store;
+	struct tariff tariff;
+	bool loaded;
+	int64_t first_day, cutover_day;
+	struct day_state *days;
+	size_t ndays;
+	int64_t last_request, paused_until, next_tariff_check, next_progress;
+	int db_backoff_s;
+	size_t fetched_since_progress;
+	bool reported_up_to_date;
+};
+
+static int64_t day_start(int64_t day) { return brussels_local_to_utc(day, 0); }
+static int64_t day_end(int64_t day) { return brussels_local_to_utc(day + 1, 0); }
+static int day_minutes(int64_t day) { return (int)((day_end(day) - day_start(day)) / 60); }
+static bool complete(const struct price_worker *w, int64_t day)
+{
+	return w->days[day - w->first_day].minutes >= day_minutes(day);
+}
+
+static int64_t today(int64_t now)
+{
+	struct civil_date d = brussels_date(now);
+	return civil_to_days(d.year, d.month, d.day);
+}
+
+static void day_text(int64_t day, char out[16])
+{
+	struct civil_date d = days_to_civil(day);
+	snprintf(out, 16, "%04d-%02d-%02d", d.year, d.month, d.day);
+}
+
+/* Sleeps until `until` (UTC seconds, process clock) or a stop. */
+static void wait_until(struct price_worker *w, int64_t until)
+{
+	int64_t now = time(NULL);
+	if (until <= now)
+		return;
+	int64_t wait_s = until - now > 60 ? 60 : until - now;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += wait_s;
+	pthread_mutex_lock(&w->mu);
+	while (!atomic_load(&w->stop)) {
+		if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+static int ensure_days(struct price_worker *w, int64_t last_day)
+{
+	size_t need = last_day >= w->first_day ? (size_t)(last_day - w->first_day + 1) : 0;
+	if (need <= w->ndays)
+		return 0;
+	struct day_state *d = realloc(w->days, need * sizeof(*d));
+	if (d == NULL)
+		return -1;
+	memset(d + w->ndays, 0, (need - w->ndays) * sizeof(*d));
+	w->days = d;
+	w->ndays = need;
+	return 0;
+}
+
+static void close_store(struct price_worker *w)
+{
+	atomic_store(&w->db_socket, -1);
+	price_store_close(w->store);
+	w->store = NULL;
+	w->loaded = false;
+}
+
+static void log_tariff(struct price_worker *w)
+{
+	for (size_t i = 0; i < w->tariff.count; i++) {
+		const struct tariff_row *r = &w->tariff.rows[i];
+		char from[16];
+		day_text(r->from_day, from);
+		if (r->problem[0])
+			log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "FormPxElectr row %s is not used: %s; Buy/Sell of its periods are left as they are",
+				from, r->problem);
+	}
+}
+
+static int refresh_tariff(struct price_worker *w, bool force)
+{
+	char err[400];
+	uint64_t before = w->tariff.fingerprint;
+	if (price_store_load_tariff(w->store, &w->tariff, err, sizeof(err)) != 0) {
+		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "%s", err);
+		return -1;
+	}
+	w->next_tariff_check = time(NULL) + TARIFF_CHECK_S;
+	if (!force && w->tariff.fingerprint == before)
+		return 0;
+	log_tariff(w);
+	size_t updated;
+	if (price_store_recompute(w->store, &w->tariff, &updated, err, sizeof(err)) != 0) {
+		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "%s", err);
+		return -1;
+	}
+	if (updated || !force)
+		log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "contract formulas %s: Buy/Sell recomputed for %zu periods",
+			force ? "checked" : "changed", updated);
+	return 0;
+}
+
+static int load_state(struct price_worker *w, int64_t last_day)
+{
+	char err[400];
+	if (ensure_days(w, last_day) != 0)
+		return -1;
+	uint16_t *counts = calloc(w->ndays ? w->ndays : 1, sizeof(*counts));
+	if (counts == NULL)
+		return -1;
+	/* Minutes covered per day: sum of Minutes of the stored periods. */
+	int rc = price_store_count_days(w->store, w->first_day, w->ndays, counts, err, sizeof(err));
+	if (rc != 0)
+		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "%s", err);
+	size_t done = 0;
+	for (size_t i = 0; rc == 0 && i < w->ndays; i++) {
+		w->days[i].minutes = counts[i];
+		done += complete(w, w->first_day + (int64_t)i);
+	}
+	free(counts);
+	if (rc != 0)
+		return -1;
+	char first[16], last[16];
+	day_text(w->first_day, first);
+	day_text(last_day, last);
+	log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "source %s; %zu of %zu days from %s to %s already stored",
+		price_source_name(w->cfg->price_source), done, w->ndays, first, last);
+	return refresh_tariff(w, true);
+}
+
+static void schedule_retry(struct price_worker *w, int64_t day, int64_t now, bool not_yet_published)
+{
+	struct day_state *d = &w->days[day - w->first_day];
+	if (not_yet_published && day > today(now)) {
+		d->next_try = now + RETRY_TOMORROW_S;
+		return;
+	}
+	int64_t delay = RETRY_MIN_S;
+	for (int i = 0; i < d->attempts && delay < RETRY_MAX_S; i++)
+		delay *= 2;
+	d->next_try = now + (delay > RETRY_MAX_S ? RETRY_MAX_S : delay);
+	if (d->attempts < UINT8_MAX)
+		d->attempts++;
+}
+
+/* Builds the URL for days [first, last] and the period expected. */
+static void build_url(const struct price_worker *w, int64_t first, int64_t last, bool hourly, char *url, size_t len)
+{
+	char a[16], b[16];
+	day_text(first, a);
+	day_text(last, b);
+	const char *base = w->cfg->price_url;
+	if (w->cfg->price_source == PRICE_SOURCE_ENERGY_CHARTS)
+		snprintf(url, len, "%s/price?bzn=BE&start=%s&end=%s", base ? base : ENERGY_CHARTS_BASE, a, b);
+	else
+		snprintf(url, len, "%s/daily/%s/%s", base ? base : ELIA_BASE, hourly ? "auctionresults" : "auctionresultsqh", a);
+}
+
+enum fetch_outcome { FETCH_STORED, FETCH_NOT_YET, FETCH_FAILED, FETCH_RATE_LIMITED, FETCH_DB_ERROR, FETCH_STOPPED };
+
+static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int64_t last, bool hourly, size_t *stored)
+{
+	char url[1200];
+	build_url(w, first, last, hourly, url, sizeof(url));
+	int64_t gap = w->cfg->price_source == PRICE_SOURCE_ENERGY_CHARTS ? ENERGY_CHARTS_GAP_S : ELIA_GAP_S;
+	wait_until(w, w->last_request + gap > w->paused_until ? w->last_request + gap : w->paused_until);
+	if (atomic_load(&w->stop))
+		return FETCH_STOPPED;
+	if (time(NULL) < w->last_request + gap || time(NULL) < w->paused_until)
+		return FETCH_STOPPED; /* woken early: the caller loops and waits again */
+
+	struct http_response r;
+	w->last_request = time(NULL);
+	atomic_fetch_add(&w->stats->price_requests, 1);
+	int rc = http_get(w->curl, url, w->cfg->price_timeout_s, &w->stop, &r);
+	if (atomic_load(&w->stop)) {
+		http_response_free(&r);
+		return FETCH_STOPPED;
+	}
+	enum fetch_outcome out = FETCH_FAILED;
+	if (rc != 0) {
+		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s failed: %s", url, r.error);
+	} else if (r.status == 429) {
+		long after = r.retry_after_s > 0 ? r.retry_after_s : 60;
+		w->paused_until = time(NULL) + after;
+		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: 429 Too Many Requests; pausing %ld s as asked", url, after);
+		out = FETCH_RATE_LIMITED;
+	} else if (r.status == 404) {
+		out = FETCH_NOT_YET;
+	} else if (r.status != 200) {
+		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: HTTP %ld%s", url, r.status,
+			r.status >= 500 ? "; backing off" : "");
+	} else {
+		struct price_parse_result pr;
+		int64_t from = day_start(first), to = day_end(last);
+		enum price_parse_status st = w->cfg->price_source == PRICE_SOURCE_ENERGY_CHARTS
+			? price_parse_energy_charts(r.body, r.len, from, to, &pr)
+			: price_parse_elia(r.body, r.len, hourly ? 3600 : 900, from, to, &pr);
+		if (st == PRICE_PARSE_MALFORMED) {
+			log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: answer rejected: %s", url, pr.reason);
+		} else if (st == PRICE_PARSE_NOT_YET || pr.count == 0) {
+			if (pr.rejected)
+				log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: no valid period (%zu rejected: %s)", url, pr.rejected, pr.reason);
+			out = pr.rejected ? FETCH_FAILED : FETCH_NOT_YET;
+		} else {
+			char err[400];
+			size_t formula_failures;
+			if (pr.rejected)
+				log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: %zu periods rejected (%s); the valid %zu are stored",
+					url, pr.rejected, pr.reason, pr.count);
+			if (price_store_put(w->store, pr.points, pr.count, price_source_name(w->cfg->price_source), &w->tariff,
+					&formula_failures, err, sizeof(err)) != 0) {
+				log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "%s", err);
+				out = FETCH_DB_ERROR;
+			} else {
+				for (size_t i = 0; i < pr.count; i++) {
+					struct civil_date d = brussels_date(pr.points[i].start_s);
+					int64_t idx = civil_to_days(d.year, d.month, d.day) - w->first_day;
+					if (idx >= 0 && (size_t)idx < w->ndays)
+						w->days[idx].minutes = (uint16_t)(w->days[idx].minutes + pr.points[i].period_s / 60);
+				}
+				if (formula_failures)
+					log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "%zu periods stored without Buy/Sell: no valid formula", formula_failures);
+				atomic_fetch_add(&w->stats->price_periods, pr.count);
+				*stored += pr.count;
+				out = FETCH_STORED;
+			}
+		}
+		price_parse_result_free(&pr);
+	}
+	if (out == FETCH_FAILED)
+		atomic_fetch_add(&w->stats->price_failures, 1);
+	http_response_free(&r);
+	return out;
+}
+
+/* Days [first, last] are fetched together (Energy-Charts) or one (Elia). */
+static enum fetch_outcome fetch_days(struct price_worker *w, int64_t first, int64_t last, size_t *stored)
+{
+	bool hourly = first < w->cutover_day;
+	/* A day refetched is replaced: its minutes are counted again. */
+	for (int64_t d = first; d <= last; d++)
+		w->days[d - w->first_day].minutes = 0;
+	enum fetch_outcome out = fetch_once(w, first, last, hourly, stored);
+	if (w->cfg->price_source == PRICE_SOURCE_ELIA && !hourly && out == FETCH_NOT_YET)
+		out = fetch_once(w, first, last, true, stored); /* quarter-hourly missing: hourly */
+	return out;
+}
+
+static void report_progress(struct price_worker *w, int64_t now, int64_t last_day, bool force)
+{
+	if (!force && now < w->next_progress)
+		return;
+	size_t done = 0;
+	int64_t newest = -1;
+	for (int64_t d = w->first_day; d <= last_day; d++) {
+		if (complete(w, d)) {
+			done++;
+			newest = d;
+		}
+	}
+	char day[16] = "none";
+	if (newest >= 0)
+		day_text(newest, day);
+	if (w->fetched_since_progress || force)
+		log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "%zu of %" PRId64 " days stored (latest %s); %zu periods fetched since the last report",
+			done, last_day - w->first_day + 1, day, w->fetched_since_progress);
+	w->fetched_since_progress = 0;
+	w->next_progress = now + PROGRESS_EVERY_S;
+}
+
+/* One scheduling step; returns when something was done or waited for. */
+static void step(struct price_worker *w)
+{
+	int64_t now = time(NULL), t = today(now);
+	int64_t last_day = now >= brussels_local_to_utc(t, PUBLICATION_S) ? t + 1 : t;
+	if (ensure_days(w, last_day) != 0) {
+		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "out of memory");
+		wait_until(w, now + 60);
+		return;
+	}
+	if (now >= w->next_tariff_check && refresh_tariff(w, false) != 0) {
+		close_store(w);
+		return;
+	}
+	int64_t first = -1, next_wake = now + 300;
+	for (int64_t d = w->first_day; d <= last_day; d++) {
+		const struct day_state *s = &w->days[d - w->first_day];
+		if (complete(w, d))
+			continue;
+		if (s->next_try <= now) {
+			first = d;
+			break;
+		}
+		if (s->next_try < next_wake)
+			next_wake = s->next_try;
+	}
+	if (first < 0) {
+		if (!w->reported_up_to_date) {
+			report_progress(w, now, last_day, true);
+			w->reported_up_to_date = true;
+		}
+		int64_t publication = brussels_local_to_utc(t, PUBLICATION_S);
+		if (now < publication && publication < next_wake)
+			next_wake = publication;
+		if (w->next_tariff_check < next_wake)
+			next_wake = w->next_tariff_check;
+		wait_until(w, next_wake);
+		return;
+	}
+	w->reported_up_to_date = false;
+	int64_t last = first;
+	if (w->cfg->price_source == PRICE_SOURCE_ENERGY_CHARTS) {
+		/* One request for a run of missing days, never across the change
+		 * from hourly to quarter-hourly periods. */
+		while (last + 1 <= last_day && last + 1 - first < ENERGY_CHARTS_MAX_DAYS && !complete(w, last + 1)
+			&& (last + 1 < w->cutover_day) == (first < w->cutover_day))
+			last++;
+	}
+	size_t stored = 0;
+	enum fetch_outcome out = fetch_days(w, first, last, &stored);
+	w->fetched_since_progress += stored;
+	now = time(NULL);
+	for (int64_t d = first; d <= last; d++) {
+		struct day_state *s = &w->days[d - w->first_day];
+		if (out == FETCH_STOPPED || out == FETCH_RATE_LIMITED)
+			continue;
+		if (complete(w, d)) {
+			s->attempts = 0;
+			s->next_try = 0;
+		} else {
+			schedule_retry(w, d, now, out == FETCH_NOT_YET);
+		}
+	}
+	if (out == FETCH_DB_ERROR)
+		close_store(w);
+	report_progress(w, now, last_day, false);
+}
+
+static void *worker_main(void *arg)
+{
+	struct price_worker *w = arg;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	mysql_thread_init();
+	w->curl = curl_easy_init();
+	if (w->curl == NULL)
+		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "cannot create a libcurl handle; no prices will be fetched");
+
+	while (w->curl && !atomic_load(&w->stop)) {
+		if (w->store == NULL) {
+			char err[600];
+			w->store = price_store_open(w->cfg, err, sizeof(err));
+			if (w->store == NULL) {
+				log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "database %s; retrying in %d s", err, w->db_backoff_s);
+				wait_until(w, time(NULL) + w->db_backoff_s);
+				w->db_backoff_s = w->db_backoff_s * 2 > 60 ? 60 : w->db_backoff_s * 2;
+				continue;
+			}
+			atomic_store(&w->db_socket, price_store_socket(w->store));
+			w->db_backoff_s = 1;
+		}
+		if (!w->loaded) {
+			int64_t now = time(NULL), t = today(now);
+			if (load_state(w, now >= brussels_local_to_utc(t, PUBLICATION_S) ? t + 1 : t) != 0) {
+				close_store(w);
+				wait_until(w, time(NULL) + 5);
+				continue;
+			}
+			w->loaded = true;
+		}
+		step(w);
+	}
+	close_store(w);
+	if (w->curl)
+		curl_easy_cleanup(w->curl);
+	mysql_thread_end();
+	return NULL;
+}
+
+struct price_worker *price_worker_start(const struct lowi_config *cfg, struct log_queue *lq, struct lowi_stats *stats)
+{
+	struct price_worker *w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		log_queue_push(lq, MOSQ_LOG_ERR, PREFIX "out of memory");
+		return NULL;
+	}
+	w->cfg = cfg;
+	w->lq = lq;
+	w->stats = stats;
+	w->db_backoff_s = 1;
+	w->first_day = civil_to_days(cfg->price_start_year, cfg->price_start_month, cfg->price_start_day);
+	w->cutover_day = civil_to_days(2025, 10, 1);
+	tariff_init(&w->tariff);
+	atomic_init(&w->stop, false);
+	atomic_init(&w->db_socket, -1);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &attr);
+	pthread_condattr_destroy(&attr);
+	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc != 0) {
+		log_queue_push(lq, MOSQ_LOG_ERR, PREFIX "cannot start the price worker thread: %s", strerror(rc));
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void price_worker_stop(struct price_worker *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	atomic_store(&w->stop, true);
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += STOP_GRACE_S;
+	if (pthread_timedjoin_np(w->thread, NULL, &deadline) != 0) {
+		/* A database call hangs: cut its socket so it fails now. */
+		int fd = atomic_load(&w->db_socket);
+		if (fd >= 0)
+			shutdown(fd, SHUT_RDWR);
+		pthread_join(w->thread, NULL);
+	}
+	tariff_free(&w->tariff);
+	free(w->days);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
