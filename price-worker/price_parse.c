@@ -30,6 +30,7 @@ struct candidate {
 	int64_t start_s;
 	double price_eur_mwh;
 	size_t entry;
+	int32_t period_s;
 };
 
 struct builder {
@@ -230,13 +231,12 @@ static int64_t floor_mod(int64_t a, int64_t b)
 
 /* Checks time and price of an entry that passed the type checks, and keeps
  * it as a candidate or counts it rejected. */
-static void consider(struct builder *b, size_t entry, int64_t start_s, double price)
+static void consider(struct builder *b, size_t entry, int64_t start_s, int period_s, double price)
 {
 	char t[40], a[40], z[40];
 
-	if (floor_mod(start_s, b->period_s) != 0) {
-		reject(b, entry, "time %s is not on a %d s boundary", format_utc(start_s, t, sizeof t),
-			b->period_s);
+	if (floor_mod(start_s, period_s) != 0) {
+		reject(b, entry, "time %s is not on a %d s boundary", format_utc(start_s, t, sizeof t), period_s);
 		return;
 	}
 	if (start_s < b->day_start_s || start_s >= b->day_end_s) {
@@ -249,7 +249,8 @@ static void consider(struct builder *b, size_t entry, int64_t start_s, double pr
 			PRICE_MAX_EUR_MWH);
 		return;
 	}
-	b->c[b->n++] = (struct candidate){ .start_s = start_s, .price_eur_mwh = price, .entry = entry };
+	b->c[b->n++] = (struct candidate){ .start_s = start_s, .price_eur_mwh = price, .entry = entry,
+		.period_s = period_s };
 }
 
 static int by_time_then_entry(const void *pa, const void *pb)
@@ -285,7 +286,7 @@ static bool finish(struct builder *b)
 	if (!out->points)
 		return false;
 	for (size_t i = 0; i < kept; i++)
-		out->points[i] = (struct price_point){ .start_s = b->c[i].start_s, .period_s = b->period_s,
+		out->points[i] = (struct price_point){ .start_s = b->c[i].start_s, .period_s = b->c[i].period_s,
 			.price_eur_mwh = b->c[i].price_eur_mwh };
 	out->count = kept;
 	return true;
@@ -326,7 +327,7 @@ static json_t *load(const char *body, size_t len, struct price_parse_result *out
 
 static bool check_day(int64_t day_start_s, int64_t day_end_s, struct price_parse_result *out)
 {
-	if (day_end_s <= day_start_s || day_end_s - day_start_s > 26 * 3600 ||
+	if (day_end_s <= day_start_s || day_end_s - day_start_s > PRICE_PARSE_MAX_RANGE_S ||
 	    day_start_s < -SANE_TIME_MAX || day_end_s > SANE_TIME_MAX) {
 		set_reason(out, "bad day bounds [%lld, %lld)", (long long)day_start_s, (long long)day_end_s);
 		return false;
@@ -387,7 +388,7 @@ static bool elia_entry(struct builder *b, size_t i, json_t *e)
 		reject(b, i, "price is %s, expected a number", type_name(price));
 		return true;
 	}
-	consider(b, i, start_s, json_number_value(price));
+	consider(b, i, start_s, b->period_s, json_number_value(price));
 	return true;
 }
 
@@ -470,8 +471,8 @@ static bool sane_time(const json_t *v, int64_t *t)
 }
 
 /* The period of the series: the more frequent of 900 and 3600 among the gaps
- * between consecutive timestamps. Pairs inside the day count first; when the
- * day holds fewer than two timestamps, every pair of the body counts.
+ * between consecutive timestamps. Pairs inside the range count first; when
+ * the range holds fewer than two timestamps, every pair of the body counts.
  * Returns 0 when neither spacing occurs. */
 static int infer_period(json_t *times, int64_t day_start_s, int64_t day_end_s)
 {
@@ -493,6 +494,31 @@ static int infer_period(json_t *times, int64_t day_start_s, int64_t day_end_s)
 			return q >= h ? 900 : 3600;
 	}
 	return 0;
+}
+
+/* Gap between entries i and j when it is a market period (900 or 3600), else 0. */
+static int period_gap(json_t *times, size_t i, size_t j)
+{
+	int64_t a, z;
+
+	if (!sane_time(json_array_get(times, i), &a) || !sane_time(json_array_get(times, j), &z))
+		return 0;
+	return z - a == 900 || z - a == 3600 ? (int)(z - a) : 0;
+}
+
+/* The period of entry i: its gap to a neighbour, the shorter when both are
+ * periods (so the first quarter after the switch, or a quarter before a gap
+ * of missing quarters, stays a quarter); the series' period when neither is. */
+static int point_period(json_t *times, size_t i, int series_period_s)
+{
+	int prev = i > 0 ? period_gap(times, i - 1, i) : 0;
+	int next = i + 1 < json_array_size(times) ? period_gap(times, i, i + 1) : 0;
+
+	if (prev && next)
+		return prev < next ? prev : next;
+	if (prev || next)
+		return prev ? prev : next;
+	return series_period_s;
 }
 
 static enum price_parse_status energy_charts_text(const char *body, size_t len,
@@ -591,7 +617,7 @@ enum price_parse_status price_parse_energy_charts(const char *body, size_t len,
 			reject(&b, i, "price is %s, expected a number", type_name(p));
 			continue;
 		}
-		consider(&b, i, start_s, json_number_value(p));
+		consider(&b, i, start_s, point_period(times, i, b.period_s), json_number_value(p));
 	}
 	ok = finish(&b);
 	free(b.c);

@@ -41,6 +41,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Longest [day_start_s, day_end_s) accepted: several whole days may be asked
+ * of one answer (an Energy-Charts range). */
+#define PRICE_PARSE_MAX_RANGE_S ((int64_t)400 * 86400)
+
 /* Plausible day-ahead prices (the SDAC harmonised limits are -500 and
  * +4000 EUR/MWh; these leave room for a future change). Inclusive. */
 #define PRICE_MIN_EUR_MWH (-1000.0)
@@ -68,7 +72,8 @@ struct price_parse_result {
 };
 
 /* Parses Elia's answer for the Brussels civil day [day_start_s, day_end_s)
- * (UTC instants; 23, 24 or 25 h long). period_s: 900 for auctionresultsqh,
+ * (UTC instants; 23, 24 or 25 h long; a range of several whole days, up to
+ * PRICE_PARSE_MAX_RANGE_S, is accepted too). period_s: 900 for auctionresultsqh,
  * 3600 for auctionresults. Only objects with "isVisible": true are used.
  * dateTime must be "YYYY-MM-DDTHH:MM:SS" with an optional all-zero fraction
  * and a "Z" or numeric offset ("+00:00"); price must be a JSON number.
@@ -78,11 +83,14 @@ enum price_parse_status price_parse_elia(const char *body, size_t len, int perio
 	int64_t day_start_s, int64_t day_end_s, struct price_parse_result *out);
 
 /* Parses an Energy-Charts /price answer: unix_seconds[] and price[] arrays of
- * equal length. The period (900 or 3600) is the more frequent of those two
- * spacings between consecutive timestamps inside the day (or anywhere in the
- * body when the day has fewer than two); neither present is MALFORMED. The
- * answer may cover several days: points outside [day_start_s, day_end_s) are
- * ignored (not counted as rejected). A "unit" other than "EUR / MWh" is
+ * equal length, for [day_start_s, day_end_s): one Brussels civil day or a
+ * range of whole days (up to PRICE_PARSE_MAX_RANGE_S). The period is inferred
+ * from the spacing: each point gets its gap (900 or 3600 s) to a neighbouring
+ * timestamp, the shorter when both gaps are periods, so a range across the
+ * 2025-10-01 switch yields hourly then quarter points; a point with no such
+ * neighbour gets the more frequent of the two gaps in the range (or in the
+ * body). No gap of 900 or 3600 s anywhere is MALFORMED. Points outside the
+ * range are ignored (not counted as rejected). A "unit" other than "EUR / MWh" is
  * MALFORMED. A body that is not JSON (does not start with '{' or '[') and
  * contains "no data" (any case) is NOT_YET; other non-JSON is MALFORMED. */
 enum price_parse_status price_parse_energy_charts(const char *body, size_t len,

@@ -545,10 +545,41 @@ static void test_energy_charts(void)
 		CHECK(st == PRICE_PARSE_OK && r.count == 96 && r.points[0].period_s == 900, "switch range: 10-01 quarters (%zu, %s)",
 			r.count, r.reason);
 		price_parse_result_free(&r);
+		/* both days in one call: each point keeps its own period */
+		struct day both = { 2025, 9, 30, h.start, qd.end };
+		st = ec(m.s, both, &r);
+		bool periods_ok = st == PRICE_PARSE_OK && r.count == 120;
+		for (size_t i = 0; periods_ok && i < r.count; i++)
+			periods_ok = r.points[i].period_s == (i < 24 ? 3600 : 900) &&
+			             r.points[i].start_s == (i < 24 ? h.start + (int64_t)i * 3600 : qd.start + (int64_t)(i - 24) * 900);
+		CHECK(periods_ok, "switch range in one call: 24 hourly then 96 quarter points (%zu, %s)", r.count, r.reason);
+		price_parse_result_free(&r);
 		free(a.s);
 		free(b.s);
 		free(m.s);
 	}
+
+	/* a three-day range in one call */
+	{
+		struct day a = day_of(2025, 10, 25), z = day_of(2025, 10, 27);
+		struct day range = { 2025, 10, 25, a.start, z.end };
+		expect_full_ec_day(range, 900, 96 + 100 + 96, a.start, z.end);
+		struct day too_long = { 2025, 10, 25, a.start, a.start + PRICE_PARSE_MAX_RANGE_S + 1 };
+		CHECK(ec("{\"unix_seconds\":[],\"price\":[]}", too_long, &r) == PRICE_PARSE_MALFORMED,
+			"a range longer than PRICE_PARSE_MAX_RANGE_S is refused");
+		price_parse_result_free(&r);
+		struct sb e = elia_day(a, 900);
+		CHECK(elia(e.s, 900, range, &r) == PRICE_PARSE_OK && r.count == 96, "Elia accepts a multi-day range too");
+		price_parse_result_free(&r);
+		free(e.s);
+	}
+
+	/* quarters with three missing: the quarters on both sides of the gap stay quarters */
+	st = ec("{\"unix_seconds\":[1761429600,1761430500,1761434100,1761435000],\"price\":[1,2,3,4]}", d, &r);
+	CHECK(st == PRICE_PARSE_OK && r.count == 4 && r.points[1].period_s == 900 && r.points[2].period_s == 900,
+		"quarters around a gap of three stay 900 s (%d %d)", r.count == 4 ? r.points[1].period_s : 0,
+		r.count == 4 ? r.points[2].period_s : 0);
+	price_parse_result_free(&r);
 
 	/* not yet */
 	static const char *const not_yet[] = {
