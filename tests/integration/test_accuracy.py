@@ -23,7 +23,7 @@ def main():
     stop = broker.stop()
     note(f"broker stopped in {stop.seconds:.2f} s real")
 
-    truth = sc.load_truth(base)
+    truth = sc.measurable(sc.load_truth(base), sc.load_published(base))
     rows = sc.db_rows(db)
     missing = [k for k in truth if k not in rows]
     check("a Conso row for every quarter", len(truth) >= 96 and not missing,

@@ -73,7 +73,7 @@ def record_rows(name, conf, d, db, db_name, port, **auth):
     broker = Broker().start(conf, d, port=port)
     sc.run_sim(port, d, meters=1, interval=60, jitter=5, duration=3600 + 600, seed=21, **auth)
     rows = sc.db_rows(db, db_name)
-    truth = sc.load_truth(d)
+    truth = sc.measurable(sc.load_truth(d), sc.load_published(d))
     broker.stop()
     check(f"{name}: broker starts with the drop-in and records rows", len(truth) >= 3 and all(k in rows for k in truth),
           f"{len(rows)} rows for {len(truth)} quarters")
