@@ -191,7 +191,7 @@ static int64_t brussels_day_number(int64_t utc_s)
 int price_store_count_days(struct price_store *s, int64_t first_day, size_t ndays, uint16_t *counts, char *err, size_t errlen)
 {
 	memset(counts, 0, ndays * sizeof(*counts));
-	if (mysql_query(s->m, "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm) FROM PxElectr") != 0)
+	if (mysql_query(s->m, "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm), Minutes FROM PxElectr") != 0)
 		return fail_m(s, "reading stored prices", err, errlen);
 	MYSQL_RES *res = mysql_use_result(s->m);
 	if (res == NULL)
@@ -199,8 +199,9 @@ int price_store_count_days(struct price_store *s, int64_t first_day, size_t nday
 	MYSQL_ROW row;
 	while ((row = mysql_fetch_row(res)) != NULL) {
 		int64_t i = brussels_day_number(strtoll(row[0], NULL, 10)) - first_day;
-		if (i >= 0 && (size_t)i < ndays && counts[i] < UINT16_MAX)
-			counts[i]++;
+		long minutes = strtol(row[1], NULL, 10);
+		if (i >= 0 && (size_t)i < ndays && counts[i] + minutes <= UINT16_MAX)
+			counts[i] = (uint16_t)(counts[i] + minutes);
 	}
 	bool bad = mysql_errno(s->m) != 0;
 	mysql_free_result(res);

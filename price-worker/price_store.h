@@ -24,8 +24,8 @@ void price_store_close(struct price_store *s);
 /* Socket of the session, for the stopping thread to cut a hung query. */
 int price_store_socket(const struct price_store *s);
 
-/* counts[i] = periods stored for Brussels day first_day + i. */
-int price_store_count_days(struct price_store *s, int64_t first_day, size_t ndays, uint16_t *counts, char *err, size_t errlen);
+/* minutes[i] = minutes of Brussels day first_day + i covered by stored periods. */
+int price_store_count_days(struct price_store *s, int64_t first_day, size_t ndays, uint16_t *minutes, char *err, size_t errlen);
 
 /* Reads FormPxElectr into t (emptied first). */
 int price_store_load_tariff(struct price_store *s, struct tariff *t, char *err, size_t errlen);

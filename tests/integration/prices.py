@@ -55,6 +55,8 @@ def start_broker(base, db, db_name, source, fixtures, **opts):
     port = lib.free_port()
     broker = lib.Broker().start(lib.broker_conf(port, plugin=sc.PLUGIN, plugin_opts=options),
                                 os.path.join(base, f"broker-{db_name}-{lib.real_time():.0f}"), port=port)
+    # The worker has connected, created the schema and read what is stored.
+    broker.wait_log(r"lowi-p1: prices: source ", 30)
     return broker
 
 
