@@ -252,6 +252,7 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: 429 Too Many Requests; pausing %ld s as asked", url, after);
 		out = FETCH_RATE_LIMITED;
 	} else if (r.status == 404) {
+		log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "GET %s: no prices yet (HTTP 404); asking again later", url);
 		out = FETCH_NOT_YET;
 	} else if (r.status != 200) {
 		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: HTTP %ld%s", url, r.status,
@@ -267,6 +268,8 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 		} else if (st == PRICE_PARSE_NOT_YET || pr.count == 0) {
 			if (pr.rejected)
 				log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: no valid period (%zu rejected: %s)", url, pr.rejected, pr.reason);
+			else
+				log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "GET %s: no prices yet (empty answer); asking again later", url);
 			out = pr.rejected ? FETCH_FAILED : FETCH_NOT_YET;
 		} else {
 			char err[400];
