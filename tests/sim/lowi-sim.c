@@ -18,6 +18,39 @@
  * with a time-of-day profile); PV = kWp x seasonal amplitude x daylight bell x
  * cloud factor; net = load - PV, positive part to CIH/CIL, negative to CEH/CEL,
  * by the Belgian rate (day: weekdays 07:00-22:00 Europe/Brussels).
+ *
+ * Two household models (--household):
+ *
+ *  typical (default): a winter Belgian household heated by electricity, chosen so
+ *   that the quarter-hour estimators face what a real dongle stream looks like: at
+ *   60-second publishing the "first reading at or after the boundary" rule is off by
+ *   a median of ~5 Wh and a 95th percentile of ~60 Wh (the calibration fact of the
+ *   accuracy issue).  On top of the gentle household's loads:
+ *    - space heating by electricity, no gas for heating (gas only for hot water):
+ *      65 % an air-water heat pump (compressor 2.0-3.4 kW, cycles of 6-20 min on
+ *      with a soft start and modulation steps, off time set by the heat demand),
+ *      35 % direct electric heaters (1.8-3.2 kW in total, thermostat cycles of
+ *      1.5-8 min on).  Demand: duty ~0.25-0.4 in mid January, lower at night,
+ *      high for 90 minutes after waking, x0.8-1.25 per day (weather, shared by all
+ *      meters of a run), scaled down towards summer;
+ *    - more cooking: oven (2.2-3.4 kW, thermostat cycling tens of seconds on/off),
+ *      induction hob (pulsing at low settings), kettle, microwave, hair dryer;
+ *      washing machine heater, dishwasher, tumble dryer, a 1.5-2.5 kW bathroom /
+ *      backup heater in half the homes;
+ *    - an EV in 30 % of the homes (3.7, 7.4 or 11 kW, 6-28 kWh a charge).
+ *   Energy (January weekday, measured with seeds 1, 7, 42, 2 meters each): about
+ *   17-34 kWh/day imported per meter without an EV charge (heating 11-22 kWh),
+ *   up to ~45 kWh on a day with a long EV charge.
+ *
+ *  gentle: the earlier model (gas heating, fewer and smaller loads, ~9-12 kWh/day
+ *   in January); with --drift 0 it gives exactly the streams of earlier versions.
+ *
+ * Dongle clock (--drift): a LOWI's 60-second timer is free-running, not locked to
+ * the quarter boundaries.  Each meter's period is --interval plus a fixed per-dongle
+ * drift (uniform in [S/6, S] seconds per 60 s of interval, S = --drift, default 3)
+ * plus the uniform +-jitter of each interval, so the phase of the publishes relative
+ * to :00/:15/:30/:45 wanders by ~8-45 s per quarter and the publish delays after
+ * consecutive boundaries are essentially independent, even with a small jitter.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -320,7 +353,8 @@ struct evdef {
 	double owned;            /* probability that a household has it */
 };
 
-static const struct evdef EVDEF[E_NTYPES] = {
+/* the gentle household (the model of earlier versions) */
+static const struct evdef EVDEF_GENTLE[E_NTYPES] = {
 	[E_KETTLE] = {1.2, 0.5, P_MEALS, false, 1.2, 0.9},
 	[E_COFFEE] = {0.8, 0.6, P_BREAKFAST, false, 1.0, 0.6},
 	[E_TOASTER] = {0.3, 0.1, P_BREAKFAST, true, 1.5, 0.5},
@@ -346,6 +380,34 @@ static const struct evdef EVDEF[E_NTYPES] = {
 	[E_HEATER] = {1.2, 0.3, P_SHOWER, true, 1.2, 0.35},
 };
 
+/* the typical household: more cooking and chores, a bathroom / backup heater in half
+ * the homes (space heating itself is the separate thermostat model, see heating_*) */
+static const struct evdef EVDEF_TYPICAL[E_NTYPES] = {
+	[E_KETTLE] = {1.5, 0.6, P_MEALS, false, 1.2, 0.95},
+	[E_COFFEE] = {0.8, 0.6, P_BREAKFAST, false, 1.0, 0.6},
+	[E_TOASTER] = {0.3, 0.15, P_BREAKFAST, true, 1.5, 0.6},
+	[E_MICRO] = {0.6, 0.35, P_MEALS, true, 1.0, 0.85},
+	[E_OVEN] = {0.5, 0.1, P_COOK, true, 1.5, 1.0},
+	[E_HOB] = {0.9, 0.2, P_COOK, true, 1.2, 1.0},
+	[E_WASHER] = {0.15, 0.15, P_CHORES, true, 1.6, 1.0},
+	[E_DISHW] = {0.4, 0.15, P_DISH, true, 1.2, 0.8},
+	[E_DRYER] = {0.1, 0.1, P_CHORES, true, 1.6, 0.55},
+	[E_HAIR] = {0.1, 0.3, P_BREAKFAST, true, 1.0, 0.85},
+	[E_VACUUM] = {0.25, 0.05, P_CHORES, true, 1.8, 1.0},
+	[E_IRON] = {0.08, 0.03, P_CHORES, true, 1.5, 0.7},
+	[E_TV] = {0.9, 0.1, P_TV, true, 1.3, 0.95},
+	[E_PC] = {0.4, 0.3, P_PC, true, 1.0, 0.85},
+	[E_EV] = {0.6, 0.0, P_EV, true, 0.6, 0.0 /* decided separately */},
+	[E_SHOWER] = {0.0, 0.7, P_SHOWER, true, 1.0, 1.0},
+	[E_BATH] = {0.04, 0.0, P_TV, true, 2.0, 0.5},
+	[E_TAP] = {2.0, 7.0, P_WATER, false, 1.1, 1.0},
+	[E_TOILET] = {0.5, 4.0, P_WATER, false, 1.1, 1.0},
+	[E_MISC] = {14.0, 7.0, P_WATER, false, 1.2, 1.0},
+	[E_HEATER] = {1.0, 0.3, P_SHOWER, true, 1.2, 0.5},
+};
+
+static const struct evdef *EVDEF = EVDEF_TYPICAL;
+
 typedef struct {
 	uint8_t type;
 	uint8_t phase;
@@ -361,6 +423,26 @@ typedef struct {
 } event_t;
 
 #define MAX_EV 24
+
+enum { SH_NONE, SH_HEATPUMP, SH_RADIATORS };
+#define SH_MAXZ 3
+#define SH_DUTY_MIN 0.18
+#define SH_DUTY_MAX 0.30
+#define SH_BACKUP_OVER 0.35
+
+/* one thermostat loop of the electric space heating: a heat pump's compressor or
+ * backup element, or the heaters of one zone of the house */
+typedef struct {
+	int kw;        /* nominal on power, W */
+	double share;  /* this loop's duty relative to the house's heat demand */
+	double over;   /* demand above which this loop starts to work (backup) */
+	bool on;
+	int w;         /* current power */
+	int p;         /* power of the current on cycle */
+	int64_t next;  /* next change */
+	int64_t stop;  /* end of the current on cycle */
+	int64_t off;   /* off time that follows the current on cycle */
+} zone_t;
 
 /* ------------------------------------------------------------------------ */
 /* Meter                                                                     */
@@ -408,6 +490,13 @@ typedef struct {
 	int64_t heat_next;
 	int volt;
 	int64_t volt_next;
+	/* electric space heating (typical household): a thermostat cycling a load */
+	int sh_type;           /* SH_NONE, SH_HEATPUMP, SH_RADIATORS */
+	int sh_aux_w;          /* circulation pump / controller while heating, W */
+	double sh_duty;        /* duty at full demand (mid January, awake, mild day) */
+	double day_cold;       /* heat demand factor of the day (weather) */
+	int sh_nz;
+	zone_t sh_z[SH_MAXZ];
 	double cloud;
 	bool cloud_sunny;
 	int64_t cloud_next;
@@ -430,6 +519,7 @@ typedef struct {
 	/* schedule */
 	int64_t next_pub;      /* ns */
 	int64_t first_pub;     /* ns */
+	int64_t drift_ns;      /* free-running clock: added to every interval */
 	bool started;
 	uint64_t quarters;
 } meter_t;
@@ -453,6 +543,8 @@ static struct {
 	double p_strings;
 	double drain_timeout;  /* real seconds */
 	double settle;         /* simulated seconds */
+	bool typical;          /* --household typical (default) or gentle */
+	double drift;          /* --drift: max per-dongle extra seconds per 60 s */
 } opt = {
 	.host = "127.0.0.1",
 	.port = 1883,
@@ -466,6 +558,8 @@ static struct {
 	.p_strings = 0.5,
 	.drain_timeout = 60,
 	.settle = 5,
+	.typical = true,
+	.drift = 3,
 };
 
 static meter_t *meters;
@@ -637,6 +731,9 @@ static int ev_segment(meter_t *m, event_t *e, int64_t t)
 	case E_EV:
 		if (e->phase == 0) {
 			e->phase = 1;
+			if (opt.typical) /* 6-28 kWh into the battery */
+				return seg(e, t, m->ev_power,
+					   (int64_t)(rng_uni(r, 6000, 28000) * 3600.0 / m->ev_power));
 			return seg(e, t, m->ev_power, ri(r, 3000, 10200));
 		}
 		if (e->phase == 1) {
@@ -647,7 +744,7 @@ static int ev_segment(meter_t *m, event_t *e, int64_t t)
 	case E_OVEN:
 		if (e->phase == 0) {
 			e->phase = 1;
-			e->p1 = ri(r, 2200, 3000);
+			e->p1 = opt.typical ? ri(r, 2200, 3400) : ri(r, 2200, 3000);
 			seg(e, t, e->p1, ri(r, 480, 900));
 			e->stop = e->end + ri(r, 1200, 3600);
 			e->aux = 0;
@@ -665,7 +762,8 @@ static int ev_segment(meter_t *m, event_t *e, int64_t t)
 			e->phase = 1;
 			e->stop = t + ri(r, 600, 2700);
 			e->blk = t + ri(r, 120, 480);
-			e->p1 = ri(r, 2500, 3500);
+			/* typical: often two zones, one on boost (up to 3.7 + 2.3 kW) */
+			e->p1 = opt.typical ? ri(r, 2500, 5500) : ri(r, 2500, 3500);
 			e->aux = 0;
 			return seg(e, t, e->p1, e->blk - t);
 		}
@@ -695,9 +793,10 @@ static int ev_segment(meter_t *m, event_t *e, int64_t t)
 		int k = e->type == E_DRYER ? 0 : e->type == E_IRON ? 1 : 2;
 		if (e->phase == 0) {
 			static const int pw[3][2] = {{2000, 2600}, {1800, 2400}, {1000, 2000}};
+			static const int pw_typ[3][2] = {{2000, 2700}, {1800, 2400}, {1500, 2500}};
 			static const int du[3][2] = {{3600, 6000}, {1200, 3600}, {900, 3600}};
 			e->phase = 1;
-			e->p1 = ri(r, pw[k][0], pw[k][1]);
+			e->p1 = opt.typical ? ri(r, pw_typ[k][0], pw_typ[k][1]) : ri(r, pw[k][0], pw[k][1]);
 			e->stop = t + ri(r, du[k][0], du[k][1]);
 			e->aux = 0;
 		}
@@ -818,6 +917,77 @@ static double heat_duty(const meter_t *m, int64_t t)
 	return m->duty_day;
 }
 
+/* Electric space heating demand (typical household): the thermostat's duty cycle
+ * wanted at t.  Mid January ~sh_duty when awake; night setback; a warm-up after
+ * waking; a little lower while the house is empty; towards summer almost nothing. */
+static double heating_demand(const meter_t *m, int64_t t)
+{
+	local_t l = brussels_local(t);
+	double f;
+	int wake = l.weekend ? m->wake_we : m->wake_wd;
+	int since = l.minute - wake;
+	if (since < -60)
+		since += 1440;
+	if (since >= -30 && since < 90)
+		f = 1.7; /* warm-up from the night setback */
+	else if (!is_awake(m, &l))
+		f = 0.55;
+	else if (m->away_weekdays && !l.weekend && l.hour >= 9 && l.hour < 16)
+		f = 0.8;
+	else
+		f = 1.0;
+	double season = 0.08 + 0.92 * m->sun.winter * m->sun.winter;
+	double d = m->sh_duty * m->day_cold * season * f;
+	return d > 0.92 ? 0.92 : d;
+}
+
+/* Next change of heating loop z at t (t >= z->next).  The thermostat keeps an on
+ * time drawn per cycle and sets the following off time from the demand: on / (on +
+ * off) = duty. */
+static void heating_step(meter_t *m, zone_t *z, bool compressor, int64_t t)
+{
+	rng_t *r = &m->rng;
+	if (z->on && t < z->stop) {
+		/* compressor: the inverter modulates in steps */
+		z->w = (int)lround(z->p * rng_uni(r, 0.88, 1.08));
+		z->next = t + rng_int(r, 60, 240);
+		if (z->next > z->stop)
+			z->next = z->stop;
+		return;
+	}
+	if (z->on) {
+		z->on = false;
+		z->w = 0;
+		z->next = t + z->off;
+		return;
+	}
+	double d = (heating_demand(m, t) - z->over) * z->share;
+	if (d > 0.92)
+		d = 0.92;
+	if (d < 0.02) {
+		z->next = t + rng_int(r, 600, 1800);
+		return;
+	}
+	int64_t on = compressor ? rng_int(r, 360, 1200) : rng_int(r, 90, 480);
+	double off = (double)on * (1.0 - d) / d * rng_uni(r, 0.75, 1.25);
+	double off_min = compressor ? 300 : 60; /* a compressor's anti-short-cycle delay */
+	if (off < off_min)
+		off = off_min;
+	if (off > 5400)
+		off = 5400;
+	z->on = true;
+	z->off = (int64_t)off;
+	z->stop = t + on;
+	z->p = (int)lround(z->kw * rng_uni(r, 0.9, 1.1));
+	if (compressor) { /* soft start */
+		z->w = (int)lround(z->p * rng_uni(r, 0.45, 0.65));
+		z->next = t + rng_int(r, 60, 120);
+	} else {
+		z->w = z->p;
+		z->next = z->stop;
+	}
+}
+
 static void new_day(meter_t *m, int64_t t)
 {
 	int64_t day = floor_div(t, 86400);
@@ -834,6 +1004,11 @@ static void new_day(meter_t *m, int64_t t)
 	m->duty_day = burn_s / 72000.0;
 	if (m->duty_day > 0.45)
 		m->duty_day = 0.45;
+	if (m->sh_type != SH_NONE) {
+		m->duty_day = 0; /* heated by electricity: gas for hot water only */
+		double v = (double)(hash3(opt.seed, 0xC01DULL, (uint64_t)day) >> 11) * 0x1.0p-53;
+		m->day_cold = 0.8 + 0.45 * v;
+	}
 }
 
 static void draw_cloud(meter_t *m, int64_t t)
@@ -910,6 +1085,9 @@ static void model_update(meter_t *m, int64_t t)
 		m->volt = 230 + ri(r, -3, 3);
 		m->volt_next = t + rng_int(r, 30, 300);
 	}
+	for (int k = 0; k < m->sh_nz; k++)
+		if (t >= m->sh_z[k].next)
+			heating_step(m, &m->sh_z[k], m->sh_type == SH_HEATPUMP && k == 0, t);
 	for (int i = 0; i < m->nev; i++) {
 		if (t >= m->ev[i].end && !ev_segment(m, &m->ev[i], t)) {
 			m->ev[i] = m->ev[m->nev - 1];
@@ -940,6 +1118,10 @@ static void model_update(meter_t *m, int64_t t)
 
 	int load = m->base_w + (m->fridge_on ? m->fridge_w : 0) + (m->freezer_on ? m->freezer_w : 0) +
 		   m->light_w + (m->heat_on ? 80 : 0);
+	for (int k = 0; k < m->sh_nz; k++)
+		load += m->sh_z[k].w;
+	if (m->sh_type != SH_NONE && m->sun.winter > 0.3)
+		load += m->sh_aux_w;
 	int gas = m->heat_gas, water = 0;
 	for (int i = 0; i < m->nev; i++) {
 		load += m->ev[i].power;
@@ -958,6 +1140,8 @@ static void model_update(meter_t *m, int64_t t)
 	nx = MIN_NEXT(nx, m->heat_next);
 	nx = MIN_NEXT(nx, m->volt_next);
 	nx = MIN_NEXT(nx, m->arr_next);
+	for (int k = 0; k < m->sh_nz; k++)
+		nx = MIN_NEXT(nx, m->sh_z[k].next);
 	m->next_change = nx;
 }
 
@@ -1063,6 +1247,28 @@ static void meter_init(meter_t *m, int idx, int64_t s0)
 	m->wake_we = m->wake_wd + ri(r, 60, 150);
 	m->bed = ri(r, 1350, 1470);
 	m->freezer_w = rng_chance(r, 0.5) ? ri(r, 70, 130) : 0;
+	if (opt.typical) {
+		m->has_ev = rng_chance(r, 0.3);
+		double u = rng_u01(r);
+		m->ev_power = u < 0.15 ? 3700 : u < 0.6 ? 7400 : 11000;
+		m->sh_duty = rng_uni(r, SH_DUTY_MIN, SH_DUTY_MAX);
+		if (rng_chance(r, 0.65)) {
+			/* air-water heat pump: compressor + backup element for cold warm-ups */
+			m->sh_type = SH_HEATPUMP;
+			m->sh_aux_w = ri(r, 40, 90);
+			m->sh_nz = 2;
+			m->sh_z[0] = (zone_t){.kw = ri(r, 2000, 3400), .share = 1.0};
+			m->sh_z[1] = (zone_t){.kw = ri(r, 2000, 3000), .share = 1.5, .over = SH_BACKUP_OVER};
+		} else {
+			/* direct electric heaters: living room, and the rest of the house */
+			m->sh_type = SH_RADIATORS;
+			m->sh_nz = 2;
+			m->sh_z[0] = (zone_t){.kw = ri(r, 1500, 2500), .share = 1.0};
+			m->sh_z[1] = (zone_t){.kw = ri(r, 1000, 2000), .share = 0.6};
+		}
+		for (int k = 0; k < m->sh_nz; k++)
+			m->sh_z[k].next = s0;
+	}
 	for (int k = 0; k < E_NTYPES; k++) {
 		const struct evdef *d = &EVDEF[k];
 		bool owned = k == E_EV ? m->has_ev : rng_chance(r, d->owned);
@@ -1510,6 +1716,12 @@ static void usage(FILE *f)
 	      "  --meters N             number of meters (1)\n"
 	      "  --interval S           seconds between a meter's publishes (60)\n"
 	      "  --jitter S             +/- uniform jitter on each interval (3)\n"
+	      "  --drift S              free-running dongle clock: each meter's period is longer\n"
+	      "                         than --interval by a fixed amount drawn uniformly in\n"
+	      "                         [S/6, S] s per 60 s of interval (3); 0 = exactly --interval\n"
+	      "  --household H          typical (default): winter household heated by electricity\n"
+	      "                         (heat pump or heaters), cooking, EV in 30 %; gentle: the\n"
+	      "                         earlier, quieter model with gas heating\n"
 	      "  --duration S           simulated seconds to run, 0 = until SIGINT (3600)\n"
 	      "  --seed N               random seed (1)\n"
 	      "  --truth FILE           ground truth CSV per meter and UTC quarter-hour\n"
@@ -1550,7 +1762,8 @@ int main(int argc, char **argv)
 	enum {
 		O_HOST = 256, O_PORT, O_USER, O_PASS, O_QOS, O_KEEP, O_METERS, O_INTERVAL,
 		O_JITTER, O_DURATION, O_SEED, O_TRUTH, O_PUBLISHED, O_NOISE, O_BADDIR,
-		O_BADEVERY, O_RECORD, O_SUBSCRIBE, O_SENT, O_STRINGS, O_DRAIN, O_SETTLE, O_HELP
+		O_BADEVERY, O_RECORD, O_SUBSCRIBE, O_SENT, O_STRINGS, O_DRAIN, O_SETTLE, O_HELP,
+		O_DRIFT, O_HOUSEHOLD
 	};
 	static const struct option longopts[] = {
 		{"host", required_argument, NULL, O_HOST},
@@ -1562,6 +1775,8 @@ int main(int argc, char **argv)
 		{"meters", required_argument, NULL, O_METERS},
 		{"interval", required_argument, NULL, O_INTERVAL},
 		{"jitter", required_argument, NULL, O_JITTER},
+		{"drift", required_argument, NULL, O_DRIFT},
+		{"household", required_argument, NULL, O_HOUSEHOLD},
 		{"duration", required_argument, NULL, O_DURATION},
 		{"seed", required_argument, NULL, O_SEED},
 		{"truth", required_argument, NULL, O_TRUTH},
@@ -1590,6 +1805,15 @@ int main(int argc, char **argv)
 		case O_METERS: opt.meters = (int)parse_num("--meters", optarg, 1, 100000); break;
 		case O_INTERVAL: opt.interval = parse_num("--interval", optarg, 0.01, 86400); break;
 		case O_JITTER: opt.jitter = parse_num("--jitter", optarg, 0, 86400); break;
+		case O_DRIFT: opt.drift = parse_num("--drift", optarg, 0, 30); break;
+		case O_HOUSEHOLD:
+			if (!strcmp(optarg, "typical"))
+				opt.typical = true;
+			else if (!strcmp(optarg, "gentle"))
+				opt.typical = false;
+			else
+				die("invalid --household '%s' (expected typical or gentle)", optarg);
+			break;
 		case O_DURATION: opt.duration = parse_num("--duration", optarg, 0, 1e9); break;
 		case O_SEED: opt.seed = (uint64_t)parse_num("--seed", optarg, 0, 9007199254740992.0); break;
 		case O_TRUTH: opt.truth_path = optarg; break;
@@ -1613,6 +1837,7 @@ int main(int argc, char **argv)
 	}
 	if (opt.jitter >= opt.interval)
 		die("--jitter must be smaller than --interval");
+	EVDEF = opt.typical ? EVDEF_TYPICAL : EVDEF_GENTLE;
 	if (opt.record_path)
 		opt.subscribe = true;
 	if ((opt.bad_dir != NULL) != (opt.bad_every > 0))
@@ -1685,6 +1910,11 @@ int main(int argc, char **argv)
 		meter_init(m, i, s0);
 		double phase = (i + rng_u01(&m->srng)) / opt.meters;
 		m->next_pub = t0 + (int64_t)(phase * (double)interval_ns);
+		/* own stream, so that --drift 0 keeps the schedules of earlier versions */
+		rng_t drng;
+		rng_seed(&drng, hash3(opt.seed, (uint64_t)i, 0x4452494654ULL));
+		double drift_s = rng_uni(&drng, opt.drift / 6.0, opt.drift) * opt.interval / 60.0;
+		m->drift_ns = (int64_t)(drift_s * 1e9);
 		heap[heap_n++] = i;
 		heap_up(heap_n - 1);
 	}
@@ -1724,7 +1954,7 @@ int main(int argc, char **argv)
 		if (opt.bad_every > 0 && n_good % (uint64_t)opt.bad_every == 0)
 			publish_bad(m);
 
-		int64_t step = interval_ns;
+		int64_t step = interval_ns + m->drift_ns;
 		if (jitter_ns > 0)
 			step += rng_int(&m->srng, -jitter_ns, jitter_ns);
 		if (step < 1000000)
