@@ -6,6 +6,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "integration"))
 import lib  # noqa: E402
 import scenario as sc  # noqa: E402
+import prices as px  # noqa: E402
 
 minutes = float(sys.argv[1]) if len(sys.argv) > 1 else 3
 meters = int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -17,7 +18,10 @@ def main():
     port = lib.free_port()
     print(f"demo: private MariaDB, mosquitto with {sc.PLUGIN} on 127.0.0.1:{port}, "
           f"{meters} simulated LOWIs, clock x60; files in {base}", flush=True)
-    db, broker = sc.start_stack(base, port)
+    fixtures = px.FixtureServer(base)
+    print(f"demo: day-ahead prices from a local server answering like Elia ({fixtures.url})", flush=True)
+    db, broker = sc.start_stack(base, port, price_source="elia", price_url=fixtures.url + px.ELIA_PATH,
+                                price_start="2026-01-01")
     print(f"demo: MariaDB on 127.0.0.1:{db.port} (root, no password; database P1)", flush=True)
     sim = subprocess.Popen(sc.sim_command(port, base, meters=meters, interval=60, jitter=5,
                                           duration=int(minutes * 60 * 60) + 120, seed=1),
@@ -40,11 +44,16 @@ def main():
     sim.wait()
     for kw in db.query("SELECT Mois, Serial, DtTm, kW FROM Pics ORDER BY Serial", db="P1"):
         print(f"Pics: {kw[0]} {kw[1]} peak {kw[3]} kW in the quarter starting {kw[2]} UTC")
+    n, first, last = db.query("SELECT COUNT(*), MIN(DtTm), MAX(DtTm) FROM PxElectr", db="P1")[0]
+    print(f"PxElectr: {n} market periods from {first} to {last} UTC")
+    for serial, eur in db.query("SELECT Serial, SUM(Cost_EUR) FROM ConsoCost GROUP BY Serial", db="P1"):
+        print(f"ConsoCost: meter {serial} paid {eur:.4f} EUR for the quarters shown")
     broker.stop()
     print("demo: plugin log lines:")
     for line in broker.log_lines(r"lowi-p1:"):
         print("  " + line)
     db.stop()
+    fixtures.stop()
     print(f"demo: {len(seen)} rows written; stopped everything")
 
 
