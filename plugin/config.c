@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "topic.h"
 
@@ -26,6 +28,8 @@ void config_defaults(struct lowi_config *cfg)
 	cfg->price_start_month = 1;
 	cfg->price_start_day = 1;
 	cfg->price_timeout_s = 60;
+	cfg->stats_interval_s = 60;
+	cfg->db_tls_verify = 1;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -127,6 +131,24 @@ int config_set(struct lowi_config *cfg, const char *key, const char *value, char
 	}
 	if (strcmp(key, "price_timeout") == 0)
 		return set_unsigned(&cfg->price_timeout_s, key, value, 1, 86400, err, errlen);
+	if (strcmp(key, "stats_prefix") == 0) {
+		if (set_string(&cfg->stats_prefix, key, value, false, err, errlen) != 0)
+			return -1;
+		if (strpbrk(value, "+#") != NULL || value[strlen(value) - 1] == '/')
+			return fail(err, errlen, "invalid plugin_opt_stats_prefix value '%s' (a topic without wildcards or trailing '/')", value);
+		return 0;
+	}
+	if (strcmp(key, "stats_interval") == 0)
+		return set_unsigned(&cfg->stats_interval_s, key, value, 0, 86400, err, errlen);
+	if (strcmp(key, "db_tls_ca") == 0)
+		return set_string(&cfg->db_tls_ca, key, value, false, err, errlen);
+	if (strcmp(key, "db_tls_verify") == 0) {
+		if (value && (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)) {
+			cfg->db_tls_verify = strcmp(value, "true") == 0;
+			return 0;
+		}
+		return fail(err, errlen, "invalid plugin_opt_db_tls_verify value '%s' (true or false)", value ? value : "");
+	}
 	if (strcmp(key, "max_meters") == 0)
 		return set_unsigned(&cfg->max_meters, key, value, 1, 10000000, err, errlen);
 	return fail(err, errlen, "unknown option plugin_opt_%s", key);
@@ -134,7 +156,12 @@ int config_set(struct lowi_config *cfg, const char *key, const char *value, char
 
 static int read_password_file(struct lowi_config *cfg, char *err, size_t errlen)
 {
+	struct stat st;
 	FILE *f = fopen(cfg->db_password_file, "r");
+	if (f != NULL && fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+		snprintf(cfg->warning, sizeof(cfg->warning),
+			"plugin_opt_db_password_file '%s' is readable by other users (mode %03o): chmod 600 it",
+			cfg->db_password_file, (unsigned)(st.st_mode & 0777));
 	if (f == NULL)
 		return fail(err, errlen, "plugin_opt_db_password_file '%s' cannot be read: %s",
 			cfg->db_password_file, strerror(errno));
@@ -171,8 +198,10 @@ int config_finish(struct lowi_config *cfg, char *err, size_t errlen)
 	if (cfg->db_password_file && read_password_file(cfg, err, errlen) != 0)
 		return -1;
 	if (default_string(&cfg->db_host, "localhost", err, errlen) || default_string(&cfg->db_name, "P1", err, errlen)
-		|| default_string(&cfg->topic, "+/PUB/CH0", err, errlen))
+		|| default_string(&cfg->topic, "+/PUB/CH0", err, errlen) || default_string(&cfg->stats_prefix, "lowi-p1", err, errlen))
 		return -1;
+	if (cfg->db_tls_ca && access(cfg->db_tls_ca, R_OK) != 0)
+		return fail(err, errlen, "plugin_opt_db_tls_ca '%s' cannot be read: %s", cfg->db_tls_ca, strerror(errno));
 	if (cfg->batch_rows > cfg->queue_rows)
 		cfg->batch_rows = cfg->queue_rows;
 	return 0;
@@ -201,5 +230,7 @@ void config_free(struct lowi_config *cfg)
 	free(cfg->db_name);
 	free(cfg->topic);
 	free(cfg->price_url);
+	free(cfg->stats_prefix);
+	free(cfg->db_tls_ca);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -28,6 +28,13 @@ struct lowi_config {
 	char *price_url;         /* base URL; NULL = the source's public address */
 	int price_start_year, price_start_month, price_start_day; /* first Brussels day kept */
 	unsigned price_timeout_s; /* one HTTP request, connection included */
+	/* health */
+	char *stats_prefix;      /* counters go to <prefix>/stats, retained */
+	unsigned stats_interval_s; /* 0: never published */
+	/* TLS towards MariaDB */
+	char *db_tls_ca;         /* CA file; enables TLS */
+	unsigned db_tls_verify;  /* 1: the server certificate and name are checked */
+	char warning[512];       /* set by config_finish for the operator, "" if none */
 };
 
 enum price_source { PRICE_SOURCE_ELIA, PRICE_SOURCE_ENERGY_CHARTS, PRICE_SOURCE_NONE };

@@ -26,13 +26,20 @@ MYSQL *db_connect(const struct lowi_config *cfg, char *err, size_t errlen, unsig
 	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &timeout);
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (cfg->db_tls_ca) {
+		my_bool verify = cfg->db_tls_verify ? 1 : 0;
+		mysql_options(m, MYSQL_OPT_SSL_CA, cfg->db_tls_ca);
+		mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+		/* TLS is then required: no silent fall-back to a clear connection. */
+		mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, (void *)&(my_bool){ 1 });
+	}
 	if (!mysql_real_connect(m, cfg->db_host, cfg->db_user, cfg->db_password, NULL, cfg->db_port, cfg->db_socket, 0))
 		return fail(m, "connection", "", err, errlen, errnum);
 	if (mysql_select_db(m, cfg->db_name) != 0)
 		return fail(m, "USE", " - see the README for CREATE DATABASE and GRANT", err, errlen, errnum);
 	for (size_t i = 0; i < sizeof(lowi_schema_sql) / sizeof(lowi_schema_sql[0]); i++) {
 		if (mysql_query(m, lowi_schema_sql[i]) != 0)
-			return fail(m, "schema creation", " - the README lists the privileges needed", err, errlen, errnum);
+			return fail(m, "schema creation", " - GRANT the plugin's user the privileges the README lists", err, errlen, errnum);
 	}
 	if (mysql_autocommit(m, 0) != 0)
 		return fail(m, "autocommit off", "", err, errlen, errnum);

@@ -161,7 +161,8 @@ static MYSQL_STMT *prepare(struct db_writer *w, const char *sql, const char *nam
 		unsigned err = mysql_stmt_errno(st);
 		char detail[400];
 		snprintf(detail, sizeof(detail), "%s%s", mysql_stmt_error(st),
-			err == ER_BAD_FIELD_ERROR ? " - an older table of that name (the reference program's?) is in the way: rename it" : "");
+			err == ER_BAD_FIELD_ERROR ? " - an older table of that name (the reference program's?) is in the way: rename it"
+			: err == ER_TABLEACCESS_DENIED_ERROR ? " - the plugin's user needs SELECT, INSERT, UPDATE on the database (README: GRANT)" : "");
 		db_error(w, name, detail, err);
 		mysql_stmt_close(st);
 		return NULL;

@@ -49,6 +49,7 @@ struct lowi_plugin {
 	struct db_writer *writer;
 	struct price_worker *prices;
 	time_t next_summary;
+	time_t next_stats;
 	/* Rate limiting of rejection lines, per kind of rejection. */
 	time_t reject_logged_at[LOWI_PAYLOAD_STATUS_COUNT + 2];
 	uint64_t reject_suppressed[LOWI_PAYLOAD_STATUS_COUNT + 2];
@@ -85,10 +86,34 @@ static void log_summary(struct lowi_plugin *p, const char *when)
 		atomic_load(&s->price_requests), atomic_load(&s->price_failures), atomic_load(&s->price_periods));
 }
 
+/* Counters on a retained topic, for MQTT Explorer or Home Assistant. */
+static void publish_stats(struct lowi_plugin *p, const char *state)
+{
+	struct lowi_stats *s = &p->stats;
+	char topic[1100], json[1024];
+	snprintf(topic, sizeof(topic), "%s/stats", p->cfg.stats_prefix);
+	int n = snprintf(json, sizeof(json),
+		"{\"state\":\"%s\",\"time\":%lld,\"meters\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"readings\":%" PRIu64
+		",\"payloads_rejected\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"out_of_order\":%" PRIu64
+		",\"discontinuities\":%" PRIu64 ",\"rows_queued\":%" PRIu64 ",\"rows_estimated\":%" PRIu64
+		",\"rows_written\":%" PRIu64 ",\"rows_dropped\":%" PRIu64 ",\"rows_pending\":%zu,\"db_errors\":%" PRIu64
+		",\"price_requests\":%" PRIu64 ",\"price_failures\":%" PRIu64 ",\"price_periods\":%" PRIu64 "}",
+		state, (long long)time(NULL), s->meters, s->messages_seen, s->readings_accepted, s->payloads_rejected,
+		s->by_feed_result[QUARTER_DUPLICATE], s->by_feed_result[QUARTER_OUT_OF_ORDER],
+		s->by_feed_result[QUARTER_DISCONTINUITY], s->rows_queued, s->rows_estimated,
+		atomic_load(&s->rows_written), s->rows_dropped, row_queue_length(&p->rows), atomic_load(&s->db_errors),
+		atomic_load(&s->price_requests), atomic_load(&s->price_failures), atomic_load(&s->price_periods));
+	mosquitto_broker_publish_copy(NULL, topic, n, json, 0, true, NULL);
+}
+
 static void housekeeping(struct lowi_plugin *p)
 {
 	drain_log(p);
 	time_t now = time(NULL);
+	if (p->cfg.stats_interval_s && now >= p->next_stats) {
+		publish_stats(p, "running");
+		p->next_stats = now + p->cfg.stats_interval_s;
+	}
 	if (now >= p->next_summary) {
 		if (p->next_summary != 0)
 			log_summary(p, "status");
@@ -267,6 +292,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		snprintf(err, sizeof(err), "cannot register broker callbacks");
 		goto fail;
 	}
+	if (p->cfg.warning[0])
+		mosquitto_log_printf(MOSQ_LOG_WARNING, PREFIX "%s", p->cfg.warning);
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, PREFIX "recording topic '%s' into MariaDB database '%s' on %s as %s",
 		p->cfg.topic, p->cfg.db_name, p->cfg.db_socket ? p->cfg.db_socket : p->cfg.db_host, p->cfg.db_user);
 	*userdata = p;
@@ -296,6 +323,8 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	p->writer = NULL;
 	drain_log(p);
 	log_summary(p, "stopping");
+	if (p->cfg.stats_interval_s)
+		publish_stats(p, "stopped");
 	plugin_free(p);
 	return MOSQ_ERR_SUCCESS;
 }

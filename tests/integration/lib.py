@@ -672,7 +672,7 @@ class MqttClient:
         self.connack = rc
 
     def _on_message(self, client, userdata, msg):
-        self.messages.put((msg.topic, bytes(msg.payload)))
+        self.messages.put((msg.topic, bytes(msg.payload), bool(msg.retain)))
 
     def _on_subscribe(self, client, userdata, mid, granted_qos):
         self._subacks.add(mid)
@@ -714,7 +714,8 @@ class MqttClient:
         return info
 
     def wait_message(self, timeout, topic=None):
-        """Next received (topic, payload bytes) [with this exact topic]."""
+        """Next received (topic, payload bytes) [with this exact topic];
+        whether it came as a retained message is left in self.last_retain."""
         deadline = real_time() + timeout
         while True:
             left = deadline - real_time()
@@ -722,7 +723,7 @@ class MqttClient:
                 raise WaitTimeout(f"timed out after {timeout:g} s waiting for a message"
                                   + (f" on {topic}" if topic else ""))
             try:
-                t, p = self.messages.get(timeout=min(left, 0.1) * clock_factor())
+                t, p, self.last_retain = self.messages.get(timeout=min(left, 0.1) * clock_factor())
             except queue.Empty:
                 continue
             if topic is None or t == topic:
