@@ -138,6 +138,13 @@ int config_set(struct lowi_config *cfg, const char *key, const char *value, char
 			return fail(err, errlen, "invalid plugin_opt_stats_prefix value '%s' (a topic without wildcards or trailing '/')", value);
 		return 0;
 	}
+	if (strcmp(key, "spool_dir") == 0) {
+		if (set_string(&cfg->spool_dir, key, value, false, err, errlen) != 0)
+			return -1;
+		if (value[0] != '/')
+			return fail(err, errlen, "invalid plugin_opt_spool_dir value '%s' (an absolute path)", value);
+		return 0;
+	}
 	if (strcmp(key, "stats_interval") == 0)
 		return set_unsigned(&cfg->stats_interval_s, key, value, 0, 86400, err, errlen);
 	if (strcmp(key, "db_tls_ca") == 0)
@@ -198,7 +205,8 @@ int config_finish(struct lowi_config *cfg, char *err, size_t errlen)
 	if (cfg->db_password_file && read_password_file(cfg, err, errlen) != 0)
 		return -1;
 	if (default_string(&cfg->db_host, "localhost", err, errlen) || default_string(&cfg->db_name, "P1", err, errlen)
-		|| default_string(&cfg->topic, "+/PUB/CH0", err, errlen) || default_string(&cfg->stats_prefix, "lowi-p1", err, errlen))
+		|| default_string(&cfg->topic, "+/PUB/CH0", err, errlen) || default_string(&cfg->stats_prefix, "lowi-p1", err, errlen)
+		|| default_string(&cfg->spool_dir, "/var/lib/mosquitto/lowi-p1", err, errlen))
 		return -1;
 	if (cfg->db_tls_ca && access(cfg->db_tls_ca, R_OK) != 0)
 		return fail(err, errlen, "plugin_opt_db_tls_ca '%s' cannot be read: %s", cfg->db_tls_ca, strerror(errno));
@@ -231,6 +239,7 @@ void config_free(struct lowi_config *cfg)
 	free(cfg->topic);
 	free(cfg->price_url);
 	free(cfg->stats_prefix);
+	free(cfg->spool_dir);
 	free(cfg->db_tls_ca);
 	memset(cfg, 0, sizeof(*cfg));
 }

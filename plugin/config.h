@@ -34,6 +34,7 @@ struct lowi_config {
 	/* TLS towards MariaDB */
 	char *db_tls_ca;         /* CA file; enables TLS */
 	unsigned db_tls_verify;  /* 1: the server certificate and name are checked */
+	char *spool_dir;         /* rows waiting for the database, meter journal */
 	char warning[512];       /* set by config_finish for the operator, "" if none */
 };
 

@@ -23,6 +23,7 @@
 
 #include "brussels.h"
 #include "db_connect.h"
+#include "spool.h"
 
 #define PREFIX "lowi-p1: "
 #define BACKOFF_MIN_MS 1000
@@ -48,6 +49,7 @@ struct db_writer {
 	struct row_queue *rows;
 	struct log_queue *lq;
 	struct lowi_stats *stats;
+	struct spool *spool;     /* NULL: rows wait in memory only */
 	pthread_t thread;
 	_Atomic int socket_fd; /* -1 when not connected */
 
@@ -235,10 +237,10 @@ static int write_row(struct db_writer *w, const struct conso_row *row)
 	return execute(w, w->pics, "Pics upsert");
 }
 
-static int write_batch(struct db_writer *w, size_t n)
+static int write_batch(struct db_writer *w, const struct conso_row *rows, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (write_row(w, &w->batch[i]) != 0) {
+		if (write_row(w, &rows[i]) != 0) {
 			mysql_rollback(w->mysql);
 			return -1;
 		}
@@ -247,6 +249,73 @@ static int write_batch(struct db_writer *w, size_t n)
 		db_error(w, "COMMIT", mysql_error(w->mysql), mysql_errno(w->mysql));
 		return -1;
 	}
+	return 0;
+}
+
+static void spool_error(struct db_writer *w, const char *err)
+{
+	atomic_fetch_add(&w->stats->spool_errors, 1);
+	log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "spool: %s; %zu rows wait in memory", err, row_queue_length(w->rows));
+}
+
+/* Marks rows durable in the meter journal, so a restart resumes after them. */
+static void journal(struct db_writer *w, const struct conso_row *rows, size_t n)
+{
+	char err[1200];
+	if (w->spool && spool_journal(w->spool, rows, n, err, sizeof(err)) != 0)
+		spool_error(w, err);
+}
+
+/* The database is away: move every queued row to disk, oldest first. */
+static void spool_queued(struct db_writer *w)
+{
+	char err[1200];
+	size_t n, total = 0;
+	while (w->spool && (n = row_queue_peek(w->rows, w->batch, w->cfg->batch_rows, 0)) > 0) {
+		if (spool_write(w->spool, w->batch, n, err, sizeof(err)) != 0) {
+			spool_error(w, err);
+			return;
+		}
+		journal(w, w->batch, n);
+		row_queue_pop(w->rows, n);
+		atomic_fetch_add(&w->stats->rows_spooled, n);
+		total += n;
+	}
+	if (total)
+		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "spooled %zu rows to disk until the database is back", total);
+}
+
+/* The database is back: spooled rows first, in order; a file is removed
+ * only once all its rows are committed. */
+static int replay_spool(struct db_writer *w)
+{
+	char err[1200], name[256];
+	struct conso_row *rows;
+	size_t n, total = 0;
+	int rc;
+	while (w->spool && (rc = spool_read_oldest(w->spool, &rows, &n, name, sizeof(name), err, sizeof(err))) != 0) {
+		if (rc < 0) {
+			spool_error(w, err);
+			continue;
+		}
+		for (size_t i = 0; i < n; i += w->cfg->batch_rows) {
+			size_t k = n - i < w->cfg->batch_rows ? n - i : w->cfg->batch_rows;
+			if (write_batch(w, rows + i, k) != 0) {
+				free(rows);
+				return -1;
+			}
+		}
+		free(rows);
+		if (spool_remove(w->spool, name, err, sizeof(err)) != 0) {
+			spool_error(w, err);
+			return -1;
+		}
+		atomic_fetch_add(&w->stats->rows_replayed, n);
+		atomic_fetch_add(&w->stats->rows_written, n);
+		total += n;
+	}
+	if (total)
+		log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "replayed %zu spooled rows into the database", total);
 	return 0;
 }
 
@@ -265,11 +334,16 @@ static void *writer_main(void *arg)
 			if (stopping)
 				break;
 			if (connect_db(w) != 0) {
+				spool_queued(w);
 				row_queue_wait_stop(w->rows, backoff_ms);
 				backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
 				continue;
 			}
 			backoff_ms = BACKOFF_MIN_MS;
+			if (replay_spool(w) != 0) {
+				disconnect(w);
+				continue;
+			}
 		}
 		size_t n = row_queue_peek(w->rows, w->batch, w->cfg->batch_rows, stopping ? 0 : 1000);
 		if (n == 0) {
@@ -277,22 +351,25 @@ static void *writer_main(void *arg)
 				break;
 			continue;
 		}
-		if (write_batch(w, n) == 0) {
+		if (write_batch(w, w->batch, n) == 0) {
+			journal(w, w->batch, n);
 			row_queue_pop(w->rows, n);
 			atomic_fetch_add(&w->stats->rows_written, n);
 		} else {
 			disconnect(w);
+			spool_queued(w);
 		}
 	}
+	spool_queued(w);
 	size_t left = row_queue_length(w->rows);
 	if (left > 0)
-		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "stopping with %zu rows not written to the database", left);
+		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "stopping with %zu rows neither in the database nor spooled: they are lost", left);
 	disconnect(w);
 	mysql_thread_end();
 	return NULL;
 }
 
-struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queue *rows,
+struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queue *rows, struct spool *spool,
 	struct log_queue *lq, struct lowi_stats *stats)
 {
 	struct db_writer *w = calloc(1, sizeof(*w));
@@ -307,6 +384,7 @@ struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queu
 	w->rows = rows;
 	w->lq = lq;
 	w->stats = stats;
+	w->spool = spool;
 	atomic_init(&w->socket_fd, -1);
 	int rc = pthread_create(&w->thread, NULL, writer_main, w);
 	if (rc != 0) {

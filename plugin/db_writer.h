@@ -5,8 +5,10 @@
  * thread), creates the schema on every connect, uses prepared statements
  * only, writes rows in batches of one transaction each, and removes rows
  * from the queue only after COMMIT succeeded. On any error it drops the
- * connection and reconnects with exponential back-off (1 s to 60 s) while
- * rows wait in the queue. It logs through the log queue only.
+ * connection and reconnects with exponential back-off (1 s to 60 s); while
+ * the database is away, queued rows go to the on-disk spool (when there is
+ * one) and are replayed first once it is back. Every row made durable is
+ * recorded in the spool's meter journal. It logs through the log queue only.
  *
  * db_writer_start and db_writer_stop are called on the broker thread (init
  * and cleanup). The config, queues and stats must outlive the writer.
@@ -17,16 +19,18 @@
 #include "config.h"
 #include "log_queue.h"
 #include "row_queue.h"
+#include "spool.h"
 #include "stats.h"
 
 struct db_writer;
 
 /* Returns NULL (and logs to lq) if the thread cannot be created. */
-struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queue *rows,
+struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queue *rows, struct spool *spool,
 	struct log_queue *lq, struct lowi_stats *stats);
 
-/* Stops the thread: one last attempt to commit what is queued, bounded by
- * the database timeout, then joins it and frees everything. */
+/* Stops the thread: what is queued is committed if the database is there,
+ * spooled otherwise; then joins it and frees everything (not the spool,
+ * which the caller owns). */
 void db_writer_stop(struct db_writer *w);
 
 #endif

@@ -1,20 +1,21 @@
-/* Serial -> meter hash table (linear probing, load kept under 1/2); see meters.h. */
+/* Serial-keyed hash table (linear probing, load kept under 1/2); see meters.h. */
 #include "meters.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-void meter_table_init(struct meter_table *t, size_t max_meters)
+void serial_map_init(struct serial_map *t, size_t entry_size, size_t max_entries)
 {
 	memset(t, 0, sizeof(*t));
-	t->max_meters = max_meters;
+	t->entry_size = entry_size;
+	t->max_entries = max_entries;
 }
 
-void meter_table_free(struct meter_table *t)
+void serial_map_free(struct serial_map *t)
 {
 	free(t->slots);
-	meter_table_init(t, t->max_meters);
+	serial_map_init(t, t->entry_size, t->max_entries);
 }
 
 static uint64_t serial_hash(const char *s)
@@ -25,43 +26,56 @@ static uint64_t serial_hash(const char *s)
 	return h;
 }
 
-static struct meter *probe(struct meter *slots, size_t capacity, const char *serial)
+static char *probe(unsigned char *slots, size_t entry_size, size_t capacity, const char *serial)
 {
 	size_t i = (size_t)serial_hash(serial) & (capacity - 1);
-	while (slots[i].serial[0] != '\0' && strcmp(slots[i].serial, serial) != 0)
+	for (;;) {
+		char *e = (char *)slots + i * entry_size;
+		if (e[0] == '\0' || strcmp(e, serial) == 0)
+			return e;
 		i = (i + 1) & (capacity - 1);
-	return &slots[i];
+	}
 }
 
-static int grow(struct meter_table *t)
+static int grow(struct serial_map *t)
 {
 	size_t capacity = t->capacity ? t->capacity * 2 : 16;
-	struct meter *slots = calloc(capacity, sizeof(*slots));
+	unsigned char *slots = calloc(capacity, t->entry_size);
 	if (slots == NULL)
 		return -1;
-	for (size_t i = 0; i < t->capacity; i++)
-		if (t->slots[i].serial[0] != '\0')
-			*probe(slots, capacity, t->slots[i].serial) = t->slots[i];
+	for (size_t i = 0; i < t->capacity; i++) {
+		char *e = (char *)t->slots + i * t->entry_size;
+		if (e[0] != '\0')
+			memcpy(probe(slots, t->entry_size, capacity, e), e, t->entry_size);
+	}
 	free(t->slots);
 	t->slots = slots;
 	t->capacity = capacity;
 	return 0;
 }
 
-struct meter *meter_table_get(struct meter_table *t, const char *serial)
+void *serial_map_get(struct serial_map *t, const char *serial, bool *created)
 {
+	*created = false;
 	if (t->capacity) {
-		struct meter *m = probe(t->slots, t->capacity, serial);
-		if (m->serial[0] != '\0')
-			return m;
+		char *e = probe(t->slots, t->entry_size, t->capacity, serial);
+		if (e[0] != '\0')
+			return e;
 	}
-	if (t->count >= t->max_meters)
+	if (t->count >= t->max_entries)
 		return NULL;
 	if ((t->count + 1) * 2 > t->capacity && grow(t) != 0)
 		return NULL;
-	struct meter *m = probe(t->slots, t->capacity, serial);
-	strcpy(m->serial, serial);
-	quarters_reset(&m->quarters);
+	char *e = probe(t->slots, t->entry_size, t->capacity, serial);
+	memset(e, 0, t->entry_size);
+	strcpy(e, serial);
 	t->count++;
-	return m;
+	*created = true;
+	return e;
+}
+
+void *serial_map_slot(const struct serial_map *t, size_t i)
+{
+	char *e = (char *)t->slots + i * t->entry_size;
+	return i < t->capacity && e[0] != '\0' ? e : NULL;
 }

@@ -31,6 +31,7 @@
 #include "price_worker.h"
 #include "quarter.h"
 #include "row_queue.h"
+#include "spool.h"
 #include "stats.h"
 #include "topic.h"
 
@@ -44,9 +45,10 @@ struct lowi_plugin {
 	struct quarter_params params;
 	struct log_queue log;
 	struct row_queue rows;
-	struct meter_table meters;
+	struct serial_map meters;
 	struct lowi_stats stats;
 	struct db_writer *writer;
+	struct spool *spool;
 	struct price_worker *prices;
 	time_t next_summary;
 	time_t next_stats;
@@ -78,11 +80,12 @@ static void log_summary(struct lowi_plugin *p, const char *when)
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, PREFIX "%s: meters %" PRIu64 ", messages %" PRIu64 ", readings %" PRIu64
 		", rejected %" PRIu64 ", duplicates %" PRIu64 ", out-of-order %" PRIu64 ", discontinuities %" PRIu64
 		", rows queued %" PRIu64 " (estimated %" PRIu64 "), written %" PRIu64 ", dropped %" PRIu64
-		", pending %zu, db errors %" PRIu64 "; price requests %" PRIu64 " (failed %" PRIu64 "), periods stored %" PRIu64,
+		", pending %zu, spooled %" PRIu64 ", replayed %" PRIu64 ", spool errors %" PRIu64 ", db errors %" PRIu64 "; price requests %" PRIu64 " (failed %" PRIu64 "), periods stored %" PRIu64,
 		when, s->meters, s->messages_seen, s->readings_accepted, s->payloads_rejected,
 		s->by_feed_result[QUARTER_DUPLICATE], s->by_feed_result[QUARTER_OUT_OF_ORDER],
 		s->by_feed_result[QUARTER_DISCONTINUITY], s->rows_queued, s->rows_estimated,
-		atomic_load(&s->rows_written), s->rows_dropped, row_queue_length(&p->rows), atomic_load(&s->db_errors),
+		atomic_load(&s->rows_written), s->rows_dropped, row_queue_length(&p->rows), atomic_load(&s->rows_spooled),
+		atomic_load(&s->rows_replayed), atomic_load(&s->spool_errors), atomic_load(&s->db_errors),
 		atomic_load(&s->price_requests), atomic_load(&s->price_failures), atomic_load(&s->price_periods));
 }
 
@@ -96,12 +99,14 @@ static void publish_stats(struct lowi_plugin *p, const char *state)
 		"{\"state\":\"%s\",\"time\":%lld,\"meters\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"readings\":%" PRIu64
 		",\"payloads_rejected\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"out_of_order\":%" PRIu64
 		",\"discontinuities\":%" PRIu64 ",\"rows_queued\":%" PRIu64 ",\"rows_estimated\":%" PRIu64
-		",\"rows_written\":%" PRIu64 ",\"rows_dropped\":%" PRIu64 ",\"rows_pending\":%zu,\"db_errors\":%" PRIu64
+		",\"rows_written\":%" PRIu64 ",\"rows_dropped\":%" PRIu64 ",\"rows_pending\":%zu,\"rows_spooled\":%" PRIu64
+		",\"rows_replayed\":%" PRIu64 ",\"spool_errors\":%" PRIu64 ",\"db_errors\":%" PRIu64
 		",\"price_requests\":%" PRIu64 ",\"price_failures\":%" PRIu64 ",\"price_periods\":%" PRIu64 "}",
 		state, (long long)time(NULL), s->meters, s->messages_seen, s->readings_accepted, s->payloads_rejected,
 		s->by_feed_result[QUARTER_DUPLICATE], s->by_feed_result[QUARTER_OUT_OF_ORDER],
 		s->by_feed_result[QUARTER_DISCONTINUITY], s->rows_queued, s->rows_estimated,
-		atomic_load(&s->rows_written), s->rows_dropped, row_queue_length(&p->rows), atomic_load(&s->db_errors),
+		atomic_load(&s->rows_written), s->rows_dropped, row_queue_length(&p->rows), atomic_load(&s->rows_spooled),
+		atomic_load(&s->rows_replayed), atomic_load(&s->spool_errors), atomic_load(&s->db_errors),
 		atomic_load(&s->price_requests), atomic_load(&s->price_failures), atomic_load(&s->price_periods));
 	mosquitto_broker_publish_copy(NULL, topic, n, json, 0, true, NULL);
 }
@@ -198,13 +203,16 @@ static int on_message(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	}
 
-	struct meter *m = meter_table_get(&p->meters, serial);
+	bool created;
+	struct meter *m = serial_map_get(&p->meters, serial, &created);
 	if (m == NULL) {
 		p->stats.meters_refused++;
 		log_rejection(p, REJECT_TABLE_FULL, "meter %s ignored: already tracking %zu meters (plugin_opt_max_meters)",
 			serial, p->meters.count);
 		return MOSQ_ERR_SUCCESS;
 	}
+	if (created)
+		quarters_reset(&m->quarters);
 	p->stats.meters = p->meters.count;
 
 	struct emit_ctx ctx = { p, serial };
@@ -227,6 +235,59 @@ static int on_tick(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_SUCCESS;
 }
 
+static void restore_meter(void *ctx, const struct meter *saved)
+{
+	struct lowi_plugin *p = ctx;
+	bool created;
+	struct meter *m = serial_map_get(&p->meters, saved->serial, &created);
+	if (m != NULL)
+		m->quarters = saved->quarters;
+}
+
+static void resume_meter(void *ctx, const struct conso_row *row)
+{
+	struct lowi_plugin *p = ctx;
+	bool created;
+	struct meter *m = serial_map_get(&p->meters, row->serial, &created);
+	if (m != NULL)
+		quarters_resume(&m->quarters, &row->q);
+}
+
+/* The spool holds what a previous run could not write and where each meter
+ * was: meters resume from their last durable row. Without a usable spool
+ * the plugin still runs, with rows waiting in memory only. */
+static void open_spool(struct lowi_plugin *p)
+{
+	char err[1200];
+	p->spool = spool_open(p->cfg.spool_dir, err, sizeof(err));
+	if (p->spool == NULL) {
+		p->stats.spool_errors++;
+		mosquitto_log_printf(MOSQ_LOG_ERR, PREFIX "%s: rows will wait in memory only while the database is away"
+			" (plugin_opt_spool_dir must name a directory the mosquitto user can write)", err);
+		return;
+	}
+	spool_each_last(p->spool, resume_meter, p);
+	long live = spool_take_live(p->spool, restore_meter, p, err, sizeof(err));
+	if (live < 0) {
+		p->stats.spool_errors++;
+		mosquitto_log_printf(MOSQ_LOG_ERR, PREFIX "%s", err);
+	}
+	p->stats.meters = p->meters.count;
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, PREFIX "spool %s: %zu meters resume from their last durable row (%ld from"
+		" their last reading, saved at a clean stop), %zu spooled files to replay",
+		p->cfg.spool_dir, spool_meters(p->spool), live < 0 ? 0 : live, spool_files(p->spool));
+}
+
+static void save_live(struct lowi_plugin *p)
+{
+	char err[1200];
+	/* Only when every row is durable: the saved state must never skip a row. */
+	if (p->spool && row_queue_length(&p->rows) == 0 && spool_save_live(p->spool, &p->meters, err, sizeof(err)) != 0) {
+		p->stats.spool_errors++;
+		mosquitto_log_printf(MOSQ_LOG_ERR, PREFIX "%s: after the restart meters resume from their last row", err);
+	}
+}
+
 int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
 {
 	for (int i = 0; i < supported_version_count; i++)
@@ -239,9 +300,10 @@ static void plugin_free(struct lowi_plugin *p)
 {
 	price_worker_stop(p->prices);
 	db_writer_stop(p->writer);
+	spool_close(p->spool);
 	drain_log(p);
 	row_queue_destroy(&p->rows);
-	meter_table_free(&p->meters);
+	serial_map_free(&p->meters);
 	log_queue_destroy(&p->log);
 	config_free(&p->cfg);
 	free(p);
@@ -265,7 +327,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	}
 	if (config_finish(&p->cfg, err, sizeof(err)) != 0)
 		goto fail;
-	meter_table_init(&p->meters, p->cfg.max_meters);
+	serial_map_init(&p->meters, sizeof(struct meter), p->cfg.max_meters);
 	if (row_queue_init(&p->rows, p->cfg.queue_rows) != 0) {
 		snprintf(err, sizeof(err), "cannot allocate the row queue (plugin_opt_queue_rows %u)", p->cfg.queue_rows);
 		goto fail;
@@ -275,7 +337,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		snprintf(err, sizeof(err), "cannot initialise the MariaDB or libcurl library");
 		goto fail;
 	}
-	p->writer = db_writer_start(&p->cfg, &p->rows, &p->log, &p->stats);
+	open_spool(p);
+	p->writer = db_writer_start(&p->cfg, &p->rows, p->spool, &p->log, &p->stats);
 	if (p->writer == NULL) {
 		snprintf(err, sizeof(err), "cannot start the database writer");
 		goto fail;
@@ -321,6 +384,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	p->prices = NULL;
 	db_writer_stop(p->writer);
 	p->writer = NULL;
+	save_live(p);
 	drain_log(p);
 	log_summary(p, "stopping");
 	if (p->cfg.stats_interval_s)

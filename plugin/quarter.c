@@ -117,6 +117,8 @@ static void emit_row(struct meter_quarters *mq, const int64_t total_r[QC_COUNT],
 		.export_wh = total_r[QC_EXPORT_DAY] + total_r[QC_EXPORT_NIGHT] - b[QC_EXPORT_DAY] - b[QC_EXPORT_NIGHT],
 		.gas_l = total_r[QC_GAS] - b[QC_GAS],
 		.water_l = total_r[QC_WATER] - b[QC_WATER],
+		.gas_index_l = index_r[QC_GAS],
+		.water_index_l = index_r[QC_WATER],
 		.has_gas = mq->has_gas,
 		.has_water = mq->has_water,
 		.estimated = estimated || mq->open_estimated,
@@ -210,6 +212,27 @@ enum quarter_feed_result quarters_feed(struct meter_quarters *mq, const struct q
 		mq->open_estimated = mq->open_estimated || estimated;
 	remember(mq, t_ms, r, idx, total);
 	return discontinuity ? QUARTER_DISCONTINUITY : QUARTER_ACCEPTED;
+}
+
+void quarters_resume(struct meter_quarters *mq, const struct quarter_row *last_row)
+{
+	const struct quarter_row *r = last_row;
+	int64_t end_s = r->start_s + QUARTER_S;
+	quarters_reset(mq);
+	mq->last_ms = end_s * 1000;
+	mq->last_index[QC_IMPORT_DAY] = (double)r->import_day_wh;
+	mq->last_index[QC_IMPORT_NIGHT] = (double)r->import_night_wh;
+	mq->last_index[QC_EXPORT_DAY] = (double)r->export_day_wh;
+	mq->last_index[QC_EXPORT_NIGHT] = (double)r->export_night_wh;
+	mq->last_index[QC_GAS] = (double)r->gas_index_l;
+	mq->last_index[QC_WATER] = (double)r->water_index_l;
+	memcpy(mq->last_total, mq->last_index, sizeof(mq->last_total));
+	for (int c = 0; c < QC_COUNT; c++)
+		mq->boundary_total[c] = (int64_t)mq->last_index[c];
+	mq->has_gas = r->has_gas;
+	mq->has_water = r->has_water;
+	mq->boundary_valid = true;
+	mq->boundary_s = end_s;
 }
 
 const char *quarter_feed_result_name(enum quarter_feed_result r)

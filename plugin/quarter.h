@@ -60,6 +60,8 @@ struct quarter_row {
 	int64_t export_wh;        /* Injecte */
 	int64_t gas_l;            /* gas used in the quarter, valid when has_gas */
 	int64_t water_l;          /* water used in the quarter, valid when has_water */
+	int64_t gas_index_l;      /* gas and water indexes at start_s + 900: with the */
+	int64_t water_index_l;    /* four above, enough to resume after a restart */
 	bool has_gas, has_water;
 	bool estimated;
 };
@@ -100,5 +102,11 @@ enum quarter_feed_result quarters_feed(struct meter_quarters *mq, const struct q
 	int64_t t_ms, const struct lowi_reading *r, quarter_emit_fn emit, void *ctx);
 
 const char *quarter_feed_result_name(enum quarter_feed_result r);
+
+/* Resumes a meter from the end of its last durable row (after a restart):
+ * the row's end indexes act as an exact reading at its end boundary, so the
+ * next reading books the whole interval since then, spread over its
+ * quarters and flagged estimated when longer than measured_gap_ms. */
+void quarters_resume(struct meter_quarters *mq, const struct quarter_row *last_row);
 
 #endif

@@ -31,6 +31,9 @@ struct lowi_stats {
 	_Atomic uint64_t rows_written;
 	_Atomic uint64_t db_errors;
 	_Atomic uint64_t db_connects;
+	_Atomic uint64_t rows_spooled;
+	_Atomic uint64_t rows_replayed;
+	_Atomic uint64_t spool_errors;
 	/* price-worker thread */
 	_Atomic uint64_t price_requests;
 	_Atomic uint64_t price_failures;

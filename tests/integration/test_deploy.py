@@ -51,7 +51,8 @@ def drop_in(db, base):
     text = re.sub(r"^plugin_opt_db_user \S+$", f"plugin_opt_db_user {sc.DB_USER}", text, flags=re.M)
     text += (f"plugin_opt_db_host 127.0.0.1\nplugin_opt_db_port {db.port}\n"
              f"plugin_opt_db_timeout {int(30 * lib.clock_factor())}\n"
-             "plugin_opt_price_source none\n")
+             "plugin_opt_price_source none\n"
+             f"plugin_opt_spool_dir {sc.spool_dir()}\n")
     with open(f"{base}/lowi-p1.dbpass", "w") as f:
         f.write(sc.DB_PASSWORD + "\n")
     os.chmod(f"{base}/lowi-p1.dbpass", 0o600)

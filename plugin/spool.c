@@ -1,0 +1,458 @@
+/*
+ * Spool files and the meter journal; see spool.h.
+ * Text lines, one row each, so an operator can read them:
+ *   serial start_s in_d in_n out_d out_n import export gas water gas_idx water_idx flags
+ * (energies in Wh and litres; flags: 1 has gas, 2 has water, 4 estimated).
+ */
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define JOURNAL "meters.journal"
+#define STATE "meters.state"
+#define LINE_MAX_BYTES 400
+
+struct spool {
+	char dir[1024];
+	uint64_t next_seq;
+	int journal_fd;
+	size_t journal_lines;
+	struct serial_map last; /* serial -> struct conso_row: compaction source */
+};
+
+static int fail(char *err, size_t errlen, const char *what, const char *path)
+{
+	snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+	return -1;
+}
+
+static int format_row(const struct conso_row *r, char *buf, size_t len)
+{
+	const struct quarter_row *q = &r->q;
+	return snprintf(buf, len, "%s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
+		" %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %d\n",
+		r->serial, q->start_s, q->import_day_wh, q->import_night_wh, q->export_day_wh, q->export_night_wh,
+		q->import_wh, q->export_wh, q->gas_l, q->water_l, q->gas_index_l, q->water_index_l,
+		q->has_gas | q->has_water << 1 | q->estimated << 2);
+}
+
+static bool parse_row(const char *line, struct conso_row *r)
+{
+	struct quarter_row *q = &r->q;
+	int flags, used = 0;
+	memset(r, 0, sizeof(*r));
+	if (sscanf(line, "%32s %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64
+			" %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %d%n",
+			r->serial, &q->start_s, &q->import_day_wh, &q->import_night_wh, &q->export_day_wh, &q->export_night_wh,
+			&q->import_wh, &q->export_wh, &q->gas_l, &q->water_l, &q->gas_index_l, &q->water_index_l, &flags, &used) != 13)
+		return false;
+	if (line[used] != '\n' && line[used] != '\0')
+		return false;
+	q->has_gas = flags & 1;
+	q->has_water = (flags >> 1) & 1;
+	q->estimated = (flags >> 2) & 1;
+	return q->start_s % QUARTER_S == 0;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Writes rows to path via a temporary file, atomically and durably. */
+static int write_file(struct spool *s, const char *path, const struct conso_row *rows, size_t n, char *err, size_t errlen)
+{
+	char tmp[1100];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fail(err, errlen, "cannot create", tmp);
+	char line[LINE_MAX_BYTES];
+	for (size_t i = 0; i < n; i++) {
+		int len = format_row(&rows[i], line, sizeof(line));
+		if (write_all(fd, line, (size_t)len) != 0) {
+			fail(err, errlen, "cannot write", tmp);
+			close(fd);
+			unlink(tmp);
+			return -1;
+		}
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		fail(err, errlen, "cannot sync", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) != 0 || sync_dir(s->dir) != 0) {
+		fail(err, errlen, "cannot commit", path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static bool spool_name(const char *name, uint64_t *seq)
+{
+	char *end;
+	unsigned long long v = strtoull(name, &end, 10);
+	if (end == name || strcmp(end, ".rows") != 0)
+		return false;
+	*seq = v;
+	return true;
+}
+
+/* Oldest spool file, and the next sequence number. */
+static int scan(struct spool *s, char *oldest, size_t len, size_t *files)
+{
+	DIR *d = opendir(s->dir);
+	if (d == NULL)
+		return -1;
+	uint64_t min = UINT64_MAX;
+	struct dirent *e;
+	*files = 0;
+	while ((e = readdir(d)) != NULL) {
+		uint64_t seq;
+		if (!spool_name(e->d_name, &seq))
+			continue;
+		(*files)++;
+		if (seq < min) {
+			min = seq;
+			if (oldest)
+				snprintf(oldest, len, "%s", e->d_name);
+		}
+		if (seq >= s->next_seq)
+			s->next_seq = seq + 1;
+	}
+	closedir(d);
+	return min == UINT64_MAX ? 0 : 1;
+}
+
+static long load_file(const char *path, struct serial_map *last)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return errno == ENOENT ? 0 : -1;
+	char line[LINE_MAX_BYTES];
+	struct conso_row r;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		bool created;
+		/* A torn last line of the journal (crash mid-append) is skipped. */
+		if (!parse_row(line, &r))
+			continue;
+		struct conso_row *e = serial_map_get(last, r.serial, &created);
+		if (e && (created || r.q.start_s >= e->q.start_s))
+			*e = r;
+	}
+	fclose(f);
+	return 0;
+}
+
+struct spool *spool_open(const char *dir, char *err, size_t errlen)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fail(err, errlen, "cannot create the spool directory", dir);
+		return NULL;
+	}
+	if (access(dir, R_OK | W_OK | X_OK) != 0) {
+		fail(err, errlen, "cannot write into the spool directory", dir);
+		return NULL;
+	}
+	struct spool *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->journal_fd = -1;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	s->next_seq = 1;
+	size_t files;
+	scan(s, NULL, 0, &files);
+	serial_map_init(&s->last, sizeof(struct conso_row), SIZE_MAX);
+	char path[1100];
+	snprintf(path, sizeof(path), "%s/" STATE, dir);
+	long rc = load_file(path, &s->last);
+	snprintf(path, sizeof(path), "%s/" JOURNAL, dir);
+	if (rc != 0 || load_file(path, &s->last) != 0) {
+		fail(err, errlen, "cannot read the meter journal in", dir);
+		spool_close(s);
+		return NULL;
+	}
+	s->journal_lines = s->last.count;
+	s->journal_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (s->journal_fd < 0) {
+		fail(err, errlen, "cannot open", path);
+		spool_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+void spool_close(struct spool *s)
+{
+	if (s == NULL)
+		return;
+	if (s->journal_fd >= 0)
+		close(s->journal_fd);
+	serial_map_free(&s->last);
+	free(s);
+}
+
+int spool_write(struct spool *s, const struct conso_row *rows, size_t n, char *err, size_t errlen)
+{
+	char path[1100];
+	snprintf(path, sizeof(path), "%s/%020" PRIu64 ".rows", s->dir, s->next_seq);
+	if (write_file(s, path, rows, n, err, errlen) != 0)
+		return -1;
+	s->next_seq++;
+	return 0;
+}
+
+size_t spool_files(struct spool *s)
+{
+	size_t files = 0;
+	scan(s, NULL, 0, &files);
+	return files;
+}
+
+int spool_read_oldest(struct spool *s, struct conso_row **rows, size_t *n, char *name, size_t namelen, char *err, size_t errlen)
+{
+	size_t files;
+	*rows = NULL;
+	*n = 0;
+	int found = scan(s, name, namelen, &files);
+	if (found <= 0)
+		return found < 0 ? fail(err, errlen, "cannot list", s->dir) : 0;
+	char path[1100];
+	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return fail(err, errlen, "cannot open", path);
+	size_t cap = 0, lineno = 0;
+	char line[LINE_MAX_BYTES];
+	bool bad = false;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			struct conso_row *r = realloc(*rows, cap * sizeof(**rows));
+			if (r == NULL) {
+				bad = true;
+				break;
+			}
+			*rows = r;
+		}
+		if (!parse_row(line, &(*rows)[*n])) {
+			bad = true;
+			break;
+		}
+		(*n)++;
+	}
+	fclose(f);
+	if (bad) {
+		char aside[1200];
+		snprintf(aside, sizeof(aside), "%s.bad", path);
+		rename(path, aside);
+		snprintf(err, errlen, "spool file %s is damaged at line %zu: set aside as %s", path, lineno, aside);
+		free(*rows);
+		*rows = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 1;
+}
+
+int spool_remove(struct spool *s, const char *name, char *err, size_t errlen)
+{
+	char path[1100];
+	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+	if (unlink(path) != 0 || sync_dir(s->dir) != 0)
+		return fail(err, errlen, "cannot remove", path);
+	return 0;
+}
+
+/* Rewrites meters.state from the newest row of every meter, then empties
+ * the journal. A crash in between leaves both files, which load the same. */
+static int compact(struct spool *s, char *err, size_t errlen)
+{
+	struct conso_row *all = malloc((s->last.count ? s->last.count : 1) * sizeof(*all));
+	if (all == NULL) {
+		snprintf(err, errlen, "out of memory compacting the meter journal");
+		return -1;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < s->last.capacity; i++) {
+		const struct conso_row *r = serial_map_slot(&s->last, i);
+		if (r)
+			all[n++] = *r;
+	}
+	char path[1100];
+	snprintf(path, sizeof(path), "%s/" STATE, s->dir);
+	int rc = write_file(s, path, all, n, err, errlen);
+	free(all);
+	if (rc != 0)
+		return -1;
+	if (ftruncate(s->journal_fd, 0) != 0 || fdatasync(s->journal_fd) != 0)
+		return fail(err, errlen, "cannot empty", JOURNAL);
+	s->journal_lines = 0;
+	return 0;
+}
+
+int spool_journal(struct spool *s, const struct conso_row *rows, size_t n, char *err, size_t errlen)
+{
+	char *buf = malloc(n * LINE_MAX_BYTES + 1);
+	if (buf == NULL) {
+		snprintf(err, errlen, "out of memory writing the meter journal");
+		return -1;
+	}
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool created;
+		struct conso_row *last = serial_map_get(&s->last, rows[i].serial, &created);
+		if (last && (created || rows[i].q.start_s >= last->q.start_s))
+			*last = rows[i];
+		len += (size_t)format_row(&rows[i], buf + len, LINE_MAX_BYTES);
+	}
+	int rc = write_all(s->journal_fd, buf, len) == 0 && fdatasync(s->journal_fd) == 0 ? 0 : fail(err, errlen, "cannot append to", JOURNAL);
+	free(buf);
+	s->journal_lines += n;
+	if (rc == 0 && s->journal_lines > 4 * s->last.count + 4096)
+		rc = compact(s, err, errlen);
+	return rc;
+}
+
+void spool_each_last(struct spool *s, void (*fn)(void *ctx, const struct conso_row *row), void *ctx)
+{
+	for (size_t i = 0; i < s->last.capacity; i++) {
+		const struct conso_row *r = serial_map_slot(&s->last, i);
+		if (r)
+			fn(ctx, r);
+	}
+}
+
+size_t spool_meters(const struct spool *s)
+{
+	return s->last.count;
+}
+
+#define LIVE "meters.live"
+
+/* One meter's whole quarter state, with doubles in hexadecimal so they
+ * come back bit for bit. */
+static int format_live(const struct meter *m, char *buf, size_t len)
+{
+	const struct meter_quarters *q = &m->quarters;
+	int n = snprintf(buf, len, "%s %" PRId64 " %" PRId64 " %d %d", m->serial, q->last_ms, q->boundary_s, q->last_rate,
+		q->last_has_power | q->has_gas << 1 | q->has_water << 2 | q->boundary_valid << 3 | q->open_estimated << 4);
+	for (int c = 0; c < QC_COUNT; c++)
+		n += snprintf(buf + n, len - (size_t)n, " %a %a %" PRId64, q->last_index[c], q->last_total[c], q->boundary_total[c]);
+	n += snprintf(buf + n, len - (size_t)n, " %a %a\n", (double)q->last_import_w, (double)q->last_export_w);
+	return n;
+}
+
+static bool parse_live(char *line, struct meter *m)
+{
+	struct meter_quarters *q = &m->quarters;
+	int rate, flags, used;
+	char *p = line;
+	memset(m, 0, sizeof(*m));
+	if (sscanf(p, "%32s %" SCNd64 " %" SCNd64 " %d %d%n", m->serial, &q->last_ms, &q->boundary_s, &rate, &flags, &used) != 5)
+		return false;
+	p += used;
+	for (int c = 0; c < QC_COUNT; c++) {
+		if (sscanf(p, " %la %la %" SCNd64 "%n", &q->last_index[c], &q->last_total[c], &q->boundary_total[c], &used) != 3)
+			return false;
+		p += used;
+	}
+	double iw, ew;
+	if (sscanf(p, " %la %la", &iw, &ew) != 2)
+		return false;
+	q->last_import_w = (float)iw;
+	q->last_export_w = (float)ew;
+	q->last_rate = (int8_t)rate;
+	q->last_has_power = flags & 1;
+	q->has_gas = (flags >> 1) & 1;
+	q->has_water = (flags >> 2) & 1;
+	q->boundary_valid = (flags >> 3) & 1;
+	q->open_estimated = (flags >> 4) & 1;
+	return q->last_ms > 0;
+}
+
+int spool_save_live(struct spool *s, const struct serial_map *meters, char *err, size_t errlen)
+{
+	char path[1100], tmp[1200];
+	snprintf(path, sizeof(path), "%s/" LIVE, s->dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return fail(err, errlen, "cannot create", tmp);
+	char line[2048];
+	for (size_t i = 0; i < meters->capacity; i++) {
+		const struct meter *m = serial_map_slot(meters, i);
+		if (m && m->quarters.last_ms > 0) {
+			format_live(m, line, sizeof(line));
+			fputs(line, f);
+		}
+	}
+	bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0 || sync_dir(s->dir) != 0) {
+		unlink(tmp);
+		return fail(err, errlen, "cannot write", path);
+	}
+	return 0;
+}
+
+long spool_take_live(struct spool *s, void (*fn)(void *ctx, const struct meter *m), void *ctx, char *err, size_t errlen)
+{
+	char path[1100];
+	snprintf(path, sizeof(path), "%s/" LIVE, s->dir);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return errno == ENOENT ? 0 : fail(err, errlen, "cannot read", path);
+	char line[2048];
+	struct meter m;
+	long n = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (!parse_live(line, &m))
+			continue;
+		/* Only a state at least as new as the meter's last durable row. */
+		bool created;
+		const struct conso_row *last = serial_map_get(&s->last, m.serial, &created);
+		if (last && !created && m.quarters.boundary_s < last->q.start_s + QUARTER_S)
+			continue;
+		fn(ctx, &m);
+		n++;
+	}
+	fclose(f);
+	/* Used once: a crash later must resume from the journal, not from this. */
+	if (unlink(path) != 0 || sync_dir(s->dir) != 0)
+		return fail(err, errlen, "cannot remove", path);
+	return n;
+}

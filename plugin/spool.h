@@ -1,0 +1,62 @@
+/*
+ * The on-disk side of "nothing lost": rows the database could not take yet,
+ * and the last durable row of every meter.
+ *
+ *  - Spool files: <dir>/<sequence>.rows, one per batch of rows the writer
+ *    could not commit. Each is written to a temporary name, fsync'd, then
+ *    renamed and the directory fsync'd, so a file either holds its whole
+ *    batch or does not exist. They are replayed oldest first once MariaDB is
+ *    back and removed only after COMMIT. An unreadable file is renamed
+ *    *.bad and reported, never deleted.
+ *  - The meter journal: <dir>/meters.journal (appended, fdatasync'd) and
+ *    <dir>/meters.state (its compaction): for each meter, the last row that
+ *    is durable (committed or spooled). At start-up each meter resumes from
+ *    it, so a crash or restart loses no energy and counts none twice.
+ *
+ * spool_open and spool_each_last run on the broker thread at init (before
+ * the writer starts); everything else on the writer thread. Rows are copied in and out; the caller owns what it passes.
+ */
+#ifndef LOWI_SPOOL_H
+#define LOWI_SPOOL_H
+
+#include <stddef.h>
+
+#include "meters.h"
+#include "row_queue.h"
+
+struct spool;
+
+/* Creates the directory if needed (mode 0700). NULL with err when it cannot
+ * be created or written: the caller runs without a spool and says so. */
+struct spool *spool_open(const char *dir, char *err, size_t errlen);
+void spool_close(struct spool *s);
+
+/* Writes rows durably as one new spool file. */
+int spool_write(struct spool *s, const struct conso_row *rows, size_t n, char *err, size_t errlen);
+
+/* Reads the oldest spool file: *rows (malloc'd, caller frees) and *n, and
+ * its name for spool_remove. Returns 1 when a file was read, 0 when the
+ * spool is empty, -1 with err (the file was set aside as *.bad). */
+int spool_read_oldest(struct spool *s, struct conso_row **rows, size_t *n, char *name, size_t namelen, char *err, size_t errlen);
+int spool_remove(struct spool *s, const char *name, char *err, size_t errlen);
+size_t spool_files(struct spool *s);
+
+/* Records rows as durable in the meter journal (fdatasync'd); compacts the
+ * journal when it has grown well past one line per meter. */
+int spool_journal(struct spool *s, const struct conso_row *rows, size_t n, char *err, size_t errlen);
+
+/* Calls fn with the newest durable row of each meter, as read from
+ * meters.state and meters.journal at spool_open and kept since. */
+void spool_each_last(struct spool *s, void (*fn)(void *ctx, const struct conso_row *row), void *ctx);
+size_t spool_meters(const struct spool *s);
+
+/* At a clean stop (broker thread, after the writer stopped): every meter's
+ * whole quarter state to <dir>/meters.live, so a restart continues from the
+ * last reading itself rather than from the last row. */
+int spool_save_live(struct spool *s, const struct serial_map *meters, char *err, size_t errlen);
+
+/* At init: calls fn for each meter of meters.live that is at least as new as
+ * its last durable row, then removes the file. Returns the count or -1. */
+long spool_take_live(struct spool *s, void (*fn)(void *ctx, const struct meter *m), void *ctx, char *err, size_t errlen);
+
+#endif
