@@ -1,0 +1,81 @@
+"""Durability issue, done-when 1 (faults of the spool itself): an unwritable
+spool directory, and a spool on a full disk (a 16 KiB tmpfs) while MariaDB
+is down. Each gives a clear log line and a counter, never a crash; rows that
+could not be spooled wait in memory and reach MariaDB once it is back."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import lib
+from lib import check, free_port, note, run_main
+import scenario as sc
+
+SPEED = 120
+lib.use_fake_clock("2026-10-05 08:00:00", SPEED)
+
+
+def start(base, name, db, spool):
+    port = free_port()
+    opts = sc.plugin_options(db, db_timeout=int(2 * SPEED), spool_dir=spool)
+    return lib.Broker().start(lib.broker_conf(port, plugin=sc.PLUGIN, plugin_opts=opts), f"{base}/{name}", port=port)
+
+
+def main():
+    base = sc.workdir("spool-faults")
+    db = lib.MariaDB().start(f"{base}/db")
+    db.create_database("P1", sc.DB_USER, sc.DB_PASSWORD)
+
+    # 1. A spool directory the mosquitto user cannot write.
+    locked = tempfile.mkdtemp(prefix="lowi-locked-")
+    os.chmod(locked, 0o700)
+    b = start(base, "locked", db, f"{locked}/spool")
+    line = b.wait_log(r"lowi-p1: cannot create the spool directory", 10)
+    sim = subprocess.run(sc.sim_command(b.port, base, meters=1, interval=60, duration=2400, seed=2),
+                         capture_output=True, timeout=300 * SPEED)
+    b.stop()
+    stop_line = b.log_lines(r"lowi-p1: stopping:")[-1]
+    check("unwritable spool directory: one clear line, broker up, rows still written",
+          sim.returncode == 0 and re.search(r"written [1-9]", stop_line) and "spool errors 1" in stop_line,
+          line[0][line[0].find("lowi"):] + " | " + stop_line[stop_line.find("written"):stop_line.find("db errors")])
+    shutil.rmtree(locked)
+
+    # 2. A full disk under the spool while MariaDB is down.
+    mnt = tempfile.mkdtemp(prefix="lowi-full-")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,mode=0755", "tmpfs", mnt]).returncode != 0:
+        check("a 16 KiB tmpfs can be mounted for the full-disk case", False, "mount failed")
+        return
+    try:
+        spool = f"{mnt}/spool"
+        os.mkdir(spool)
+        shutil.chown(spool, "mosquitto", "mosquitto")
+        b = start(base, "full", db, spool)
+        sim = subprocess.Popen(sc.sim_command(b.port, base, meters=40, interval=20, jitter=2, duration=4 * 3600, seed=3),
+                               stdout=subprocess.PIPE, text=True)
+        lib.sleep(1200 / SPEED)
+        db.stop()
+        note("MariaDB stopped; the spool fills up")
+        lib.wait_for(lambda: b.log_lines(r"No space left on device"), 200 * 60 / SPEED, "a full spool")
+        lib.sleep(900 / SPEED)
+        db.start(f"{base}/db")
+        note("MariaDB back")
+        out, _ = sim.communicate(timeout=600 * SPEED)
+        alive = b.alive()
+        b.stop()
+        full = b.log_lines(r"No space left on device")
+        stop_line = b.log_lines(r"lowi-p1: stopping:")[-1]
+        check("full spool: a clear line and a counter, broker never down", alive and full
+              and re.search(r"spool errors [1-9]", stop_line), full[0][full[0].find("lowi"):] if full else "no line")
+        truth = sc.measurable(sc.load_truth(base), sc.load_published(base))
+        rows = sc.db_rows(db)
+        missing = [k for k in truth if k not in rows]
+        check("full spool: every row reached MariaDB in the end (memory held the rest)", not missing,
+              f"{len(truth)} quarters, {len(missing)} missing; {stop_line[stop_line.find('rows queued'):stop_line.find('db errors')]}")
+    finally:
+        subprocess.run(["umount", mnt])
+        os.rmdir(mnt)
+    db.stop()
+
+
+run_main(main)
