@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include <mosquitto.h>
@@ -28,7 +27,7 @@
 #define PREFIX "lowi-p1: "
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
-#define STOP_GRACE_MS 2000
+#define STOP_GRACE_S 2
 
 static const char conso_upsert_sql[] =
 	"INSERT INTO Conso (DtTm, In_D, In_N, OUT_D, OUT_N, Soutire, Injecte, Serial, Gas_m3, Water_m3, Estimated)"
@@ -75,24 +74,6 @@ static unsigned long milli_text(int64_t milli, char out[DECIMAL_TEXT])
 	uint64_t mag = milli < 0 ? (uint64_t)0 - (uint64_t)milli : (uint64_t)milli;
 	int n = snprintf(out, DECIMAL_TEXT, "%s%" PRIu64 ".%03" PRIu64, milli < 0 ? "-" : "", mag / 1000, mag % 1000);
 	return (unsigned long)n;
-}
-
-static void set_time(MYSQL_TIME *t, int64_t utc_s, bool date_only)
-{
-	struct civil_date d = days_to_civil(utc_s >= 0 ? utc_s / 86400 : -((-utc_s + 86399) / 86400));
-	int64_t sod = utc_s - civil_to_days(d.year, d.month, d.day) * 86400;
-	memset(t, 0, sizeof(*t));
-	t->year = (unsigned)d.year;
-	t->month = (unsigned)d.month;
-	t->day = (unsigned)d.day;
-	if (date_only) {
-		t->time_type = MYSQL_TIMESTAMP_DATE;
-		return;
-	}
-	t->hour = (unsigned)(sod / 3600);
-	t->minute = (unsigned)(sod / 60 % 60);
-	t->second = (unsigned)(sod % 60);
-	t->time_type = MYSQL_TIMESTAMP_DATETIME;
 }
 
 static void bind_decimal(MYSQL_BIND *b, struct db_writer *w, int i)
@@ -212,7 +193,7 @@ static int execute(struct db_writer *w, MYSQL_STMT *st, const char *what)
 static int write_row(struct db_writer *w, const struct conso_row *row)
 {
 	const struct quarter_row *q = &row->q;
-	set_time(&w->dttm, q->start_s, false);
+	db_time(&w->dttm, q->start_s, false);
 	w->dec_len[0] = milli_text(q->import_day_wh, w->dec[0]);
 	w->dec_len[1] = milli_text(q->import_night_wh, w->dec[1]);
 	w->dec_len[2] = milli_text(q->export_day_wh, w->dec[2]);
@@ -231,7 +212,7 @@ static int write_row(struct db_writer *w, const struct conso_row *row)
 	if (q->estimated)
 		return 0;
 	struct civil_date m = brussels_month_of(q->start_s);
-	set_time(&w->mois, civil_to_days(m.year, m.month, 1) * 86400, true);
+	db_time(&w->mois, civil_to_days(m.year, m.month, 1) * 86400, true);
 	/* Average power of the quarter: kWh x 4 = kW; Wh x 4 / 1000 exactly. */
 	w->dec_len[5] = milli_text(q->import_wh * 4, w->dec[5]);
 	return execute(w, w->pics, "Pics upsert");
@@ -396,22 +377,17 @@ struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queu
 	return w;
 }
 
+static int writer_socket(void *ctx)
+{
+	return atomic_load(&((struct db_writer *)ctx)->socket_fd);
+}
+
 void db_writer_stop(struct db_writer *w)
 {
 	if (w == NULL)
 		return;
 	row_queue_stop(w->rows);
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += STOP_GRACE_MS / 1000;
-	if (pthread_timedjoin_np(w->thread, NULL, &deadline) != 0) {
-		/* A query hangs on a stalled server: cut the socket so it fails now
-		 * instead of after the read timeout. */
-		int fd = atomic_load(&w->socket_fd);
-		if (fd >= 0)
-			shutdown(fd, SHUT_RDWR);
-		pthread_join(w->thread, NULL);
-	}
+	db_join_worker(w->thread, STOP_GRACE_S, writer_socket, w);
 	free(w->batch);
 	free(w);
 }

@@ -50,21 +50,6 @@ static int fail_st(MYSQL_STMT *st, const char *what, char *err, size_t errlen)
 	return -1;
 }
 
-static void set_datetime(MYSQL_TIME *t, int64_t utc_s)
-{
-	int64_t days = utc_s >= 0 ? utc_s / 86400 : -((-utc_s + 86399) / 86400);
-	struct civil_date d = days_to_civil(days);
-	int64_t sod = utc_s - days * 86400;
-	memset(t, 0, sizeof(*t));
-	t->year = (unsigned)d.year;
-	t->month = (unsigned)d.month;
-	t->day = (unsigned)d.day;
-	t->hour = (unsigned)(sod / 3600);
-	t->minute = (unsigned)(sod / 60 % 60);
-	t->second = (unsigned)(sod % 60);
-	t->time_type = MYSQL_TIMESTAMP_DATETIME;
-}
-
 static void bind_dec(MYSQL_BIND *b, char *buf, unsigned long *len, my_bool *is_null)
 {
 	b->buffer_type = MYSQL_TYPE_NEWDECIMAL;
@@ -258,7 +243,7 @@ int price_store_put(struct price_store *s, const struct price_point *pts, size_t
 	s->source_len = (unsigned long)snprintf(s->source, sizeof(s->source), "%s", source);
 	for (size_t i = 0; i < n; i++) {
 		char why[200];
-		set_datetime(&s->dttm, pts[i].start_s);
+		db_time(&s->dttm, pts[i].start_s, false);
 		s->price_len = dec_text(s->price, "%.3f", pts[i].price_eur_mwh);
 		s->minutes = (unsigned char)(pts[i].period_s / 60);
 		bool ok = fill_prices(s, t, pts[i].start_s, pts[i].price_eur_mwh, why, sizeof(why));
@@ -279,8 +264,8 @@ int price_store_put(struct price_store *s, const struct price_point *pts, size_t
 static int recompute_row(struct price_store *s, const struct tariff *t, size_t i, size_t *updated, char *err, size_t errlen)
 {
 	const struct tariff_row *row = &t->rows[i];
-	set_datetime(&s->from, brussels_local_to_utc(row->from_day, 0));
-	set_datetime(&s->to, i + 1 < t->count ? brussels_local_to_utc(t->rows[i + 1].from_day, 0) : INT64_C(253402300799));
+	db_time(&s->from, brussels_local_to_utc(row->from_day, 0), false);
+	db_time(&s->to, i + 1 < t->count ? brussels_local_to_utc(t->rows[i + 1].from_day, 0) : INT64_C(253402300799), false);
 	s->fp = row->fingerprint;
 	if (mysql_stmt_execute(s->stale) != 0 || mysql_stmt_store_result(s->stale) != 0)
 		return fail_st(s->stale, "reading prices to recompute", err, errlen);
@@ -301,7 +286,7 @@ static int recompute_row(struct price_store *s, const struct tariff *t, size_t i
 		char why[200];
 		if (!fill_prices(s, t, pts[j].start_s, pts[j].price_eur_mwh, why, sizeof(why)))
 			continue;
-		set_datetime(&s->dttm, pts[j].start_s);
+		db_time(&s->dttm, pts[j].start_s, false);
 		if (mysql_stmt_execute(s->update) != 0) {
 			free(pts);
 			mysql_rollback(s->m);

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -23,6 +22,7 @@
 #include <mysql.h>
 
 #include "brussels.h"
+#include "db_connect.h"
 #include "price_fetch.h"
 #include "price_parse.h"
 #include "price_store.h"
@@ -481,6 +481,11 @@ struct price_worker *price_worker_start(const struct lowi_config *cfg, struct lo
 	return w;
 }
 
+static int worker_socket(void *ctx)
+{
+	return atomic_load(&((struct price_worker *)ctx)->db_socket);
+}
+
 void price_worker_stop(struct price_worker *w)
 {
 	if (w == NULL)
@@ -489,16 +494,7 @@ void price_worker_stop(struct price_worker *w)
 	atomic_store(&w->stop, true);
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += STOP_GRACE_S;
-	if (pthread_timedjoin_np(w->thread, NULL, &deadline) != 0) {
-		/* A database call hangs: cut its socket so it fails now. */
-		int fd = atomic_load(&w->db_socket);
-		if (fd >= 0)
-			shutdown(fd, SHUT_RDWR);
-		pthread_join(w->thread, NULL);
-	}
+	db_join_worker(w->thread, STOP_GRACE_S, worker_socket, w);
 	tariff_free(&w->tariff);
 	free(w->days);
 	pthread_cond_destroy(&w->cv);
