@@ -38,7 +38,7 @@ def main():
     t0 = lib.real_time()
     sim = subprocess.Popen(sc.sim_command(port, base, meters=2, interval=60, jitter=5, duration=6 * 3600 + 300, seed=9,
                                           qos=0, survive_restarts=True), stdout=subprocess.PIPE, text=True)
-    logs, kill_window = [], []
+    kill_window = []
 
     def restart(kill=False, down_minutes=0):
         nonlocal broker
@@ -47,7 +47,6 @@ def main():
             broker.kill()
         else:
             broker.stop()
-        logs.append(broker.log_text())
         if down_minutes:
             lib.sleep(down_minutes * 60 / SPEED)
         broker = lib.Broker().start(conf, f"{base}/broker", port=port)
@@ -72,7 +71,7 @@ def main():
     out, _ = sim.communicate(timeout=600 * SPEED)
     note("simulator: " + out.strip().replace("\n", " "))
     broker.stop()
-    log = "\n".join(logs) + broker.log_text()
+    log = broker.log_text()   # one log file, appended by every broker run
 
     spooled = sum(int(n) for n in re.findall(r"spooled (\d+) rows to disk", log))
     replayed = sum(int(n) for n in re.findall(r"replayed (\d+) spooled rows", log))

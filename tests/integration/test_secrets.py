@@ -14,7 +14,7 @@ import lib
 from lib import check, note, run_main
 import scenario as sc
 
-lib.use_fake_clock("2026-06-01 10:00:00", 10)
+lib.use_fake_clock("2026-06-01 10:00:00", 60)
 SECRET = "s3cr3t-P@ss-123"
 
 
