@@ -362,6 +362,50 @@ static void test_rows_telescope(void)
 	CHECK(bad == 0, "each row's Soutire equals the change of its indexes (%d rows off)", bad);
 }
 
+/* A crash loses the rows not yet durable: the meter resumes from the last
+ * durable row, and the gap is booked exactly, spread, flagged. */
+static void test_resume_after_restart(void)
+{
+	static struct model m;
+	static struct rows before, after, whole;
+	struct meter_quarters mq, ref;
+	quarters_reset(&mq);
+	quarters_reset(&ref);
+	before.n = after.n = whole.n = 0;
+	model_init(&m, household, night_then_day);
+	int64_t t = T0 * 1000 + 7000, crash = (T0 + 3 * 3600 + 500) * 1000, back = (T0 + 4 * 3600 + 200) * 1000;
+	for (; t < (T0 + 8 * 3600LL) * 1000; t += 60000) {
+		struct lowi_reading r = model_read(&m, t);
+		quarters_feed(&ref, &quarter_default_params, t, &r, collect, &whole);
+		if (t < crash)
+			quarters_feed(&mq, &quarter_default_params, t, &r, collect, &before);
+		else if (t >= back)
+			quarters_feed(&mq, &quarter_default_params, t, &r, collect, &after);
+		if (t < crash && t + 60000 >= crash) {
+			/* The last two rows were still in memory at the crash. */
+			before.n -= 2;
+			quarters_resume(&mq, &before.r[before.n - 1]);
+		}
+	}
+	int64_t e_split = 0, e_whole = 0;
+	int holes = 0, estimated = 0;
+	for (int i = 0; i < before.n; i++)
+		e_split += before.r[i].import_wh;
+	for (int i = 0; i < after.n; i++) {
+		e_split += after.r[i].import_wh;
+		estimated += after.r[i].estimated;
+		holes += (i == 0 ? before.r[before.n - 1].start_s : after.r[i - 1].start_s) + 900 != after.r[i].start_s;
+	}
+	int64_t last_start = after.r[after.n - 1].start_s;
+	for (int i = 0; i < whole.n && whole.r[i].start_s <= last_start; i++)
+		e_whole += whole.r[i].import_wh;
+	CHECK(holes == 0, "no quarter missing across the restart (%d holes)", holes);
+	CHECK(e_split == e_whole, "no energy lost or counted twice: %lld Wh vs %lld Wh", (long long)e_split, (long long)e_whole);
+	/* Lost rows from 02:30 to the restart at 04:03: 02:30 .. 04:00 estimated. */
+	CHECK(estimated == 7, "the quarters of the gap are flagged estimated: %d", estimated);
+	CHECK(after.r[after.n - 1].import_day_wh == whole.r[whole.n - 1].import_day_wh, "indexes continue");
+}
+
 int main(void)
 {
 	test_constant_power();
@@ -372,5 +416,6 @@ int main(void)
 	test_duplicates_and_out_of_order();
 	test_rate_flip();
 	test_rows_telescope();
+	test_resume_after_restart();
 	return check_finish("quarter");
 }
