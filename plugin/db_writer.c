@@ -55,6 +55,8 @@ struct db_writer {
 	MYSQL *mysql;
 	MYSQL_STMT *conso, *pics;
 	struct conso_row *batch;
+	size_t failed_index;     /* row of the batch MariaDB refused */
+	unsigned failed_errno;
 
 	/* Bound parameter buffers, filled per row. */
 	MYSQL_TIME dttm, mois;
@@ -184,10 +186,29 @@ static int connect_db(struct db_writer *w)
 static int execute(struct db_writer *w, MYSQL_STMT *st, const char *what)
 {
 	if (mysql_stmt_execute(st) != 0) {
-		db_error(w, what, mysql_stmt_error(st), mysql_stmt_errno(st));
+		w->failed_errno = mysql_stmt_errno(st);
+		db_error(w, what, mysql_stmt_error(st), w->failed_errno);
 		return -1;
 	}
 	return 0;
+}
+
+/* Errors about a row's values, which no retry can cure; anything else
+ * (connection lost, timeout, server shutting down) is worth retrying. */
+static bool is_data_error(unsigned err)
+{
+	switch (err) {
+	case ER_BAD_NULL_ERROR:
+	case ER_WARN_DATA_OUT_OF_RANGE:
+	case ER_TRUNCATED_WRONG_VALUE:
+	case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:
+	case ER_DATA_TOO_LONG:
+	case ER_DATA_OUT_OF_RANGE:
+	case ER_DIVISION_BY_ZERO:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static int write_row(struct db_writer *w, const struct conso_row *row)
@@ -220,8 +241,10 @@ static int write_row(struct db_writer *w, const struct conso_row *row)
 
 static int write_batch(struct db_writer *w, const struct conso_row *rows, size_t n)
 {
+	w->failed_errno = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (write_row(w, &rows[i]) != 0) {
+			w->failed_index = i;
 			mysql_rollback(w->mysql);
 			return -1;
 		}
@@ -231,6 +254,48 @@ static int write_batch(struct db_writer *w, const struct conso_row *rows, size_t
 		return -1;
 	}
 	return 0;
+}
+
+static void journal(struct db_writer *w, const struct conso_row *rows, size_t n);
+
+/* A row MariaDB refuses for its values must not block every later row:
+ * it is set aside (in the spool's rejected.rows when there is a spool). */
+static void set_aside(struct db_writer *w, const struct conso_row *row)
+{
+	char err[1200] = "";
+	atomic_fetch_add(&w->stats->rows_refused, 1);
+	bool kept = w->spool && spool_set_aside(w->spool, row, err, sizeof(err)) == 0;
+	log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "row of meter %s at %" PRId64 " refused by MariaDB (error %u); %s%s",
+		row->serial, row->q.start_s, w->failed_errno, kept ? "set aside in rejected.rows of the spool" : "dropped", err);
+}
+
+/* Commits rows in transactions of batch_rows, setting aside the rows
+ * MariaDB refuses. Returns how many rows were dealt with: n, or fewer when
+ * the connection failed (the rest must be retried or spooled). */
+static size_t commit_rows(struct db_writer *w, const struct conso_row *rows, size_t n)
+{
+	size_t done = 0;
+	while (done < n) {
+		size_t k = n - done < w->cfg->batch_rows ? n - done : w->cfg->batch_rows;
+		if (write_batch(w, rows + done, k) == 0) {
+			journal(w, rows + done, k);
+			atomic_fetch_add(&w->stats->rows_written, k);
+			done += k;
+			continue;
+		}
+		if (!is_data_error(w->failed_errno))
+			return done;
+		size_t bad = w->failed_index;
+		if (bad > 0) {
+			if (write_batch(w, rows + done, bad) != 0)
+				return done;
+			journal(w, rows + done, bad);
+			atomic_fetch_add(&w->stats->rows_written, bad);
+		}
+		set_aside(w, &rows[done + bad]);
+		done += bad + 1;
+	}
+	return done;
 }
 
 static void spool_error(struct db_writer *w, const char *err)
@@ -279,20 +344,15 @@ static int replay_spool(struct db_writer *w)
 			spool_error(w, err);
 			continue;
 		}
-		for (size_t i = 0; i < n; i += w->cfg->batch_rows) {
-			size_t k = n - i < w->cfg->batch_rows ? n - i : w->cfg->batch_rows;
-			if (write_batch(w, rows + i, k) != 0) {
-				free(rows);
-				return -1;
-			}
-		}
+		size_t done = commit_rows(w, rows, n);
 		free(rows);
+		if (done < n)
+			return -1;
 		if (spool_remove(w->spool, name, err, sizeof(err)) != 0) {
 			spool_error(w, err);
 			return -1;
 		}
 		atomic_fetch_add(&w->stats->rows_replayed, n);
-		atomic_fetch_add(&w->stats->rows_written, n);
 		total += n;
 	}
 	if (total)
@@ -332,11 +392,9 @@ static void *writer_main(void *arg)
 				break;
 			continue;
 		}
-		if (write_batch(w, w->batch, n) == 0) {
-			journal(w, w->batch, n);
-			row_queue_pop(w->rows, n);
-			atomic_fetch_add(&w->stats->rows_written, n);
-		} else {
+		size_t done = commit_rows(w, w->batch, n);
+		row_queue_pop(w->rows, done);
+		if (done < n) {
 			disconnect(w);
 			spool_queued(w);
 		}

@@ -22,7 +22,9 @@
 #include <string.h>
 
 #define MAX_DEPTH 32          /* arrays/objects, the top-level object included */
-#define COUNTER_MAX 1e12      /* Wh or litres */
+/* Wh or litres. Below 1e12 so an index fits Conso's DECIMAL(12,3) kWh
+ * (999 999 999.999 kWh); a larger one is refused here, not by MariaDB. */
+#define COUNTER_MAX 999999999999.0
 #define POWER_MAX_W 1e6
 #define EXCERPT_CHARS 24      /* longest value excerpt quoted in a reason */
 #define EXCERPT_BUF (EXCERPT_CHARS + 4 + 3 + 1)
@@ -37,14 +39,14 @@ static const struct field_spec {
 	enum field_kind kind;
 	const char *limit_text; /* for "above the ... limit" */
 } field_specs[F_COUNT] = {
-	[F_CIH] = { "CIH", KIND_COUNTER, "1e12 Wh" },
-	[F_CIL] = { "CIL", KIND_COUNTER, "1e12 Wh" },
-	[F_CEH] = { "CEH", KIND_COUNTER, "1e12 Wh" },
-	[F_CEL] = { "CEL", KIND_COUNTER, "1e12 Wh" },
+	[F_CIH] = { "CIH", KIND_COUNTER, "999999999999 Wh" },
+	[F_CIL] = { "CIL", KIND_COUNTER, "999999999999 Wh" },
+	[F_CEH] = { "CEH", KIND_COUNTER, "999999999999 Wh" },
+	[F_CEL] = { "CEL", KIND_COUNTER, "999999999999 Wh" },
 	[F_PI] = { "PI", KIND_POWER, "1e6 W" },
 	[F_PE] = { "PE", KIND_POWER, "1e6 W" },
-	[F_CG] = { "CG", KIND_COUNTER, "1e12 litre" },
-	[F_CW] = { "CW", KIND_COUNTER, "1e12 litre" },
+	[F_CG] = { "CG", KIND_COUNTER, "999999999999 litres" },
+	[F_CW] = { "CW", KIND_COUNTER, "999999999999 litres" },
 	[F_T] = { "T", KIND_RATE, NULL },
 	[F_DEVICE_CH] = { "device_CH", KIND_CHANNEL, NULL },
 };

@@ -12,8 +12,8 @@
  * Known fields (names are case-sensitive); each value may be a JSON number
  * or a JSON string whose whole content is a JSON number ("130838", "12.5",
  * "1e3"; not " 130838", "+1", "01", "0x10", "NaN"):
- *   CIH CIL CEH CEL  required import/export counters, Wh,      0..1e12
- *   CG CW            optional gas/water counters, litres,      0..1e12
+ *   CIH CIL CEH CEL  required import/export counters, Wh,      0..999999999999
+ *   CG CW            optional gas/water counters, litres,      0..999999999999
  *   PI PE            optional import/export power, W,          0..1e6
  *   T                optional tariff rate, 1 = day/high, 0 = night/low
  *   device_CH        optional channel, must be 0 (this is the CH0 decoder)

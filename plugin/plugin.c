@@ -80,12 +80,12 @@ static void log_summary(struct lowi_plugin *p, const char *when)
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, PREFIX "%s: meters %" PRIu64 ", messages %" PRIu64 ", readings %" PRIu64
 		", rejected %" PRIu64 ", duplicates %" PRIu64 ", out-of-order %" PRIu64 ", discontinuities %" PRIu64
 		", rows queued %" PRIu64 " (estimated %" PRIu64 "), written %" PRIu64 ", dropped %" PRIu64
-		", pending %zu, spooled %" PRIu64 ", replayed %" PRIu64 ", spool errors %" PRIu64 ", db errors %" PRIu64 "; price requests %" PRIu64 " (failed %" PRIu64 "), periods stored %" PRIu64,
+		", pending %zu, spooled %" PRIu64 ", replayed %" PRIu64 ", spool errors %" PRIu64 ", refused %" PRIu64 ", db errors %" PRIu64 "; price requests %" PRIu64 " (failed %" PRIu64 "), periods stored %" PRIu64,
 		when, s->meters, s->messages_seen, s->readings_accepted, s->payloads_rejected,
 		s->by_feed_result[QUARTER_DUPLICATE], s->by_feed_result[QUARTER_OUT_OF_ORDER],
 		s->by_feed_result[QUARTER_DISCONTINUITY], s->rows_queued, s->rows_estimated,
 		atomic_load(&s->rows_written), s->rows_dropped, row_queue_length(&p->rows), atomic_load(&s->rows_spooled),
-		atomic_load(&s->rows_replayed), atomic_load(&s->spool_errors), atomic_load(&s->db_errors),
+		atomic_load(&s->rows_replayed), atomic_load(&s->spool_errors), atomic_load(&s->rows_refused), atomic_load(&s->db_errors),
 		atomic_load(&s->price_requests), atomic_load(&s->price_failures), atomic_load(&s->price_periods));
 }
 

@@ -140,10 +140,16 @@ enum quarter_feed_result quarters_feed(struct meter_quarters *mq, const struct q
 		start_series(mq, t_ms, r);
 		return QUARTER_RESTARTED;
 	}
-	if (r->has_gas && !mq->has_gas)
+	/* A gas or water counter that appears only now starts from its first
+	 * value: its earlier history is unknown, not consumption. */
+	if (r->has_gas && !mq->has_gas) {
 		mq->last_index[QC_GAS] = mq->last_total[QC_GAS] = r->gas_l;
-	if (r->has_water && !mq->has_water)
+		mq->boundary_total[QC_GAS] = llround(r->gas_l);
+	}
+	if (r->has_water && !mq->has_water) {
 		mq->last_index[QC_WATER] = mq->last_total[QC_WATER] = r->water_l;
+		mq->boundary_total[QC_WATER] = llround(r->water_l);
+	}
 
 	double idx[QC_COUNT], delta[QC_COUNT], total[QC_COUNT];
 	reading_indexes(r, mq, idx);

@@ -297,6 +297,19 @@ int spool_remove(struct spool *s, const char *name, char *err, size_t errlen)
 	return 0;
 }
 
+int spool_set_aside(struct spool *s, const struct conso_row *row, char *err, size_t errlen)
+{
+	char path[1100], line[LINE_MAX_BYTES];
+	snprintf(path, sizeof(path), "%s/rejected.rows", s->dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fail(err, errlen, "cannot open", path);
+	int len = format_row(row, line, sizeof(line));
+	int rc = write_all(fd, line, (size_t)len) == 0 && fdatasync(fd) == 0 ? 0 : fail(err, errlen, "cannot append to", path);
+	close(fd);
+	return rc;
+}
+
 /* Rewrites meters.state from the newest row of every meter, then empties
  * the journal. A crash in between leaves both files, which load the same. */
 static int compact(struct spool *s, char *err, size_t errlen)

@@ -39,6 +39,10 @@ int spool_write(struct spool *s, const struct conso_row *rows, size_t n, char *e
  * spool is empty, -1 with err (the file was set aside as *.bad). */
 int spool_read_oldest(struct spool *s, struct conso_row **rows, size_t *n, char *name, size_t namelen, char *err, size_t errlen);
 int spool_remove(struct spool *s, const char *name, char *err, size_t errlen);
+
+/* Appends a row MariaDB refused to <dir>/rejected.rows (never replayed;
+ * kept for the operator). */
+int spool_set_aside(struct spool *s, const struct conso_row *row, char *err, size_t errlen);
 size_t spool_files(struct spool *s);
 
 /* Records rows as durable in the meter journal (fdatasync'd); compacts the

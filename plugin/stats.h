@@ -34,6 +34,7 @@ struct lowi_stats {
 	_Atomic uint64_t rows_spooled;
 	_Atomic uint64_t rows_replayed;
 	_Atomic uint64_t spool_errors;
+	_Atomic uint64_t rows_refused;   /* by MariaDB for their values: set aside */
 	/* price-worker thread */
 	_Atomic uint64_t price_requests;
 	_Atomic uint64_t price_failures;

@@ -219,7 +219,10 @@ int price_store_load_tariff(struct price_store *s, struct tariff *t, char *err, 
 
 static unsigned long dec_text(char *buf, const char *fmt, double v)
 {
-	return (unsigned long)snprintf(buf, DEC, fmt, v);
+	int n = snprintf(buf, DEC, fmt, v);
+	/* Never hand the client a length beyond the buffer (values are range-
+	 * checked before; a truncated text is refused by MariaDB, not over-read). */
+	return n < 0 ? 0 : (unsigned long)(n < DEC ? n : DEC - 1);
 }
 
 /* Fills buy/sell/fp for a period; false when no formula applies or it fails. */
