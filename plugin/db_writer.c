@@ -205,6 +205,7 @@ static bool is_data_error(unsigned err)
 	case ER_DATA_TOO_LONG:
 	case ER_DATA_OUT_OF_RANGE:
 	case ER_DIVISION_BY_ZERO:
+	case ER_CONSTRAINT_FAILED:
 		return true;
 	default:
 		return false;

@@ -41,7 +41,34 @@ def main():
           line[0][line[0].find("lowi"):] + " | " + stop_line[stop_line.find("written"):stop_line.find("db errors")])
     shutil.rmtree(locked)
 
-    # 2. A full disk under the spool while MariaDB is down.
+    # 2. Rows MariaDB refuses for their values (here a CHECK constraint on one
+    #    meter): set aside in the spool, counted, and the other meters'
+    #    rows keep flowing.
+    db.create_database("RF", sc.DB_USER, sc.DB_PASSWORD)
+    spool = sc.spool_dir()
+    port = free_port()
+    b = lib.Broker().start(lib.broker_conf(port, plugin=sc.PLUGIN, plugin_opts=sc.plugin_options(
+        db, "RF", db_timeout=int(2 * SPEED), spool_dir=spool)), f"{base}/refused", port=port)
+    b.wait_log(r"lowi-p1: connected to MariaDB", 10)
+    serials = []
+    out = subprocess.run(sc.sim_command(port, f"{base}", meters=2, interval=60, duration=60, seed=44),
+                         capture_output=True, text=True, timeout=300 * SPEED)
+    with open(f"{base}/published.csv") as f:
+        serials = sorted({line.split(",")[0] for line in f if not line.startswith("serial")})
+    db.query(f"ALTER TABLE Conso ADD CONSTRAINT refuse_one CHECK (Serial <> '{serials[0]}')", db="RF")
+    sim = subprocess.run(sc.sim_command(port, base, meters=2, interval=60, duration=3000, seed=44),
+                         capture_output=True, text=True, timeout=300 * SPEED)
+    b.stop()
+    got = dict(db.query("SELECT Serial, COUNT(*) FROM Conso GROUP BY Serial", db="RF"))
+    with open(f"{spool}/rejected.rows") as f:
+        aside = [line for line in f if line.startswith(serials[0])]
+    stop_line = b.log_lines(r"lowi-p1: stopping:")[-1]
+    check("a row MariaDB refuses is set aside and does not block the others",
+          sim.returncode == 0 and out.returncode == 0 and got.get(serials[1], 0) >= 2 and serials[0] not in got
+          and len(aside) >= 2 and re.search(r"refused [1-9]", stop_line),
+          f"rows {got}, {len(aside)} set aside; {b.log_lines('refused by MariaDB')[0][-120:] if aside else ''}")
+
+    # 3. A full disk under the spool while MariaDB is down.
     mnt = tempfile.mkdtemp(prefix="lowi-full-")
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,mode=0755", "tmpfs", mnt]).returncode != 0:
         check("a 16 KiB tmpfs can be mounted for the full-disk case", False, "mount failed")
