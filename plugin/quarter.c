@@ -169,11 +169,14 @@ enum quarter_feed_result quarters_feed(struct meter_quarters *mq, const struct q
 	if (lower && !higher && small_drop)
 		return QUARTER_OUT_OF_ORDER;
 
-	double dt_h = (double)dt_ms / 3.6e6;
+	/* Readings delayed on the way (Wi-Fi, a busy broker) can arrive in a
+	 * burst, milliseconds apart: the plausibility bound allows at least
+	 * five minutes of flow, so only a real jump is taken for a reset. */
+	double bound_h = (dt_ms > 300000 ? (double)dt_ms : 300000.0) / 3.6e6;
 	bool discontinuity = false;
 	for (int c = 0; c < QC_COUNT; c++) {
 		double d = idx[c] - mq->last_index[c];
-		double bound = (c >= QC_GAS ? p->max_flow_l_per_h : p->max_power_w) * dt_h + 1.0;
+		double bound = (c >= QC_GAS ? p->max_flow_l_per_h : p->max_power_w) * bound_h + 1.0;
 		if (d < 0.0 || d > bound) {
 			d = 0.0;
 			discontinuity = true;
