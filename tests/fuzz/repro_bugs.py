@@ -57,8 +57,11 @@ def broker_env():
     if "asan" in os.path.basename(BUILD.rstrip("/")):
         libs = [os.path.realpath(subprocess.run(["gcc", f"-print-file-name={n}"], capture_output=True,
                                                 text=True).stdout.strip()) for n in ("libasan.so", "libubsan.so")]
-        env["LD_PRELOAD"] = ":".join(libs + [PLUGIN] + ([env["LD_PRELOAD"]] if env.get("LD_PRELOAD") else []))
-        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:allocator_release_to_os_interval_ms=-1"
+        env["LD_PRELOAD"] = ":".join(libs + ([env["LD_PRELOAD"]] if env.get("LD_PRELOAD") else []))
+        # symbolize=0 and allocator_release_to_os_interval_ms=-1: ASan under
+        # libfaketime (see tests/sanitize.sh); symbolize the report with
+        # tests/fuzz/sanitizer_report.py <broker.log>.
+        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:allocator_release_to_os_interval_ms=-1:symbolize=0"
     return env
 
 

@@ -1,0 +1,321 @@
+/*
+ * libFuzzer target: plugin/quarter.h quarters_feed on a stream of readings
+ * decoded from the fuzz input, with the plugin's default parameters.
+ *
+ * Input: 20-byte records (a shorter tail is ignored), each one reading:
+ *   byte 0      bit 0 PI/PE present, bit 1 CG present, bit 2 CW present,
+ *               bits 3-4 T (0: absent, 1: night, 2: day, 3: absent),
+ *               bits 5-7 time unit (1 ms, 100 ms, 1 s, 10 s, 1 min, 15 min, 1 h, 1 day)
+ *   bytes 1-2   time since the previous reading, in that unit (little endian)
+ *   byte 3      bits 0-1 counter step unit (1, 10, 1000, 1e6 Wh or litres),
+ *               bit 2 steps in eighths, bit 3 counters jump to step * 1e4
+ *               (a meter swap), bits 4-5 power unit (1, 10, 100, 16 W),
+ *               bit 7 time goes backwards
+ *   bytes 4-15  six int16 counter steps: CIH CIL CEH CEL CG CW
+ *   bytes 16-19 PI, PE (uint16, times the power unit)
+ * Counters are kept within 0..999999999999 and powers within 0..1e6, the
+ * ranges the payload decoder lets through (payload.h).
+ *
+ * Invariants checked (quarter.h, README "How a reading becomes a row"):
+ *  - energies never negative, rows' indexes within the counters' range;
+ *  - rows start on quarter boundaries, strictly increasing, in exact 900 s
+ *    steps within a series (between restarts);
+ *  - per series, the sum of import_wh (export_wh) over the rows equals the
+ *    change of the rounded import (export) total between the first row's
+ *    start boundary and the last row's end boundary;
+ *  - a row's import_wh is the change of In_D + In_N from the previous row
+ *    (and the same for export) when no discontinuity lies between them,
+ *    exactly while the series has had none (README: "a row's Soutire is
+ *    exactly the change of In_D + In_N since the previous row");
+ *  - a row is estimated exactly when its quarter touches a reading interval
+ *    longer than measured_gap_ms or a discontinuity;
+ *  - every value fits its MariaDB column (sql/schema.sql);
+ *  - a row's energy is bounded by what the plausibility limits let through
+ *    (max_power_w, max_flow_l_per_h: each reading interval may carry at
+ *    least five minutes of flow, plus 1 Wh/l of slack, and rounding);
+ *  - duplicate and out-of-order readings change nothing and emit nothing.
+ *
+ * -DFUZZ_KNOWN_BUG_INDEX_ROUNDING (set by run.sh until the bug is fixed):
+ * after a discontinuity, quarter.c rounds the boundary indexes and the
+ * boundary totals separately; when the offset between them is not a whole
+ * number of Wh (fractional counters, allowed by the payload decoder) the
+ * two roundings differ and Soutire misses the In_D + In_N change by 1 Wh
+ * per counter. Tolerated (+-1 Wh per counter) after a discontinuity.
+ *
+ * FUZZ_TRACE=1 build-fuzz/fuzz_quarter <crash file> prints every reading
+ * and row on stderr.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_check.h"
+#include "quarter.h"
+
+#define RECORD 20
+#define COUNTER_LIMIT 999999999999.0           /* payload.h */
+#define INDEX_COLUMN_MAX INT64_C(999999999999) /* Wh in DECIMAL(12,3) kWh */
+#define KW_COLUMN_MAX INT64_C(99999999)        /* W in DECIMAL(8,3) kW */
+#define MAX_ROWS_PER_CALL 8000 /* 62 days of quarters: max_fill_ms / 900 s */
+
+struct call_rows {
+	const struct meter_quarters *mq;
+	size_t n;
+	struct quarter_row rows[MAX_ROWS_PER_CALL];
+	int64_t start_import[MAX_ROWS_PER_CALL]; /* rounded import total at the row's start boundary */
+	int64_t start_export[MAX_ROWS_PER_CALL];
+};
+
+static struct call_rows cr; /* large: static, reset per call */
+static int trace = -1;
+
+static void on_row(void *ctx, const struct quarter_row *row)
+{
+	struct call_rows *c = ctx;
+	FUZZ_CHECK(c->n < MAX_ROWS_PER_CALL, "more than %d rows from one reading", MAX_ROWS_PER_CALL);
+	FUZZ_CHECK(c->mq->boundary_valid && c->mq->boundary_s == row->start_s,
+		"row %lld emitted while the stored boundary is %lld", (long long)row->start_s, (long long)c->mq->boundary_s);
+	c->rows[c->n] = *row;
+	c->start_import[c->n] = c->mq->boundary_total[QC_IMPORT_DAY] + c->mq->boundary_total[QC_IMPORT_NIGHT];
+	c->start_export[c->n] = c->mq->boundary_total[QC_EXPORT_DAY] + c->mq->boundary_total[QC_EXPORT_NIGHT];
+	c->n++;
+}
+
+static uint16_t u16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static double clamp(double v, double max)
+{
+	return v < 0.0 ? 0.0 : (v > max ? max : v);
+}
+
+/* Per-series bookkeeping of the checker. */
+struct series {
+	bool any_row;
+	int64_t first_import, first_export;  /* rounded totals at the first row's start */
+	int64_t sum_import, sum_export;
+	struct quarter_row last;             /* previous row */
+	bool disc_since_crossing;            /* a discontinuity since the last boundary crossing */
+	bool any_disc;                       /* a discontinuity in this series */
+	bool est_since_crossing;             /* an estimated interval since (and at) the last crossing */
+	int64_t intervals_since_crossing;    /* accepted intervals since (and at) the last crossing */
+};
+
+static void end_series(const struct series *s, const struct meter_quarters *mq)
+{
+	if (!s->any_row)
+		return;
+	int64_t end_import = mq->boundary_total[QC_IMPORT_DAY] + mq->boundary_total[QC_IMPORT_NIGHT];
+	int64_t end_export = mq->boundary_total[QC_EXPORT_DAY] + mq->boundary_total[QC_EXPORT_NIGHT];
+	FUZZ_CHECK(mq->boundary_s == s->last.start_s + QUARTER_S, "last boundary %lld, last row %lld",
+		(long long)mq->boundary_s, (long long)s->last.start_s);
+	FUZZ_CHECK(s->sum_import == end_import - s->first_import, "sum of import_wh %lld, rounded total change %lld",
+		(long long)s->sum_import, (long long)(end_import - s->first_import));
+	FUZZ_CHECK(s->sum_export == end_export - s->first_export, "sum of export_wh %lld, rounded total change %lld",
+		(long long)s->sum_export, (long long)(end_export - s->first_export));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const int64_t time_unit[8] = { 1, 100, 1000, 10000, 60000, 900000, 3600000, 86400000 };
+	static const double step_unit[4] = { 1, 10, 1000, 1e6 };
+	static const double power_unit[4] = { 1, 10, 100, 16 };
+	const struct quarter_params *p = &quarter_default_params;
+	if (trace < 0)
+		trace = getenv("FUZZ_TRACE") != NULL;
+
+	struct meter_quarters mq;
+	quarters_reset(&mq);
+	cr.mq = &mq;
+	struct series s = { 0 };
+	int64_t t_ms = INT64_C(1771000000000); /* 2026-02-13 */
+	double counter[QC_COUNT] = { 130838, 137096, 10976, 3381, 1234567, 98765 };
+	bool have_prev_row = false;
+	int64_t prev_row_start = 0;
+
+	for (size_t off = 0; off + RECORD <= size; off += RECORD) {
+		const uint8_t *rec = data + off;
+		struct lowi_reading r;
+		memset(&r, 0, sizeof(r));
+		r.has_power = rec[0] & 1;
+		r.has_gas = rec[0] & 2;
+		r.has_water = rec[0] & 4;
+		int t = (rec[0] >> 3) & 3;
+		r.rate = t == 1 ? 0 : t == 2 ? 1 : -1;
+		int64_t dt = (int64_t)u16(rec + 1) * time_unit[rec[0] >> 5];
+		t_ms += (rec[3] & 0x80) ? -dt : dt;
+		if (t_ms < 1)
+			t_ms = 1;
+		double unit = step_unit[rec[3] & 3] / ((rec[3] & 4) ? 8.0 : 1.0);
+		for (int c = 0; c < QC_COUNT; c++) {
+			double step = (int16_t)u16(rec + 4 + 2 * c) * unit;
+			counter[c] = clamp((rec[3] & 8) ? fabs(step) * 1e4 : counter[c] + step, COUNTER_LIMIT);
+		}
+		r.import_day_wh = counter[QC_IMPORT_DAY];
+		r.import_night_wh = counter[QC_IMPORT_NIGHT];
+		r.export_day_wh = counter[QC_EXPORT_DAY];
+		r.export_night_wh = counter[QC_EXPORT_NIGHT];
+		r.gas_l = counter[QC_GAS];
+		r.water_l = counter[QC_WATER];
+		double pu = power_unit[(rec[3] >> 4) & 3];
+		r.import_w = r.has_power ? clamp(u16(rec + 16) * pu, 1e6) : 0.0;
+		r.export_w = r.has_power ? clamp(u16(rec + 18) * pu, 1e6) : 0.0;
+
+		struct meter_quarters before = mq;
+		cr.n = 0;
+		enum quarter_feed_result res = quarters_feed(&mq, p, t_ms, &r, on_row, &cr);
+		FUZZ_CHECK(strcmp(quarter_feed_result_name(res), "?") != 0, "result %d", (int)res);
+		if (trace) {
+			fprintf(stderr, "reading t=%lld ms (+%lld) CIH %.3f CIL %.3f CEH %.3f CEL %.3f CG %.3f%s CW %.3f%s"
+				" PI %.0f PE %.0f%s T %d -> %s, %zu rows\n", (long long)t_ms, (long long)(t_ms - before.last_ms),
+				r.import_day_wh, r.import_night_wh, r.export_day_wh, r.export_night_wh, r.gas_l,
+				r.has_gas ? "" : "(absent)", r.water_l, r.has_water ? "" : "(absent)", r.import_w, r.export_w,
+				r.has_power ? "" : "(absent)", r.rate, quarter_feed_result_name(res), cr.n);
+			for (size_t i = 0; i < cr.n; i++)
+				fprintf(stderr, "  row %lld In_D %lld In_N %lld OUT_D %lld OUT_N %lld import %lld export %lld"
+					" gas %lld%s water %lld%s estimated %d\n", (long long)cr.rows[i].start_s,
+					(long long)cr.rows[i].import_day_wh, (long long)cr.rows[i].import_night_wh,
+					(long long)cr.rows[i].export_day_wh, (long long)cr.rows[i].export_night_wh,
+					(long long)cr.rows[i].import_wh, (long long)cr.rows[i].export_wh, (long long)cr.rows[i].gas_l,
+					cr.rows[i].has_gas ? "" : "(null)", (long long)cr.rows[i].water_l,
+					cr.rows[i].has_water ? "" : "(null)", cr.rows[i].estimated);
+		}
+
+		if (res == QUARTER_DUPLICATE || res == QUARTER_OUT_OF_ORDER) {
+			FUZZ_CHECK(cr.n == 0, "%s reading emitted %zu rows", quarter_feed_result_name(res), cr.n);
+			/* quarters_feed seeds a gas/water counter seen for the first
+			 * time before it classifies the reading; harmless (has_gas stays
+			 * false, readings without it carry the seeded value, and the
+			 * next reading with it seeds it again), so not compared. */
+			struct meter_quarters cmp = mq;
+			for (int c = QC_GAS; c <= QC_WATER; c++) {
+				if (!(c == QC_GAS ? before.has_gas : before.has_water)) {
+					cmp.last_index[c] = before.last_index[c];
+					cmp.last_total[c] = before.last_total[c];
+					cmp.boundary_total[c] = before.boundary_total[c];
+				}
+			}
+			FUZZ_CHECK(memcmp(&before, &cmp, sizeof(cmp)) == 0, "%s reading changed the state",
+				quarter_feed_result_name(res));
+			continue;
+		}
+		if (res == QUARTER_FIRST || res == QUARTER_RESTARTED) {
+			FUZZ_CHECK(cr.n == 0, "%s reading emitted %zu rows", quarter_feed_result_name(res), cr.n);
+			FUZZ_CHECK(res == QUARTER_FIRST ? before.last_ms == 0 : t_ms - before.last_ms > p->max_fill_ms,
+				"%s after %lld ms", quarter_feed_result_name(res), (long long)(t_ms - before.last_ms));
+			end_series(&s, &before);
+			memset(&s, 0, sizeof(s));
+			continue;
+		}
+		FUZZ_CHECK(res == QUARTER_ACCEPTED || res == QUARTER_DISCONTINUITY, "result %d", (int)res);
+		int64_t dt_ms = t_ms - before.last_ms;
+		bool disc = res == QUARTER_DISCONTINUITY;
+		bool est = disc || dt_ms > p->measured_gap_ms;
+		bool crossed = mq.boundary_valid && (!before.boundary_valid || mq.boundary_s != before.boundary_s);
+		FUZZ_CHECK(crossed == (t_ms / 900000 != before.last_ms / 900000), "crossing mismatch");
+		FUZZ_CHECK(cr.n == 0 || crossed, "rows without a crossing");
+
+		for (size_t i = 0; i < cr.n; i++) {
+			const struct quarter_row *row = &cr.rows[i];
+			bool first_in_call = i == 0;
+			/* Intervals that overlap this row's quarter: for the first row of
+			 * the call, those since the crossing of its start boundary and
+			 * this one; for the others, this interval alone. */
+			bool expect_est = first_in_call ? (s.est_since_crossing || est) : est;
+			bool disc_inside = first_in_call ? s.disc_since_crossing : false;
+			int64_t intervals = first_in_call ? s.intervals_since_crossing + 1 : 1;
+
+			FUZZ_CHECK(row->start_s % QUARTER_S == 0, "row start %lld not on a quarter", (long long)row->start_s);
+			FUZZ_CHECK(!have_prev_row || row->start_s > prev_row_start, "row %lld after row %lld",
+				(long long)row->start_s, (long long)prev_row_start);
+			if (s.any_row)
+				FUZZ_CHECK(row->start_s == s.last.start_s + QUARTER_S, "row %lld after %lld in one series",
+					(long long)row->start_s, (long long)s.last.start_s);
+			FUZZ_CHECK(row->import_wh >= 0 && row->export_wh >= 0, "row %lld: import %lld Wh, export %lld Wh",
+				(long long)row->start_s, (long long)row->import_wh, (long long)row->export_wh);
+			/* Plausibility bounds (quarter.c): a reading interval of dt may
+			 * add up to rate * max(dt, 5 min) + 1 per counter. Within this
+			 * quarter an interval puts at most rate * (overlap + 5 min) + 1
+			 * (all of it when the power step is used, dt <= 5 min; its
+			 * overlap's share otherwise); over the n intervals touching the
+			 * quarter: rate * (900 s + n * 300 s) + n, two counters per
+			 * energy group, 2 for rounding. */
+			double span_h = (QUARTER_S + (double)intervals * 300.0) / 3600.0;
+			double max_energy = 2 * (p->max_power_w * span_h + (double)intervals) + 2;
+			double max_flow = p->max_flow_l_per_h * span_h + (double)intervals + 2;
+			/* Gas and water: never negative, bounded like energy. */
+			FUZZ_CHECK(!row->has_gas || row->gas_l >= 0, "row %lld: gas %lld l", (long long)row->start_s,
+				(long long)row->gas_l);
+			FUZZ_CHECK(!row->has_water || row->water_l >= 0, "row %lld: water %lld l",
+				(long long)row->start_s, (long long)row->water_l);
+			/* Every value fits its column (sql/schema.sql): In_* DECIMAL(12,3)
+			 * kWh, Soutire/Injecte/Gas_m3/Water_m3 DECIMAL(10,3), Pics.kW
+			 * DECIMAL(8,3) = 4 x Soutire. One row that does not makes the
+			 * writer's batch fail again and again (db_writer.c). */
+			int64_t index_max = INDEX_COLUMN_MAX;
+			FUZZ_CHECK(row->import_day_wh >= 0 && row->import_night_wh >= 0 && row->export_day_wh >= 0
+				&& row->export_night_wh >= 0 && row->import_day_wh <= index_max
+				&& row->import_night_wh <= index_max && row->export_day_wh <= index_max
+				&& row->export_night_wh <= index_max,
+				"row %lld: indexes %lld %lld %lld %lld Wh outside DECIMAL(12,3) kWh", (long long)row->start_s,
+				(long long)row->import_day_wh, (long long)row->import_night_wh, (long long)row->export_day_wh,
+				(long long)row->export_night_wh);
+			FUZZ_CHECK(row->estimated || row->import_wh * 4 <= KW_COLUMN_MAX, "row %lld: peak %lld W outside DECIMAL(8,3)",
+				(long long)row->start_s, (long long)(row->import_wh * 4));
+			FUZZ_CHECK(row->estimated == expect_est, "row %lld: estimated %d, expected %d (interval %lld ms, %s)",
+				(long long)row->start_s, row->estimated, expect_est, (long long)dt_ms, quarter_feed_result_name(res));
+
+			FUZZ_CHECK(row->import_wh <= max_energy && row->export_wh <= max_energy,
+				"row %lld: import %lld Wh, export %lld Wh, more than %g Wh the limits allow",
+				(long long)row->start_s, (long long)row->import_wh, (long long)row->export_wh, max_energy);
+			FUZZ_CHECK(!row->has_gas || row->gas_l <= max_flow,
+				"row %lld: gas %lld l, more than %g l the limit allows", (long long)row->start_s,
+				(long long)row->gas_l, max_flow);
+			FUZZ_CHECK(!row->has_water || row->water_l <= max_flow,
+				"row %lld: water %lld l, more than %g l the limit allows", (long long)row->start_s,
+				(long long)row->water_l, max_flow);
+
+			if (s.any_row) {
+				FUZZ_CHECK(cr.start_import[i] == s.first_import + s.sum_import,
+					"row %lld starts at import total %lld, previous rows end at %lld", (long long)row->start_s,
+					(long long)cr.start_import[i], (long long)(s.first_import + s.sum_import));
+				if (!disc_inside) {
+					int64_t di = row->import_day_wh + row->import_night_wh - s.last.import_day_wh - s.last.import_night_wh;
+					int64_t de = row->export_day_wh + row->export_night_wh - s.last.export_day_wh - s.last.export_night_wh;
+					int64_t slack = 0;
+#ifdef FUZZ_KNOWN_BUG_INDEX_ROUNDING
+					slack = s.any_disc ? 2 : 0;
+#endif
+					FUZZ_CHECK(llabs(row->import_wh - di) <= slack && llabs(row->export_wh - de) <= slack,
+						"row %lld: import %lld Wh but In_D+In_N changed %lld; export %lld Wh but OUT changed %lld",
+						(long long)row->start_s, (long long)row->import_wh, (long long)di,
+						(long long)row->export_wh, (long long)de);
+				}
+			} else {
+				s.any_row = true;
+				s.first_import = cr.start_import[i];
+				s.first_export = cr.start_export[i];
+			}
+			s.sum_import += row->import_wh;
+			s.sum_export += row->export_wh;
+			s.last = *row;
+			have_prev_row = true;
+			prev_row_start = row->start_s;
+		}
+		s.any_disc = s.any_disc || disc;
+		if (crossed) {
+			s.disc_since_crossing = disc;
+			s.est_since_crossing = est;
+			s.intervals_since_crossing = 1;
+		} else {
+			s.disc_since_crossing = s.disc_since_crossing || disc;
+			s.est_since_crossing = s.est_since_crossing || est;
+			s.intervals_since_crossing++;
+		}
+	}
+	end_series(&s, &mq);
+	return 0;
+}

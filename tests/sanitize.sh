@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# Runs the whole lowi-p1 test suite with AddressSanitizer (leaks included)
+# and UndefinedBehaviorSanitizer: builds build-asan/ (meson, gcc,
+# -Db_sanitize=address,undefined), runs the unit tests from it, then the
+# integration tests with the sanitized plugin (build-asan/plugin/lowi_p1.so
+# loaded by the distribution's /usr/sbin/mosquitto, the ASan runtime
+# preloaded) and the sanitized simulator. A test fails on its own checks, and
+# also on any sanitizer report: in a unit test's output, in an integration
+# test's output (simulator), or in any broker.log it produced. Ends with
+# "N passed, N failed".
+#
+#   tests/sanitize.sh              everything
+#   tests/sanitize.sh accuracy     only integration tests whose file name matches
+#
+# Work directories of failed integration tests are kept under
+# /tmp/lowi-asan.*/<test>/ (their broker.log holds the report); those of
+# passed tests are removed.
+set -u
+cd "$(dirname "$0")/.."
+root=$PWD
+filter="${1:-}"
+build=build-asan
+
+tests/install-deps.sh || exit 1
+# gcc's sanitizer runtimes (normally already there with gcc).
+missing=()
+for p in libasan8 libubsan1; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "sanitize: missing packages: ${missing[*]}; run as root" >&2
+		exit 1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || exit 1
+fi
+
+# b_lundef=false: the plugin leaves the mosquitto_* symbols to the broker
+# (plugin/meson.build already overrides it for lowi_p1.so), and with
+# b_sanitize meson 1.0.1 would otherwise link the executables with
+# -Wl,--no-undefined against the shared sanitizer runtimes; both work, the
+# project-wide setting keeps every target alike.
+if [ ! -f "$build/build.ninja" ]; then
+	meson setup "$build" -Db_sanitize=address,undefined -Db_lundef=false --werror >/dev/null \
+		|| { meson setup --wipe "$build" -Db_sanitize=address,undefined -Db_lundef=false --werror; exit 1; }
+fi
+meson compile -C "$build" >/dev/null || { meson compile -C "$build"; exit 1; }
+
+asan_lib=$(readlink -f "$(gcc -print-file-name=libasan.so)")
+ubsan_lib=$(readlink -f "$(gcc -print-file-name=libubsan.so)")
+for f in "$asan_lib" "$ubsan_lib"; do
+	[ -f "$f" ] || { echo "sanitize: sanitizer runtime not found ($f)" >&2; exit 1; }
+done
+
+# ---- LeakSanitizer suppressions: only leaks that belong to mosquitto or to
+# libraries, never a frame of the plugin's own code (plugin/, price-worker/).
+# LSan syntax, but applied by tests/fuzz/sanitizer_report.py to the
+# symbolized reports (see symbolize=0 below), which also refuses to
+# suppress any report with a frame in the plugin.
+supp="$root/$build/lsan.supp"
+cat >"$supp" <<'EOF'
+# mosquitto 2.0.11 itself (not built with ASan, /usr/sbin/mosquitto): when
+# the broker refuses to start because a plugin's init fails (test_deploy.py's
+# bad-option cases), main() returns without freeing the configuration it
+# parsed. Every such block is allocated under config__read() or
+# config__parse_args(), before any plugin is loaded, so no allocation of
+# the plugin can match.
+leak:config__read
+leak:config__parse_args
+# mosquitto 2.0.11 again, same exit path: the record plugin__load_v5()
+# allocates (mosquitto__calloc) for each plugin it loads. The frame is
+# mosquitto's loader; the plugin's init runs after it and allocates with
+# plain malloc in lowi_p1.so frames, which are never suppressed.
+leak:plugin__load_v5
+EOF
+chmod 644 "$supp"
+
+# A no-op dlclose(), preloaded into the broker: mosquitto dlclose()s the
+# plugin at exit, before LeakSanitizer looks. Unmapped, the plugin's frames
+# could not be symbolized, and the blocks that its libraries (libmariadb,
+# GnuTLS, libcurl, ...) keep in their globals would be reported as leaks
+# "in <unknown module>". Kept mapped, LSan sees those globals and names
+# every frame. (Preloading the plugin itself instead deadlocks at exit, in
+# libp11-kit's destructor, when the plugin's init has failed.)
+shim="$root/$build/nodlclose.so"
+echo 'int dlclose(void *handle) { (void)handle; return 0; }' >"$root/$build/nodlclose.c"
+gcc -shared -fPIC -O2 -o "$shim" "$root/$build/nodlclose.c" || exit 1
+
+# A `mosquitto` first in PATH for the tests (lib.Broker runs "mosquitto"):
+# it preloads the gcc ASan and UBSan runtimes and the shim ahead of what the
+# test put in LD_PRELOAD (libfaketime under an accelerated clock). ASan must
+# come first: mosquitto is not instrumented, the plugin is dlopen()ed later.
+wrap="$root/$build/wrap"
+mkdir -p "$wrap"
+{
+	echo '#!/bin/sh'
+	echo '# Written by tests/sanitize.sh: the system broker with the ASan runtime preloaded.'
+	echo "LD_PRELOAD=\"$asan_lib:$ubsan_lib:$shim\${LD_PRELOAD:+:\$LD_PRELOAD}\""
+	echo 'export LD_PRELOAD'
+	echo 'exec /usr/sbin/mosquitto "$@"'
+} >"$wrap/mosquitto"
+chmod 755 "$wrap/mosquitto"
+
+# allocator_release_to_os_interval_ms=-1: with libfaketime preloaded, the
+# ASan allocator's first use of a size class calls clock_gettime, which
+# lands in libfaketime; its lazy dlsym() then calls malloc inside the
+# allocator's lock and the process hangs. Not releasing memory to the OS
+# on a timer removes that call.
+# symbolize=0: symbolizing in a process under libfaketime crashes or hangs
+# (SEGV in the report, or glibc's "The futex facility returned an
+# unexpected error code"); reports keep "(module+0xoffset)" frames that
+# tests/fuzz/sanitizer_report.py symbolizes afterwards with addr2line.
+# fast_unwind_on_malloc=0: whole allocation stacks through mosquitto and
+# libraries built without frame pointers (the suppressions match on them).
+# verify_asan_link_order=0: the sanitized simulator runs with libfaketime
+# preloaded ahead of the ASan runtime it links (harmless: libfaketime
+# interposes no memory function).
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:fast_unwind_on_malloc=0:allocator_release_to_os_interval_ms=-1:symbolize=0:verify_asan_link_order=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:symbolize=0
+unset LSAN_OPTIONS
+
+passed=0
+failed=0
+logdir=$build/test-logs
+mkdir -p "$logdir"
+
+count() { # file-with-output, label, exit code (as tests/run.sh)
+	local line
+	line=$(grep -E '[0-9]+ (checks )?passed, [0-9]+ failed' "$1" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "FAIL $2: no result line (see $1)"
+		failed=$((failed + 1))
+		return
+	fi
+	local p f
+	p=$(sed -E 's/.* ([0-9]+) (checks )?passed.*/\1/' <<<"$line")
+	f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL $2: exit code $3 (see $1)"
+		failed=$((failed + 1))
+	fi
+}
+
+# scan FILE LABEL: one failure per file holding a sanitizer report that
+# tests/fuzz/sanitizer_report.py does not clear (see there).
+scan() {
+	local out
+	out=$(python3 tests/fuzz/sanitizer_report.py "$1" "$supp")
+	local rc=$? n
+	n=$(grep -c '^suppressed' <<<"$out")
+	[ "$n" -gt 0 ] && echo "   $2: $n leak report(s) of mosquitto/libraries suppressed ($1)"
+	[ "$rc" -eq 0 ] && return 0
+	echo "FAIL $2: sanitizer report in $1:"
+	grep -v '^suppressed' <<<"$out" | head -n 40 | sed 's/^/   | /'
+	failed=$((failed + 1))
+	return 1
+}
+
+# The detection itself: a leak planted in the broker (a preloaded library
+# that leaks in its constructor) must be reported, symbolized and not
+# suppressed, through the same wrapper, options and scan.
+canary_dir=$(mktemp -d /tmp/lowi-asan-canary.XXXXXX)
+printf '#include <stdlib.h>\nvoid *volatile lowi_canary;\n__attribute__((constructor)) static void lowi_canary_leak(void) { lowi_canary = malloc(77); lowi_canary = 0; }\n' \
+	>"$canary_dir/canary.c"
+gcc -shared -fPIC -g -O0 -o "$canary_dir/canary.so" "$canary_dir/canary.c" || exit 1
+(LD_PRELOAD="$canary_dir/canary.so" "$wrap/mosquitto" -h >"$canary_dir/broker.log" 2>&1) 2>/dev/null
+out=$(python3 tests/fuzz/sanitizer_report.py "$canary_dir/broker.log" "$supp")
+if [ $? -eq 1 ] && grep -q 'lowi_canary_leak' <<<"$out"; then
+	echo "PASS sanity: a leak planted in the broker is reported and symbolized"
+	passed=$((passed + 1))
+else
+	echo "FAIL sanity: a leak planted in the broker is not reported (see $canary_dir/broker.log)"
+	failed=$((failed + 1))
+fi
+rm -rf "$canary_dir"
+
+if [ -z "$filter" ]; then
+	for t in "$build"/tests/unit/test_*; do
+		[ -f "$t" ] && [ -x "$t" ] || continue
+		name=$(basename "$t")
+		"$t" >"$logdir/$name.log" 2>&1
+		rc=$?
+		grep -E '^(FAIL|[a-z_]+: )' "$logdir/$name.log"
+		count "$logdir/$name.log" "$name (asan)" $rc
+		scan "$logdir/$name.log" "$name (asan)"
+	done
+fi
+
+# The integration tests take the plugin and the simulator from
+# scenario.PLUGIN / scenario.SIM. With LOWI_BUILD_DIR support in
+# tests/integration/scenario.py they run in place; until then, from a copy
+# of tests/integration/ (two levels below the root, so scenario.ROOT is
+# still the repository) whose scenario.py reads LOWI_BUILD_DIR.
+itests=tests/integration
+if ! grep -q LOWI_BUILD_DIR tests/integration/scenario.py; then
+	itests=$build/integration
+	rm -rf "$itests"
+	mkdir -p "$itests"
+	cp tests/integration/*.py "$itests/"
+	sed -i -E 's#^(PLUGIN|SIM) = os\.path\.join\(ROOT, "build", #\1 = os.path.join(ROOT, os.environ.get("LOWI_BUILD_DIR", "build"), #' \
+		"$itests/scenario.py"
+	if [ "$(grep -c LOWI_BUILD_DIR "$itests/scenario.py")" -ne 2 ]; then
+		echo "sanitize: cannot point $itests/scenario.py at $build (PLUGIN/SIM lines changed?)" >&2
+		exit 1
+	fi
+fi
+export LOWI_BUILD_DIR="$root/$build"
+scratch=$(mktemp -d /tmp/lowi-asan.XXXXXX)
+chmod 755 "$scratch"
+
+for t in tests/integration/test_*.py; do
+	name=$(basename "$t" .py)
+	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+	echo "== $name (asan)"
+	tmp="$scratch/$name"
+	mkdir -p "$tmp"
+	log="$logdir/$name.log"
+	start=$(date +%s)
+	opts=$ASAN_OPTIONS
+	# test_hostile bounds the broker's resident set growth (64 MiB); ASan's
+	# quarantine alone keeps up to 256 MiB of freed memory (by design, to
+	# catch use after free). 8 MiB still catches the use of recently freed
+	# blocks and leaves the bound meaningful (the remaining overhead, shadow
+	# and redzones, grows with live memory, which is what the test bounds).
+	[ "$name" = test_hostile ] && opts="$opts:quarantine_size_mb=8"
+	ASAN_OPTIONS="$opts" PATH="$wrap:$PATH" TMPDIR="$tmp" \
+		timeout -k 10 1800 /usr/bin/python3 "$itests/$name.py" >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|  \.\.)' "$log"
+	echo "   ($(( $(date +%s) - start )) s, log: $log)"
+	before=$failed
+	count "$log" "$name (asan)" $rc
+	scan "$log" "$name (asan)"
+	nlogs=0
+	while IFS= read -r -d '' b; do
+		nlogs=$((nlogs + 1))
+		scan "$b" "$name (asan) broker"
+	done < <(find "$tmp" -name broker.log -print0 2>/dev/null)
+	# A test that starts a broker with the plugin must have left its log.
+	if [ "$nlogs" -eq 0 ] && [ "$name" != test_lib_selfcheck ]; then
+		echo "FAIL $name (asan): no broker.log found under $tmp"
+		failed=$((failed + 1))
+	else
+		echo "   broker logs scanned: $nlogs"
+	fi
+	if [ "$failed" -eq "$before" ]; then
+		rm -rf "$tmp"
+	else
+		echo "   kept: $tmp"
+	fi
+done
+rmdir "$scratch" 2>/dev/null
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
