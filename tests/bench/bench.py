@@ -1,0 +1,625 @@
+#!/usr/bin/env python3
+"""lowi-p1 benchmarks: run by tests/bench/run.sh after it has built
+build-bench/ (plugin in release mode, loadgen, percall, lowi-sim).
+
+    bench.py [--parts throughput,percall,scale] [--reps 5] [--quick]
+
+Parts (each figure is a ratio or a count against a baseline of the same run):
+
+  throughput  4 publishers -> 1 subscriber on loopback, ~330-byte LOWI CH0
+              payloads, QoS 0 and QoS 1, 10,000 serials. Six broker set-ups,
+              each started fresh for every run and alternated (the order
+              rotates every repetition):
+                bare / plugin            LOWI topics <serial>/PUB/CH0, real clock
+                bare / plugin, unrelated the same payloads on bench/<serial>/p1
+                bare / plugin, x600      LOWI topics, broker on a clock 600x
+                                         faster (libfaketime), so that quarters
+                                         end every 1.5 s and 10,000 rows are
+                                         written to MariaDB at each
+              msg/s received (median of --reps runs) and the per-repetition
+              ratio plugin/bare (median). received == sent is checked.
+  percall     callgrind instruction counts per LOWI message for the
+              broker-thread work (topic match, decode, meter lookup,
+              quarter feed), 200,000 messages of 1,000 meters; deterministic,
+              run twice to show it.
+  scale       lowi-sim with 1,000 and 10,000 meters publishing every 10 s on
+              a clock 10x faster, bare broker vs plugin: broker CPU share,
+              resident memory per meter, and the time from a quarter boundary
+              until every meter's row of the quarter is committed. One run
+              per set-up (each lasts about 110 s).
+
+Servers: one private MariaDB and the brokers on free loopback ports above
+20000, all stopped at exit (lib.py's bookkeeping, by PID).
+"""
+
+import argparse
+import datetime
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import lib  # noqa: E402
+from lib import Broker, MariaDB, real_time  # noqa: E402
+
+BB = os.path.join(ROOT, "build-bench")
+PLUGIN = os.path.join(BB, "meson", "plugin", "lowi_p1.so")
+SIM = os.path.join(BB, "meson", "tests", "sim", "lowi-sim")
+LOADGEN = os.path.join(BB, "loadgen")
+PERCALL = os.path.join(BB, "percall")
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+DB_USER, DB_PASSWORD = "lowi", "lowi-bench-secret"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    """A free TCP port on 127.0.0.1 in 20001..32767 (below the ephemeral range)."""
+    for _ in range(200):
+        port = random.randint(20001, 32767)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port above 20000")
+
+
+def bench_conf(port, plugin_opts=None):
+    """Broker conf: loopback listener, no per-message logging, queues large
+    enough that the broker drops nothing (checked: received == sent)."""
+    lines = ["per_listener_settings false", "log_dest stderr",
+             "log_type error", "log_type warning", "log_type notice", "log_type information",
+             "log_timestamp true", "persistence false",
+             "max_queued_messages 10000000", "max_queued_bytes 0",
+             f"listener {port} 127.0.0.1", "allow_anonymous true"]
+    if plugin_opts is not None:
+        lines.append(f"plugin {PLUGIN}")
+        lines += [f"plugin_opt_{k} {v}" for k, v in plugin_opts.items()]
+    return "\n".join(lines) + "\n"
+
+
+def fake_env(start, speed):
+    """Environment for a process on a clock starting at `start` (UTC) and
+    running `speed` times faster than real (libfaketime, as the integration
+    tests use it). The monotonic clock is faked too: with
+    DONT_FAKE_MONOTONIC=1, libfaketime 0.9.10 makes every
+    pthread_cond_timedwait on CLOCK_MONOTONIC return at once, and the
+    plugin's writer thread would spin (loadgen uses the longest keepalive so
+    that the broker's faster clock never times its clients out)."""
+    return dict(os.environ, LD_PRELOAD=LIBFAKETIME, FAKETIME=f"@{start} x{speed}", TZ="UTC")
+
+
+def spool_dir(base):
+    d = tempfile.mkdtemp(prefix="spool-", dir=base)
+    if os.geteuid() == 0:
+        shutil.chown(d, "mosquitto", "mosquitto")
+    return d
+
+
+def plugin_opts(db, db_name, base, speed=1):
+    return {"db_host": "127.0.0.1", "db_port": str(db.port), "db_user": DB_USER,
+            "db_password": DB_PASSWORD, "db_name": db_name,
+            "db_timeout": str(30 * speed), "price_source": "none", "spool_dir": spool_dir(base)}
+
+
+SUMMARY_RE = re.compile(
+    r"lowi-p1: stopping: meters (\d+), messages (\d+), readings (\d+), rejected (\d+), duplicates (\d+), "
+    r"out-of-order (\d+), discontinuities (\d+), rows queued (\d+) \(estimated (\d+)\), written (\d+), dropped (\d+)"
+    r"(?:, pending (\d+), spooled (\d+))?")
+SUMMARY_KEYS = ("meters", "messages", "readings", "rejected", "duplicates", "out_of_order",
+                "discontinuities", "rows_queued", "rows_estimated", "rows_written", "rows_dropped",
+                "rows_pending", "rows_spooled")
+
+
+def plugin_summary(broker):
+    m = None
+    for m in SUMMARY_RE.finditer(broker.log_text()):
+        pass
+    return dict(zip(SUMMARY_KEYS, (int(g or 0) for g in m.groups()))) if m else None
+
+
+def start_broker(base, name, port, opts=None, env=None, wait_db=True):
+    b = Broker().start(bench_conf(port, opts), os.path.join(base, name), port=port, env=env)
+    if opts is not None and wait_db:
+        b.wait_log(r"lowi-p1: connected to MariaDB", 30)
+    return b
+
+
+def proc_cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK   # utime + stime
+
+
+def proc_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+# ---------------------------------------------------------------- throughput
+
+TP_SETUPS = [
+    # key, plugin, other topics, fake clock speed
+    ("bare", False, False, None),
+    ("plugin", True, False, None),
+    ("bare_other", False, True, None),
+    ("plugin_other", True, True, None),
+    ("bare_fast", False, False, "fast"),
+    ("plugin_fast", True, False, "fast"),
+]
+# The accelerated set-ups: a quarter lasts 1.5 s real. The broker clock
+# starts at 10:05 so that 10:15 comes about 0.6 s into the load: meters get
+# their first reading in [10:00, 10:15), their first row at 10:30 (the first
+# quarter has no start index), and another every 1.5 s while the run lasts.
+# At 30,000-150,000 msg/s over 10,000 meters, each meter then publishes
+# every 40-200 simulated seconds: readings a LOWI could send, rows not
+# estimated. 10,000 rows every 1.5 s is far more writing than a real
+# deployment does (10,000 meters make 11 rows/s): a stress of the writer.
+TP_SPEED = 600
+TP_FAKE_START = "2026-01-05 10:05:00"
+
+
+def run_loadgen(port, qos, other, count, max_s, serials):
+    return run_loadgen_args(port, qos, other, count, max_s, serials, [])
+
+
+def run_loadgen_args(port, qos, other, count, max_s, serials, extra):
+    cmd = [LOADGEN, "--port", str(port), "--pubs", "4", "--count", str(count), "--max-seconds", str(max_s),
+           "--qos", str(qos), "--serials", str(serials)] + (["--other-topics"] if other else []) + list(extra)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=max_s + 180)
+    if r.returncode not in (0, 1) or "msg_per_s=" not in r.stdout:
+        raise RuntimeError(f"loadgen exited {r.returncode}: {r.stderr.strip()[-1000:]}")
+    out = {}
+    for kv in r.stdout.split():
+        k, v = kv.split("=", 1)
+        out[k] = float(v) if "." in v else int(v)
+    return out
+
+
+def throughput(base, db, reps, count, max_s, serials):
+    db.create_database("bench_tp", DB_USER, DB_PASSWORD)
+    results = {}   # (key, qos) -> list of run dicts, in rep order
+    for rep in range(reps):
+        for qos in (0, 1):
+            order = TP_SETUPS[rep % len(TP_SETUPS):] + TP_SETUPS[:rep % len(TP_SETUPS)]
+            for key, plugin, other, speed in order:
+                port = free_port()
+                env = fake_env(TP_FAKE_START, TP_SPEED) if speed else None
+                opts = plugin_opts(db, "bench_tp", base, TP_SPEED if speed else 1) if plugin else None
+                broker = start_broker(base, f"tp-{key}-q{qos}-r{rep}", port, opts, env)
+                try:
+                    run = run_loadgen(port, qos, other, count, max_s, serials)
+                finally:
+                    stop = broker.stop(timeout=120)
+                run["summary"] = plugin_summary(broker) if plugin else None
+                run["stop_s"] = stop.seconds
+                results.setdefault((key, qos), []).append(run)
+                s = run["summary"]
+                log(f"rep {rep + 1}/{reps} qos {qos} {key:13s} {run['msg_per_s']:9.0f} msg/s "
+                    f"sent {run['sent']} received {run['received']}"
+                    + (f"; plugin: messages {s['messages']} readings {s['readings']} rows written "
+                       f"{s['rows_written']}/{s['rows_queued']} dropped {s['rows_dropped']}" if s else ""))
+                shutil.rmtree(broker.workdir, ignore_errors=True)
+    return results
+
+
+# ---------------------------------------------------------------- percall
+
+def callgrind_once(base, meters, readings):
+    out = os.path.join(base, f"callgrind.out.{len(os.listdir(base))}")
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=run_messages",
+                        f"--callgrind-out-file={out}", PERCALL, str(meters), str(readings)],
+                       capture_output=True, text=True, timeout=1800)
+    if r.returncode != 0:
+        raise RuntimeError(f"percall under callgrind exited {r.returncode}: {r.stderr[-2000:]}")
+    info = dict(kv.split("=", 1) for kv in r.stdout.split())
+
+    def annotate(*extra):
+        a = subprocess.run(["callgrind_annotate", "--threshold=100", *extra, out],
+                           capture_output=True, text=True, check=True).stdout
+        costs = {}
+        for line in a.splitlines():
+            m = re.match(r"\s*([\d,]+) \([^)]*\)\s+(?:\S*:)?(\S+?)(?: \[.*\])?$", line)
+            if m and "PROGRAM TOTALS" not in line:
+                name = m.group(2).split(":")[-1]
+                costs.setdefault(name, int(m.group(1).replace(",", "")))
+        return costs
+    return info, annotate("--inclusive=yes"), annotate()
+
+
+def percall(base, meters=1000, readings=200):
+    runs = [callgrind_once(base, meters, readings) for _ in range(2)]
+    info, incl, excl = runs[0]
+    n = int(info["messages"])
+    total = incl["run_messages"]
+    steps = {k: incl.get(f"step_{k}", 0) for k in ("topic", "decode", "lookup", "feed")}
+    res = {"messages": n, "info": info, "total": total / n,
+           "steps": {k: v / n for k, v in steps.items()},
+           "rest": (total - sum(steps.values())) / n,
+           "repeatable": runs[0][1].get("run_messages") == runs[1][1].get("run_messages"),
+           "self": sorted(((v / n, k) for k, v in excl.items()), reverse=True)[:12]}
+    ns = []
+    for _ in range(5):
+        r = subprocess.run([PERCALL, str(meters), str(readings)], capture_output=True, text=True, check=True)
+        ns.append(float(dict(kv.split("=", 1) for kv in r.stdout.split())["ns_per_message"]))
+    res["ns_native"] = statistics.median(ns)
+    return res
+
+
+# ---------------------------------------------------------------- brokercost
+
+BC_SETUPS = [("bare", False, False), ("plugin", True, False), ("bare_other", False, True), ("plugin_other", True, True)]
+
+
+def callgrind_total(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise RuntimeError(f"no totals in {path}")
+
+
+def brokercost_run(base, db, key, plugin, other, count, serials, measured):
+    """The whole broker process (every thread) under callgrind, from start to
+    stop: a warm-up load that gives every meter its first reading, then,
+    when `measured`, `count` x 4 more messages. The difference between a
+    measured and an unmeasured run is the cost of those messages.
+    (callgrind_control -z/-d would avoid the second run, but vgdb cannot
+    reach the broker here.)"""
+    port = free_port()
+    tag = f"bc-{key}-{'m' if measured else 'w'}"
+    work = os.path.join(base, tag)
+    out = os.path.join(base, tag + ".callgrind")
+    opts = plugin_opts(db, "bench_bc", base) if plugin else None
+    broker = Broker().start(bench_conf(port, opts), work, port=port, timeout=120,
+                            cmd_prefix=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"])
+    if os.geteuid() == 0:
+        open(out, "a").close()
+        shutil.chown(out, "mosquitto", "mosquitto")
+    run = None
+    try:
+        if plugin:
+            broker.wait_log(r"lowi-p1: connected to MariaDB", 120)
+        warm = run_loadgen(port, 0, other, (serials + 3) // 4, 900, serials)
+        if measured:
+            # --base-wh 10: counters continue upwards from the warm-up's.
+            run = run_loadgen_args(port, 0, other, count, 900, serials, ["--base-wh", "10"])
+    finally:
+        stop = broker.stop(timeout=300)
+    if stop.killed:
+        raise RuntimeError(f"{tag}: broker under valgrind did not stop")
+    return {"ir": callgrind_total(out), "warm": warm, "run": run,
+            "summary": plugin_summary(broker) if plugin else None}
+
+
+def brokercost_one(base, db, key, plugin, other, count, serials):
+    w = brokercost_run(base, db, key, plugin, other, count, serials, False)
+    m = brokercost_run(base, db, key, plugin, other, count, serials, True)
+    run, summary = m["run"], m["summary"]
+    res = {"key": key, "messages": run["received"], "sent": run["sent"], "warm": m["warm"]["sent"],
+           "ir": m["ir"] - w["ir"], "ir_per_msg": (m["ir"] - w["ir"]) / max(1, run["sent"]), "summary": summary}
+    log(f"brokercost {key:13s}: {res['ir_per_msg']:,.0f} instructions per message ({run['sent']} sent, "
+        f"{run['received']} received; totals {w['ir']:,} / {m['ir']:,})"
+        + (f"; plugin: messages {summary['messages']} readings {summary['readings']}"
+           f" duplicates {summary['duplicates']} discontinuities {summary['discontinuities']}" if summary else ""))
+    return res
+
+
+def brokercost(base, db, count=10000, serials=10000):
+    db.create_database("bench_bc", DB_USER, DB_PASSWORD)
+    return {key: brokercost_one(base, db, key, plugin, other, count, serials) for key, plugin, other in BC_SETUPS}
+
+
+# ---------------------------------------------------------------- scale
+
+SCALE_START = "2026-01-05 10:14:00"
+SCALE_SPEED = 10
+
+
+def epoch(s):
+    return datetime.datetime.strptime(s, "%Y-%m-%d %H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def scale_one(base, db, meters, with_plugin):
+    """One sim run; returns dict of measurements. Broker clock: SCALE_START at
+    broker start, SCALE_SPEED x. Quarter boundaries B1 = 10:15, B2 = 10:30
+    (broker clock); rows of the quarter [10:15, 10:30) are written at B2."""
+    db_name = f"scale_{meters}"
+    if with_plugin:
+        db.create_database(db_name, DB_USER, DB_PASSWORD)
+    port = free_port()
+    env = fake_env(SCALE_START, SCALE_SPEED)
+    opts = plugin_opts(db, db_name, base, SCALE_SPEED) if with_plugin else None
+    t0 = real_time()
+    broker = start_broker(base, f"scale-{meters}-{'plugin' if with_plugin else 'bare'}", port, opts, env)
+    pid = broker.proc.pid
+    s0 = epoch(SCALE_START)
+
+    def real_at(fake_hms):
+        return t0 + (epoch(f"2026-01-05 {fake_hms}") - s0) / SCALE_SPEED
+
+    b1, b2 = real_at("10:15:00"), real_at("10:30:00")
+    end_fake = "10:31:30"
+    lib.sleep(max(0.0, 1.0 - (real_time() - t0)))
+    rss0 = proc_rss_kib(pid)
+    sim_duration = epoch(f"2026-01-05 {end_fake}") - (s0 + (real_time() - t0) * SCALE_SPEED)
+    sim_cmd = [SIM, "--host", "127.0.0.1", "--port", str(port), "--meters", str(meters), "--interval", "10",
+               "--jitter", "1", "--duration", str(int(sim_duration)), "--seed", "7", "--drain-timeout", "30",
+               "--settle", "5", "--numbers-as-strings", "1"]
+    sim_out = open(os.path.join(base, f"sim-{meters}-{with_plugin}.log"), "w")
+    sim = subprocess.Popen(sim_cmd, stdout=sim_out, stderr=subprocess.STDOUT, env=fake_env(SCALE_START, SCALE_SPEED))
+    res = {"meters": meters, "plugin": with_plugin, "rss0_kib": rss0}
+    try:
+        # CPU window: from 20 simulated s after B1 to 80 simulated s after B2
+        # (one whole quarter, its boundary burst and the rows' commit).
+        ta, tb = b1 + 2.0, b2 + 8.0
+        lib.sleep(ta - real_time())
+        cpu_a, db_a, wall_a = proc_cpu_s(pid), proc_cpu_s(db.proc.pid), real_time()
+        done_at = None
+        # Every meter is known well before B2, and no row exists yet (the
+        # first quarter of a meter has no start index, so B1 emits none).
+        lib.sleep(b2 - 0.3 - real_time())
+        res["rss_pre_b2_kib"] = proc_rss_kib(pid)
+        if with_plugin:
+            lib.sleep(b2 - real_time())
+            q = "SELECT COUNT(*) FROM Conso WHERE DtTm = '2026-01-05 10:15:00'"
+            conn = db.connect(db_name)
+            marks = {}
+            n = 0
+            try:
+                while real_time() < b2 + 60:
+                    with conn.cursor() as c:
+                        c.execute(q)
+                        n = c.fetchone()[0]
+                    for frac in (0.01, 0.5, 0.99):
+                        if frac not in marks and n >= frac * meters:
+                            marks[frac] = real_time() - b2
+                    if n >= meters:
+                        done_at = real_time()
+                        break
+                    time.sleep(0.02)
+            finally:
+                conn.close()
+            res["rows_b2"] = n
+            res["commit_marks"] = marks
+        lib.sleep(tb - real_time())
+        cpu_b, db_b, wall_b = proc_cpu_s(pid), proc_cpu_s(db.proc.pid), real_time()
+        res["rss1_kib"] = proc_rss_kib(pid)
+        res["cpu_share"] = (cpu_b - cpu_a) / (wall_b - wall_a)
+        res["db_cpu_share"] = (db_b - db_a) / (wall_b - wall_a)
+        res["commit_s_real"] = None if done_at is None else done_at - b2
+        sim.wait(timeout=600)
+    finally:
+        if sim.poll() is None:
+            sim.terminate()
+            sim.wait(timeout=30)
+        sim_out.close()
+        broker.stop(timeout=120)
+    res["summary"] = plugin_summary(broker) if with_plugin else None
+    with open(os.path.join(base, f"sim-{meters}-{with_plugin}.log")) as f:
+        res["sim_tail"] = f.read()[-600:]
+    log(f"scale {meters} meters {'plugin' if with_plugin else 'bare  '}: cpu {res['cpu_share']:.3f} "
+        f"db cpu {res['db_cpu_share']:.3f} rss {rss0} -> {res['rss1_kib']} KiB"
+        + (f", rows of 10:15 committed {res['commit_s_real']} s real after 10:30 ({res.get('rows_b2')} rows);"
+           f" summary {res['summary']}" if with_plugin else ""))
+    return res
+
+
+def scale(base, db, sizes=(1000, 10000)):
+    out = {}
+    for meters in sizes:
+        for with_plugin in (False, True):
+            out[(meters, with_plugin)] = scale_one(base, db, meters, with_plugin)
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def fmt_int(x):
+    return f"{x:,.0f}".replace(",", " ")
+
+
+def machine_line():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mosq = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "mosquitto"], capture_output=True, text=True).stdout
+    return (f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}; "
+            f"mosquitto {mosq}; {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}; "
+            f"load average at start {open('/proc/loadavg').read().split()[0]}")
+
+
+def report(args, tp, pc, sc, bc=None):
+    rows = []   # (section, figure, value, target, note)
+
+    def add(*r):
+        rows.append(r)
+
+    if bc:
+        sec = "broker instructions (callgrind)"
+        for key, label in (("bare", "bare broker, LOWI topics"), ("plugin", "lowi-p1, all-LOWI traffic"),
+                           ("bare_other", "bare broker, unrelated topics"), ("plugin_other", "lowi-p1, unrelated topics")):
+            r = bc[key]
+            add(sec, f"{label}: instructions per message, whole broker", fmt_int(r["ir_per_msg"]), "",
+                f"{fmt_int(r['sent'])} QoS 0 messages after {fmt_int(r['warm'])} of warm-up; received "
+                f"{fmt_int(r['messages'])}")
+        for a, b, label, target in (("plugin", "bare", "all-LOWI traffic", ">= 0.90"),
+                                    ("plugin_other", "bare_other", "unrelated topics", ">= 0.99")):
+            add(sec, f"bare/lowi-p1 instructions ({label}) = throughput ratio if CPU-bound",
+                f"{bc[b]['ir_per_msg'] / bc[a]['ir_per_msg']:.3f}", target,
+                f"plugin adds {fmt_int(bc[a]['ir_per_msg'] - bc[b]['ir_per_msg'])} instructions per message")
+
+    if tp:
+        for qos in (0, 1):
+            def rate(key):
+                return med([r["msg_per_s"] for r in tp[(key, qos)]])
+
+            def ratio(a, b):
+                return med([x["msg_per_s"] / y["msg_per_s"] for x, y in zip(tp[(a, qos)], tp[(b, qos)])])
+            n = len(tp[("bare", qos)])
+            lost = sum(r["lost"] for (k, q), runs in tp.items() if q == qos for r in runs)
+            sent = sum(r["sent"] for (k, q), runs in tp.items() if q == qos for r in runs)
+            for key, label in (("bare", "bare broker, LOWI topics"), ("bare_other", "bare broker, unrelated topics"),
+                               ("plugin", "lowi-p1, all-LOWI traffic"), ("plugin_other", "lowi-p1, unrelated topics"),
+                               ("bare_fast", f"bare broker, LOWI topics, clock x{TP_SPEED}"),
+                               ("plugin_fast", f"lowi-p1, all-LOWI traffic, clock x{TP_SPEED} (rows written)")):
+                add(f"throughput QoS {qos}", f"{label}: msg/s received", fmt_int(rate(key)), "", f"median of {n}")
+            add(f"throughput QoS {qos}", "ratio lowi-p1/bare, unrelated topics", f"{ratio('plugin_other', 'bare_other'):.3f}",
+                ">= 0.99", "")
+            add(f"throughput QoS {qos}", "ratio lowi-p1/bare, all-LOWI traffic (real clock: decode + aggregate)",
+                f"{ratio('plugin', 'bare'):.3f}", ">= 0.90", "no quarter ends during a run unless the wall clock crosses one")
+            add(f"throughput QoS {qos}", f"ratio lowi-p1/bare, all-LOWI traffic, clock x{TP_SPEED} (decode + aggregate + rows)",
+                f"{ratio('plugin_fast', 'bare_fast'):.3f}", ">= 0.90", "both brokers under libfaketime")
+            px = tp[("plugin_fast", qos)]
+            written = [r["summary"]["rows_written"] for r in px if r["summary"]]
+            queued = [r["summary"]["rows_queued"] for r in px if r["summary"]]
+            spooled = [r["summary"]["rows_spooled"] for r in px if r["summary"]]
+            add(f"throughput QoS {qos}", f"rows per x{TP_SPEED} run: queued / written / spooled at stop",
+                f"{fmt_int(med(queued))} / {fmt_int(med(written))} / {fmt_int(med(spooled))}", "",
+                f"medians; dropped {sum(r['summary']['rows_dropped'] for r in px if r['summary'])} in all runs;"
+                " spooled = on disk for the next start, not lost")
+            plug = tp[("plugin", qos)]
+            seen = sum(r["summary"]["messages"] for r in plug if r["summary"])
+            add(f"throughput QoS {qos}", "messages lost (sent - received), all runs", f"{lost} of {fmt_int(sent)}", "0",
+                f"plugin saw {fmt_int(seen)} of {fmt_int(sum(r['sent'] for r in plug))} LOWI messages sent (real clock)")
+    if pc:
+        st = pc["steps"]
+        add("per message (callgrind)", "instructions per LOWI message, total", fmt_int(pc["total"]), "<= 10 000",
+            f"{fmt_int(pc['messages'])} messages, {pc['info']['meters']} meters, {pc['info']['payload_bytes_avg']} B"
+            f" payloads, {pc['info']['rows']} rows; repeatable: {'yes' if pc['repeatable'] else 'NO'}")
+        add("per message (callgrind)", "  topic match", fmt_int(st["topic"]), "", "topic_match_serial")
+        add("per message (callgrind)", "  decode", fmt_int(st["decode"]), "", "lowi_payload_decode")
+        add("per message (callgrind)", "  aggregation: meter lookup", fmt_int(st["lookup"]), "", "serial_map_get")
+        add("per message (callgrind)", "  aggregation: quarter feed", fmt_int(st["feed"]), "", "quarters_feed + row count")
+        add("per message (callgrind)", "  rest (loop, counters)", fmt_int(pc["rest"]), "", "")
+        add("per message (callgrind)", "  instructions per payload byte in decode",
+            f"{st['decode'] / float(pc['info']['payload_bytes_avg']):.1f}", "", "")
+        add("per message (native)", "ns per message, same driver", f"{pc['ns_native']:.0f}", "",
+            "median of 5; informational (wall time)")
+    if sc:
+        for meters in sorted({m for m, _ in sc}):
+            bare, plug = sc.get((meters, False)), sc.get((meters, True))
+            sec = f"scale {fmt_int(meters)} meters / 10 s, clock x{SCALE_SPEED}"
+            if bare and plug:
+                add(sec, "broker CPU share (1 core = 1.000), bare -> lowi-p1",
+                    f"{bare['cpu_share']:.3f} -> {plug['cpu_share']:.3f}", "",
+                    f"at {fmt_int(meters * SCALE_SPEED / 10)} msg/s real; /{SCALE_SPEED} for a real clock; "
+                    f"ratio {plug['cpu_share'] / bare['cpu_share']:.2f}")
+                add(sec, "MariaDB CPU share, bare -> lowi-p1", f"{bare['db_cpu_share']:.3f} -> {plug['db_cpu_share']:.3f}",
+                    "", "one quarter's rows")
+                for when, k1, what in (("all meters known, before any row", "rss_pre_b2_kib", "meter table"),
+                                       ("after every meter's first row", "rss1_kib",
+                                        "+ writer's last-row table + row-queue pages touched")):
+                    d_plug = plug[k1] - plug["rss0_kib"]
+                    d_bare = bare[k1] - bare["rss0_kib"]
+                    add(sec, f"broker RSS growth per meter, {when}: lowi-p1 (minus bare)",
+                        f"{d_plug * 1024 / meters:.0f} B ({(d_plug - d_bare) * 1024 / meters:.0f} B)", "<= 1024 B",
+                        f"{what}; RSS {plug['rss0_kib']} -> {plug[k1]} KiB; bare {bare['rss0_kib']} -> {bare[k1]} KiB")
+            if plug:
+                c = plug["commit_s_real"]
+                mk = plug.get("commit_marks", {})
+                add(sec, "quarter end -> every meter's row committed",
+                    "not reached" if c is None else f"{c:.2f} s real = {c * SCALE_SPEED:.0f} s simulated", "",
+                    f"{plug.get('rows_b2')} rows; 1 % / 50 % / 99 % at "
+                    + " / ".join(f"{mk[f]:.2f}" if f in mk else "-" for f in (0.01, 0.5, 0.99))
+                    + f" s real; includes the wait for each meter's next reading (<= 11 s simulated = "
+                    f"{11 / SCALE_SPEED:.1f} s real)")
+                if plug["summary"]:
+                    s = plug["summary"]
+                    add(sec, "plugin: readings / rows written / dropped",
+                        f"{fmt_int(s['readings'])} / {fmt_int(s['rows_written'])} / {s['rows_dropped']}", "", "")
+    def verdict(value, target):
+        m = re.match(r"\s*([<>]=)\s*([\d ]+(?:\.\d+)?)", target)
+        v = re.match(r"\s*(-?[\d ]*\d(?:\.\d+)?)", str(value))
+        if not m or not v:
+            return ""
+        x, t = float(v.group(1).replace(" ", "")), float(m.group(2).replace(" ", ""))
+        return "met" if (x >= t if m.group(1) == ">=" else x <= t) else "NOT MET"
+    rows = [(a, b, c, (f"{d} {verdict(c, d)}" if d else d), e) for a, b, c, d, e in rows]
+    w = [max(len(str(r[i])) for r in rows + [("section", "figure", "value", "target", "note")]) for i in range(4)]
+    lines = [machine_line(), ""]
+    hdr = ("section", "figure", "value", "target", "note")
+    lines.append(" | ".join(str(h).ljust(w[i]) if i < 4 else h for i, h in enumerate(hdr)))
+    lines.append("-|-".join("-" * x for x in w) + "-|-" + "-" * 4)
+    for r in rows:
+        lines.append(" | ".join(str(c).ljust(w[i]) if i < 4 else str(c) for i, c in enumerate(r)))
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--parts", default="percall,brokercost,throughput,scale")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--count", type=int, default=100000, help="messages per publisher per throughput run")
+    ap.add_argument("--max-seconds", type=float, default=30)
+    ap.add_argument("--serials", type=int, default=10000)
+    ap.add_argument("--scale-sizes", default="1000,10000")
+    ap.add_argument("--quick", action="store_true", help="smoke run: tiny counts, 1 rep, 100-meter scale")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    sizes = tuple(int(x) for x in args.scale_sizes.split(","))
+    if args.quick:
+        args.reps, args.count = 1, 3000
+        sizes = (100,)
+    base = tempfile.mkdtemp(prefix="lowi-bench-")
+    os.chmod(base, 0o755)
+    log(f"work directory {base}")
+    tp = pc = sc = bc = None
+    db = None
+    try:
+        if parts & {"throughput", "scale", "brokercost"}:
+            db = MariaDB().start(os.path.join(base, "db"))
+        if "percall" in parts:
+            log("percall: callgrind (2 runs) and 5 native runs")
+            pc = percall(base, 1000, 20 if args.quick else 200)
+        if "brokercost" in parts:
+            log("brokercost: each broker under callgrind (a few minutes)")
+            bc = brokercost(base, db, 2500 if args.quick else 10000)
+        if "throughput" in parts:
+            tp = throughput(base, db, args.reps, args.count, args.max_seconds, args.serials)
+        if "scale" in parts:
+            sc = scale(base, db, sizes)
+    finally:
+        if db:
+            db.stop()
+    print(report(args, tp, pc, sc, bc), flush=True)
+    if pc:
+        print("\ncallgrind, self instructions per message by function (top 12):")
+        for v, k in pc["self"]:
+            print(f"  {v:8.1f}  {k}")
+    if not args.keep:
+        shutil.rmtree(base, ignore_errors=True)
+    else:
+        log(f"kept {base}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+/*
+ * Per-message cost of the plugin's broker-thread work, for callgrind
+ * (tests/bench/run.sh): the same calls plugin.c's on_message makes for a
+ * LOWI message, on the plugin's own core code (plugin/topic.c, payload.c,
+ * meters.c, quarter.c, compiled with the flags of the release build):
+ *
+ *   topic    topic_match_serial(filter, topic)            -> the serial
+ *   decode   lowi_payload_decode(payload)                 -> a reading
+ *   lookup   serial_map_get(meters, serial) (+ reset when new)
+ *   feed     quarters_feed(meter, t, reading, emit_row)   -> rows
+ *   rest     the loop and the plugin's counters
+ *
+ * Stubbed: emit_row (the plugin copies the row into the row queue under a
+ * mutex; here the rows are counted), housekeeping() and now_ms() (two clock
+ * reads: the message time comes from the simulated clock instead).
+ *
+ * Input, generated before the measured function runs: `readings` readings
+ * of `meters` meters (default 200 x 1,000 = 200,000 messages), the ~330-byte
+ * payloads of tests/bench/lowi_gen.h, every meter publishing every 10 s
+ * with its counters advancing, interleaved in time order, so each meter
+ * crosses a quarter boundary every 90 readings.
+ *
+ *   valgrind --tool=callgrind --collect-atstart=no --toggle-collect=run_messages \
+ *            build-bench/percall [meters] [readings]
+ *   callgrind_annotate --inclusive=yes callgrind.out.<pid>
+ *
+ * Every step is a noipa function so that its inclusive count is that
+ * step's cost. Without valgrind it also prints ns per message.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "meters.h"
+#include "payload.h"
+#include "quarter.h"
+#include "topic.h"
+
+#include "lowi_gen.h"
+
+#define STEP __attribute__((noinline, noipa))
+
+static const char *const filter = "+/PUB/CH0";
+
+struct stats {
+	uint64_t messages, readings, rejected, rows, rows_estimated, import_wh;
+	uint64_t by_result[QUARTER_RESTARTED + 1];
+};
+
+static void emit_row(void *ctx, const struct quarter_row *row)
+{
+	struct stats *s = ctx;
+	s->rows++;
+	s->rows_estimated += row->estimated;
+	s->import_wh += (uint64_t)row->import_wh;
+}
+
+STEP static bool step_topic(const char *topic, char serial[LOWI_SERIAL_MAX + 1], bool *bad)
+{
+	return topic_match_serial(filter, topic, serial, bad);
+}
+
+STEP static enum lowi_payload_status step_decode(const char *payload, size_t len, struct lowi_reading *r)
+{
+	struct lowi_payload_error err; /* the plugin passes one too */
+	return lowi_payload_decode(payload, len, r, &err);
+}
+
+STEP static struct meter *step_lookup(struct serial_map *meters, const char *serial)
+{
+	bool created;
+	struct meter *m = serial_map_get(meters, serial, &created);
+	if (m != NULL && created)
+		quarters_reset(&m->quarters);
+	return m;
+}
+
+STEP static enum quarter_feed_result step_feed(struct meter *m, int64_t t_ms, const struct lowi_reading *r,
+	struct stats *s)
+{
+	return quarters_feed(&m->quarters, &quarter_default_params, t_ms, r, emit_row, s);
+}
+
+struct input {
+	size_t n;
+	const char **topics;   /* per message, pointing into topic_text */
+	const char **payloads;
+	uint32_t *lens;
+	int64_t *t_ms;
+};
+
+STEP void run_messages(const struct input *in, struct serial_map *meters, struct stats *s)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		char serial[LOWI_SERIAL_MAX + 1];
+		bool bad;
+		if (!step_topic(in->topics[i], serial, &bad))
+			continue;
+		s->messages++;
+		struct lowi_reading r;
+		if (step_decode(in->payloads[i], in->lens[i], &r) != LOWI_PAYLOAD_OK) {
+			s->rejected++;
+			continue;
+		}
+		struct meter *m = step_lookup(meters, serial);
+		if (m == NULL)
+			continue;
+		enum quarter_feed_result res = step_feed(m, in->t_ms[i], &r, s);
+		s->by_result[res]++;
+		if (res != QUARTER_DUPLICATE && res != QUARTER_OUT_OF_ORDER)
+			s->readings++;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	long meters_n = argc > 1 ? atol(argv[1]) : 1000;
+	long readings_n = argc > 2 ? atol(argv[2]) : 200;
+	if (meters_n < 1 || readings_n < 1 || meters_n * readings_n > 50000000L) {
+		fprintf(stderr, "usage: percall [meters (1000)] [readings per meter (200)]\n");
+		return 2;
+	}
+	struct input in = { .n = (size_t)(meters_n * readings_n) };
+	in.topics = malloc(in.n * sizeof(*in.topics));
+	in.payloads = malloc(in.n * sizeof(*in.payloads));
+	in.lens = malloc(in.n * sizeof(*in.lens));
+	in.t_ms = malloc(in.n * sizeof(*in.t_ms));
+	char (*topics)[40] = malloc((size_t)meters_n * 40);
+	char *text = malloc(in.n * 400);
+	if (!in.topics || !in.payloads || !in.lens || !in.t_ms || !topics || !text) {
+		fprintf(stderr, "percall: out of memory\n");
+		return 2;
+	}
+	char serial[LOWI_GEN_SERIAL_LEN + 1];
+	for (long m = 0; m < meters_n; m++) {
+		lowi_gen_serial((uint32_t)m, serial);
+		snprintf(topics[m], 40, "%s/PUB/CH0", serial);
+	}
+	/* 2026-01-05 10:14:00 UTC; meter m publishes at t0 + m * 10 ms + k * 10 s. */
+	const int64_t t0_ms = 1767608040000LL;
+	size_t off = 0, i = 0;
+	for (long k = 0; k < readings_n; k++) {
+		for (long m = 0; m < meters_n; m++, i++) {
+			int64_t t = t0_ms + k * 10000 + m * (10000 / meters_n > 0 ? 10000 / meters_n : 1);
+			lowi_gen_serial((uint32_t)m, serial);
+			int len = lowi_gen_payload(text + off, 400, serial, (uint32_t)m, (uint64_t)k, 0, (long long)(t / 1000));
+			in.topics[i] = topics[m];
+			in.payloads[i] = text + off;
+			in.lens[i] = (uint32_t)len;
+			in.t_ms[i] = t;
+			off += (size_t)len;
+		}
+	}
+
+	struct serial_map meters;
+	serial_map_init(&meters, sizeof(struct meter), 200000);
+	struct stats s;
+	memset(&s, 0, sizeof(s));
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	run_messages(&in, &meters, &s);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)in.n;
+
+	printf("messages=%zu meters=%zu payload_bytes_avg=%.1f readings=%" PRIu64 " rejected=%" PRIu64
+		" rows=%" PRIu64 " rows_estimated=%" PRIu64 " first=%" PRIu64 " accepted=%" PRIu64 " duplicate=%" PRIu64
+		" out_of_order=%" PRIu64 " discontinuity=%" PRIu64 " ns_per_message=%.1f\n",
+		in.n, meters.count, (double)off / (double)in.n, s.readings, s.rejected, s.rows, s.rows_estimated,
+		s.by_result[QUARTER_FIRST], s.by_result[QUARTER_ACCEPTED], s.by_result[QUARTER_DUPLICATE],
+		s.by_result[QUARTER_OUT_OF_ORDER], s.by_result[QUARTER_DISCONTINUITY], ns);
+	serial_map_free(&meters);
+	free(text);
+	free(topics);
+	free(in.topics);
+	free(in.payloads);
+	free(in.lens);
+	free(in.t_ms);
+	return s.rejected == 0 && s.readings == in.n ? 0 : 1;
+}

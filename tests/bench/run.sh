@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# lowi-p1 benchmarks: installs what they need, builds into build-bench/
+# (the plugin and lowi-sim in release mode with meson, the load generator
+# and the callgrind driver with gcc), runs them and prints one table.
+#
+#   tests/bench/run.sh                     everything (about 20 minutes on 2 cores)
+#   tests/bench/run.sh --parts percall     one part: throughput, percall, scale
+#   tests/bench/run.sh --reps 7            more alternating repetitions
+#   tests/bench/run.sh --quick             smoke run (tiny counts)
+#
+# Servers (a private MariaDB, mosquitto brokers) listen on 127.0.0.1 only,
+# on free ports above 20000, and are stopped by PID when it ends. Run on an
+# otherwise idle machine: the figures are ratios against a baseline
+# measured in the same run, but a busy machine widens their spread.
+set -eu
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+OUT=$ROOT/build-bench
+
+# ---- dependencies: the project's own, plus valgrind for callgrind
+tests/install-deps.sh
+need=()
+for p in valgrind libmosquitto-dev mosquitto-dev mosquitto faketime libfaketime mariadb-server python3-pymysql; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "bench: missing packages: ${need[*]}; run as root (or: sudo apt-get install ${need[*]})" >&2
+		exit 1
+	fi
+	echo "bench: installing ${need[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: run as root (the brokers run as user mosquitto, as in the integration tests)" >&2
+	exit 1
+fi
+
+# ---- build: release, as installed (README: meson setup --buildtype=release)
+mkdir -p "$OUT"
+if [ ! -f "$OUT/meson/build.ninja" ]; then
+	meson setup "$OUT/meson" --buildtype=release >"$OUT/meson-setup.log" 2>&1 \
+		|| { tail -20 "$OUT/meson-setup.log" >&2; exit 1; }
+fi
+meson compile -C "$OUT/meson" lowi_p1 lowi-sim >"$OUT/meson-compile.log" 2>&1 \
+	|| { tail -30 "$OUT/meson-compile.log" >&2; exit 1; }
+CFLAGS="-std=c11 -D_GNU_SOURCE -O3 -g -Wall -Wextra -Werror"
+gcc $CFLAGS -o "$OUT/loadgen" tests/bench/loadgen.c -lmosquitto -lpthread
+# percall links the plugin's core sources compiled with the flags meson uses
+# for them in the release build (-O3 -fPIC), plus -g for callgrind_annotate.
+gcc $CFLAGS -D_FILE_OFFSET_BITS=64 -fPIC -Iplugin -Itests/bench -o "$OUT/percall" tests/bench/percall.c \
+	plugin/topic.c plugin/payload.c plugin/meters.c plugin/quarter.c -lm
+
+exec /usr/bin/python3 tests/bench/bench.py "$@"
