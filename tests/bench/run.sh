@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # lowi-p1 benchmarks: installs what they need, builds into build-bench/
-# (the plugin and lowi-sim in release mode with meson, the load generator
-# and the callgrind driver with gcc), runs them and prints one table.
+# (the plugin and lowi-sim in release mode with meson; the load generator,
+# the callgrind driver and a do-nothing plugin with gcc), runs them and
+# prints one table.
 #
-#   tests/bench/run.sh                     everything (about 20 minutes on 2 cores)
-#   tests/bench/run.sh --parts percall     one part: throughput, percall, scale
+#   tests/bench/run.sh                     everything (about 16 minutes on 2 cores)
+#   tests/bench/run.sh --parts percall     some parts: percall, brokercost, throughput, scale
 #   tests/bench/run.sh --reps 7            more alternating repetitions
 #   tests/bench/run.sh --quick             smoke run (tiny counts)
 #
@@ -50,5 +51,6 @@ gcc $CFLAGS -o "$OUT/loadgen" tests/bench/loadgen.c -lmosquitto -lpthread
 # for them in the release build (-O3 -fPIC), plus -g for callgrind_annotate.
 gcc $CFLAGS -D_FILE_OFFSET_BITS=64 -fPIC -Iplugin -Itests/bench -o "$OUT/percall" tests/bench/percall.c \
 	plugin/topic.c plugin/payload.c plugin/meters.c plugin/quarter.c -lm
+gcc $CFLAGS -shared -fPIC -o "$OUT/idle_thread_plugin.so" tests/bench/idle_thread_plugin.c -lpthread
 
 exec /usr/bin/python3 tests/bench/bench.py "$@"
