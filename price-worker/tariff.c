@@ -112,14 +112,18 @@ int tariff_prices(const struct tariff_row *row, double price_eur_mwh, double *bu
 		snprintf(err, errlen, "SellFormula '%.60s' at price %.2f: %s", row->sell_text, price_eur_mwh, fe.reason);
 		return -1;
 	}
-	/* PxElectr keeps Buy and Sell as DECIMAL(12,5): |value| < 1e7 c€/kWh. */
-	if (fabs(b) >= 1e7 || fabs(s) >= 1e7) {
+	/* PxElectr keeps Buy and Sell as DECIMAL(12,5): |value| < 1e7 c€/kWh,
+	 * checked after rounding (9999999.999996 rounds to 1e7, which does not fit). */
+	b = round5(b);
+	s = round5(s);
+	if (!(fabs(b) < 1e7) || !(fabs(s) < 1e7)) {
+		int buy_bad = !(fabs(b) < 1e7);
 		snprintf(err, errlen, "%s '%.60s' at price %.2f gives %g c/kWh, beyond what PxElectr can hold (1e7)",
-			fabs(b) >= 1e7 ? "BuyFormula" : "SellFormula", fabs(b) >= 1e7 ? row->buy_text : row->sell_text,
-			price_eur_mwh, fabs(b) >= 1e7 ? b : s);
+			buy_bad ? "BuyFormula" : "SellFormula", buy_bad ? row->buy_text : row->sell_text,
+			price_eur_mwh, buy_bad ? b : s);
 		return -1;
 	}
-	*buy = round5(b);
-	*sell = round5(s);
+	*buy = b;
+	*sell = s;
 	return 0;
 }

@@ -3,7 +3,7 @@ tests/run.sh): each case runs the real broker, plugin and MariaDB on an
 accelerated clock, as the integration tests do, and PASSes only when the
 bug is gone. Run one or all:
 
-    /usr/bin/python3 tests/fuzz/repro_bugs.py [counter-limit|late-water|tariff-range]
+    /usr/bin/python3 tests/fuzz/repro_bugs.py [counter-limit|late-water|tariff-range|tariff-rounding]
 
 The plugin is taken from $LOWI_BUILD_DIR (default build/); with a
 sanitized build (tests/sanitize.sh's build-asan) the broker gets the ASan
@@ -30,6 +30,10 @@ tariff-range   A contract formula whose value does not fit Buy/Sell
                price_store.c's 32-byte buffer but its full length is given
                to libmariadb (buy_len = snprintf's return value): a heap
                over-read past struct price_store.
+tariff-rounding  tariff_prices() checks |Buy| < 1e7 before rounding to 5
+               decimals: a formula worth 9999999.999996 passes the check,
+               rounds to 10000000.00000, one more than DECIMAL(12,5) holds,
+               and the INSERT of PxElectr failed as above.
 """
 import datetime as dt
 import json
@@ -43,7 +47,7 @@ from lib import check, note, run_main  # noqa: E402
 import prices as px  # noqa: E402
 import scenario as sc  # noqa: E402
 
-CASES = sys.argv[1:] or ["counter-limit", "late-water", "tariff-range"]
+CASES = sys.argv[1:] or ["counter-limit", "late-water", "tariff-range", "tariff-rounding"]
 lib.use_fake_clock("2026-02-10 05:58:00", 60)
 
 BUILD = os.path.join(sc.ROOT, os.environ.get("LOWI_BUILD_DIR", "build"))
@@ -122,9 +126,9 @@ def late_water(base, db):
           rows and not bad, f"rows with water use: {bad}")
 
 
-def tariff_range(base, db):
+def tariff_range(base, db, formulas=(("TR", "price * 1e6"), ("TO", "price * 1e300"))):
     fixtures = px.FixtureServer(base)
-    for name, buy in (("TR", "price * 1e6"), ("TO", "price * 1e300")):
+    for name, buy in formulas:
         db.create_database(name, sc.DB_USER, sc.DB_PASSWORD)
         # The contract is there before the plugin's first start (no seeding).
         db.query("CREATE TABLE FormPxElectr (FromDt DATE NOT NULL PRIMARY KEY, BuyFormula VARCHAR(255) NOT NULL,"
@@ -150,7 +154,8 @@ def main():
     base = sc.workdir("repro")
     db = lib.MariaDB().start(os.path.join(base, "db"))
     for case in CASES:
-        {"counter-limit": counter_limit, "late-water": late_water, "tariff-range": tariff_range}[case](base, db)
+        {"counter-limit": counter_limit, "late-water": late_water, "tariff-range": tariff_range,
+         "tariff-rounding": lambda b, d: tariff_range(b, d, (("TX", "9999999.999996"),))}[case](base, db)
     db.stop()
 
 

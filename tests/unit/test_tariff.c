@@ -42,6 +42,20 @@ int main(void)
 	CHECK(tariff_prices(&t.rows[1], -20, &b, &s, err, sizeof(err)) == 0 && b == -1.2078 && s == -3.3135,
 		"negative prices: buy %.5f sell %.5f", b, s);
 
+	/* PxElectr's DECIMAL(12,5) holds |v| <= 9999999.99999: the limit applies
+	 * to the rounded value that is stored. */
+	struct tariff big;
+	tariff_init(&big);
+	tariff_add(&big, d2020, "9999999.999996", "price * 0 + 9999999.99999");
+	CHECK(tariff_prices(&big.rows[0], 50, &b, &s, err, sizeof(err)) != 0 && strstr(err, "BuyFormula") != NULL,
+		"a Buy that rounds to 1e7 is refused: %s", err);
+	tariff_free(&big);
+	tariff_init(&big);
+	tariff_add(&big, d2020, "-9999999.999994", "9999999.99999");
+	CHECK(tariff_prices(&big.rows[0], 50, &b, &s, err, sizeof(err)) == 0 && b == -9999999.99999 && s == 9999999.99999,
+		"the largest storable values pass: buy %.5f sell %.5f", b, s);
+	tariff_free(&big);
+
 	uint64_t before = t.fingerprint, row_fp = t.rows[0].fingerprint;
 	struct tariff u;
 	tariff_init(&u);
