@@ -10,6 +10,7 @@
 void log_queue_init(struct log_queue *q)
 {
 	memset(q, 0, sizeof(*q));
+	atomic_init(&q->maybe_lines, false);
 	pthread_mutex_init(&q->mu, NULL);
 }
 
@@ -35,12 +36,18 @@ void log_queue_push(struct log_queue *q, int level, const char *fmt, ...)
 		memcpy(q->line[slot], buf, sizeof(buf));
 		q->count++;
 	}
+	atomic_store(&q->maybe_lines, true);
 	pthread_mutex_unlock(&q->mu);
 }
 
 size_t log_queue_drain(struct log_queue *q, void (*sink)(int level, const char *line))
 {
 	size_t drained = 0;
+	/* Called for every message: most calls find nothing. A line pushed
+	 * after this store sets the flag again for the next drain. */
+	if (!atomic_load(&q->maybe_lines))
+		return 0;
+	atomic_store(&q->maybe_lines, false);
 	for (;;) {
 		char buf[LOG_QUEUE_LINE_BYTES];
 		int level;

@@ -11,6 +11,8 @@
 #define LOWI_LOG_QUEUE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define LOG_QUEUE_LINES 256
@@ -18,6 +20,7 @@
 
 struct log_queue {
 	pthread_mutex_t mu;
+	_Atomic bool maybe_lines; /* lets a drain with nothing to do skip the lock */
 	unsigned head, count;
 	unsigned long dropped;
 	int level[LOG_QUEUE_LINES];

@@ -2,10 +2,12 @@
  * Broker glue: the entry points mosquitto 2.0 calls, option handling, and
  * the message callback where a LOWI publish becomes a reading.
  *
- * Everything here runs on the broker's only thread. The callback never
- * blocks on the database: finished rows go to the writer thread through
- * the row queue, and the writer's log lines come back through the log
- * queue, drained here. The plugin only observes: every callback returns
+ * Everything here runs on the broker's only thread, which serves every
+ * client of the broker: the message callback only turns away unrelated
+ * topics, stamps the receive time and copies LOWI messages into the
+ * intake. The aggregator thread decodes them and makes rows, the writer
+ * thread writes them; their log lines come back through the log queue,
+ * drained here. The plugin only observes: every callback returns
  * MOSQ_ERR_SUCCESS so no message is ever altered or dropped.
  */
 #include <inttypes.h>
@@ -23,9 +25,11 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "aggregator.h"
 #include "config.h"
 #include "db_writer.h"
 #include "log_queue.h"
+#include "intake.h"
 #include "meters.h"
 #include "payload.h"
 #include "price_worker.h"
@@ -37,31 +41,28 @@
 
 #define PREFIX "lowi-p1: "
 #define SUMMARY_INTERVAL_S 900
-#define REJECT_LOG_INTERVAL_S 60
+#define REFUSED_LOG_INTERVAL_S 60
+/* Messages the aggregator has not reached yet: a cap so that a stalled
+ * aggregator cannot take the broker's memory (about 170,000 LOWI messages). */
+#define INTAKE_MAX_BYTES ((size_t)64 << 20)
 
 struct lowi_plugin {
 	mosquitto_plugin_id_t *id;
 	struct lowi_config cfg;
-	struct quarter_params params;
+	struct topic_prefilter prefilter;
 	struct log_queue log;
+	struct intake intake;
+	struct aggregator agg;
 	struct row_queue rows;
-	struct serial_map meters;
 	struct lowi_stats stats;
 	struct db_writer *writer;
 	struct spool *spool;
 	struct price_worker *prices;
+	bool intake_ready, rows_ready, agg_ready;
 	time_t next_summary;
 	time_t next_stats;
-	/* Rate limiting of rejection lines, per kind of rejection. */
-	time_t reject_logged_at[LOWI_PAYLOAD_STATUS_COUNT + 2];
-	uint64_t reject_suppressed[LOWI_PAYLOAD_STATUS_COUNT + 2];
-};
-
-enum { REJECT_BAD_SERIAL = LOWI_PAYLOAD_STATUS_COUNT, REJECT_TABLE_FULL };
-
-struct emit_ctx {
-	struct lowi_plugin *p;
-	const char *serial;
+	time_t refused_logged_at;
+	uint64_t refused_suppressed;
 };
 
 static void log_sink(int level, const char *line)
@@ -81,12 +82,13 @@ static void log_summary(struct lowi_plugin *p, const char *when)
 		", rejected %" PRIu64 ", duplicates %" PRIu64 ", out-of-order %" PRIu64 ", discontinuities %" PRIu64
 		", rows queued %" PRIu64 " (estimated %" PRIu64 "), written %" PRIu64 ", dropped %" PRIu64
 		", pending %zu, spooled %" PRIu64 ", replayed %" PRIu64 ", spool errors %" PRIu64 ", refused %" PRIu64 ", db errors %" PRIu64 "; price requests %" PRIu64 " (failed %" PRIu64 "), periods stored %" PRIu64,
-		when, s->meters, s->messages_seen, s->readings_accepted, s->payloads_rejected,
-		s->by_feed_result[QUARTER_DUPLICATE], s->by_feed_result[QUARTER_OUT_OF_ORDER],
-		s->by_feed_result[QUARTER_DISCONTINUITY], s->rows_queued, s->rows_estimated,
-		atomic_load(&s->rows_written), s->rows_dropped, row_queue_length(&p->rows), atomic_load(&s->rows_spooled),
+		when, atomic_load(&s->meters), atomic_load(&s->messages_seen), atomic_load(&s->readings_accepted), atomic_load(&s->payloads_rejected),
+		atomic_load(&s->by_feed_result[QUARTER_DUPLICATE]), atomic_load(&s->by_feed_result[QUARTER_OUT_OF_ORDER]),
+		atomic_load(&s->by_feed_result[QUARTER_DISCONTINUITY]), atomic_load(&s->rows_queued), atomic_load(&s->rows_estimated),
+		atomic_load(&s->rows_written), atomic_load(&s->rows_dropped), row_queue_length(&p->rows), atomic_load(&s->rows_spooled),
 		atomic_load(&s->rows_replayed), atomic_load(&s->spool_errors), atomic_load(&s->rows_refused), atomic_load(&s->db_errors),
-		atomic_load(&s->price_requests), atomic_load(&s->price_failures), atomic_load(&s->price_periods));
+		atomic_load(&s->price_requests), atomic_load(&s->price_failures), atomic_load(&s->price_periods),
+		atomic_load(&s->intake_refused));
 }
 
 /* Counters on a retained topic, for MQTT Explorer or Home Assistant. */
@@ -101,13 +103,15 @@ static void publish_stats(struct lowi_plugin *p, const char *state)
 		",\"discontinuities\":%" PRIu64 ",\"rows_queued\":%" PRIu64 ",\"rows_estimated\":%" PRIu64
 		",\"rows_written\":%" PRIu64 ",\"rows_dropped\":%" PRIu64 ",\"rows_pending\":%zu,\"rows_spooled\":%" PRIu64
 		",\"rows_replayed\":%" PRIu64 ",\"spool_errors\":%" PRIu64 ",\"db_errors\":%" PRIu64
-		",\"price_requests\":%" PRIu64 ",\"price_failures\":%" PRIu64 ",\"price_periods\":%" PRIu64 "}",
-		state, (long long)time(NULL), s->meters, s->messages_seen, s->readings_accepted, s->payloads_rejected,
-		s->by_feed_result[QUARTER_DUPLICATE], s->by_feed_result[QUARTER_OUT_OF_ORDER],
-		s->by_feed_result[QUARTER_DISCONTINUITY], s->rows_queued, s->rows_estimated,
-		atomic_load(&s->rows_written), s->rows_dropped, row_queue_length(&p->rows), atomic_load(&s->rows_spooled),
+		",\"price_requests\":%" PRIu64 ",\"price_failures\":%" PRIu64 ",\"price_periods\":%" PRIu64
+		",\"messages_not_recorded\":%" PRIu64 "}",
+		state, (long long)time(NULL), atomic_load(&s->meters), atomic_load(&s->messages_seen), atomic_load(&s->readings_accepted), atomic_load(&s->payloads_rejected),
+		atomic_load(&s->by_feed_result[QUARTER_DUPLICATE]), atomic_load(&s->by_feed_result[QUARTER_OUT_OF_ORDER]),
+		atomic_load(&s->by_feed_result[QUARTER_DISCONTINUITY]), atomic_load(&s->rows_queued), atomic_load(&s->rows_estimated),
+		atomic_load(&s->rows_written), atomic_load(&s->rows_dropped), row_queue_length(&p->rows), atomic_load(&s->rows_spooled),
 		atomic_load(&s->rows_replayed), atomic_load(&s->spool_errors), atomic_load(&s->db_errors),
-		atomic_load(&s->price_requests), atomic_load(&s->price_failures), atomic_load(&s->price_periods));
+		atomic_load(&s->price_requests), atomic_load(&s->price_failures), atomic_load(&s->price_periods),
+		atomic_load(&s->intake_refused));
 	mosquitto_broker_publish_copy(NULL, topic, n, json, 0, true, NULL);
 }
 
@@ -126,46 +130,6 @@ static void housekeeping(struct lowi_plugin *p)
 	}
 }
 
-/* One line per kind of rejection per minute at most, so a misbehaving
- * client cannot flood the log; the count of silenced lines is reported. */
-static void log_rejection(struct lowi_plugin *p, int kind, const char *fmt, ...)
-{
-	time_t now = time(NULL);
-	if (p->reject_logged_at[kind] != 0 && now - p->reject_logged_at[kind] < REJECT_LOG_INTERVAL_S) {
-		p->reject_suppressed[kind]++;
-		return;
-	}
-	char line[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (p->reject_suppressed[kind])
-		mosquitto_log_printf(MOSQ_LOG_WARNING, PREFIX "%s (%" PRIu64 " similar since the last such line)",
-			line, p->reject_suppressed[kind]);
-	else
-		mosquitto_log_printf(MOSQ_LOG_WARNING, PREFIX "%s", line);
-	p->reject_logged_at[kind] = now;
-	p->reject_suppressed[kind] = 0;
-}
-
-static void emit_row(void *ctx, const struct quarter_row *row)
-{
-	struct emit_ctx *e = ctx;
-	struct lowi_plugin *p = e->p;
-	struct conso_row cr;
-	strcpy(cr.serial, e->serial);
-	cr.q = *row;
-	if (!row_queue_push(&p->rows, &cr)) {
-		p->stats.rows_dropped++;
-		log_rejection(p, REJECT_TABLE_FULL, "row queue full (%u rows, plugin_opt_queue_rows): row %s %" PRId64
-			" dropped; the database is not keeping up or is down", p->cfg.queue_rows, e->serial, row->start_s);
-		return;
-	}
-	p->stats.rows_queued++;
-	p->stats.rows_estimated += row->estimated;
-}
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -177,53 +141,27 @@ static int on_message(int event, void *event_data, void *userdata)
 {
 	struct lowi_plugin *p = userdata;
 	const struct mosquitto_evt_message *msg = event_data;
-	char serial[LOWI_SERIAL_MAX + 1];
-	bool bad_serial;
 	(void)event;
 
 	housekeeping(p);
-	if (msg->topic == NULL || !topic_match_serial(p->cfg.topic, msg->topic, serial, &bad_serial)) {
-		if (msg->topic && bad_serial) {
-			p->stats.bad_serials++;
-			log_rejection(p, REJECT_BAD_SERIAL, "topic '%.100s' ignored: its meter serial level is empty, longer than %d"
-				" characters, or not made of letters, digits, '_' and '-'", msg->topic, LOWI_SERIAL_MAX);
-		}
+	if (msg->topic == NULL)
+		return MOSQ_ERR_SUCCESS;
+	size_t topic_len = strlen(msg->topic);
+	if (!topic_prefilter_pass(&p->prefilter, msg->topic, topic_len))
+		return MOSQ_ERR_SUCCESS;
+	if (intake_push(&p->intake, msg->topic, topic_len, msg->payload, msg->payloadlen, LOWI_PAYLOAD_MAX_BYTES, now_ms()))
+		return MOSQ_ERR_SUCCESS;
+	stat_add(&p->stats.intake_refused, 1);
+	time_t now = time(NULL);
+	if (p->refused_logged_at != 0 && now - p->refused_logged_at < REFUSED_LOG_INTERVAL_S) {
+		p->refused_suppressed++;
 		return MOSQ_ERR_SUCCESS;
 	}
-	p->stats.messages_seen++;
-
-	struct lowi_reading reading;
-	struct lowi_payload_error err;
-	enum lowi_payload_status st = lowi_payload_decode(msg->payload, msg->payloadlen, &reading, &err);
-	if (st != LOWI_PAYLOAD_OK) {
-		p->stats.payloads_rejected++;
-		p->stats.rejected_by_status[st]++;
-		log_rejection(p, (int)st, "meter %s: payload rejected (%s, %" PRIu32 " bytes): %s; %" PRIu64 " rejected so far",
-			serial, lowi_payload_status_name(st), msg->payloadlen, err.reason, p->stats.payloads_rejected);
-		return MOSQ_ERR_SUCCESS;
-	}
-
-	bool created;
-	struct meter *m = serial_map_get(&p->meters, serial, &created);
-	if (m == NULL) {
-		p->stats.meters_refused++;
-		log_rejection(p, REJECT_TABLE_FULL, "meter %s ignored: already tracking %zu meters (plugin_opt_max_meters)",
-			serial, p->meters.count);
-		return MOSQ_ERR_SUCCESS;
-	}
-	if (created)
-		quarters_reset(&m->quarters);
-	p->stats.meters = p->meters.count;
-
-	struct emit_ctx ctx = { p, serial };
-	enum quarter_feed_result r = quarters_feed(&m->quarters, &p->params, now_ms(), &reading, emit_row, &ctx);
-	p->stats.by_feed_result[r]++;
-	if (r != QUARTER_DUPLICATE && r != QUARTER_OUT_OF_ORDER)
-		p->stats.readings_accepted++;
-	if (r == QUARTER_DISCONTINUITY || r == QUARTER_RESTARTED)
-		mosquitto_log_printf(MOSQ_LOG_WARNING, PREFIX "meter %s: %s (counters went backwards, jumped, or stopped"
-			" too long); the quarters around it are flagged estimated", serial,
-			r == QUARTER_DISCONTINUITY ? "counter discontinuity" : "series restarted after a long silence");
+	mosquitto_log_printf(MOSQ_LOG_ERR, PREFIX "message on '%.100s' not recorded: %zu MiB of messages wait for the"
+		" aggregator thread (%" PRIu64 " not recorded so far, %" PRIu64 " since the last such line)", msg->topic,
+		INTAKE_MAX_BYTES >> 20, atomic_load(&p->stats.intake_refused), p->refused_suppressed);
+	p->refused_logged_at = now;
+	p->refused_suppressed = 0;
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -239,7 +177,7 @@ static void restore_meter(void *ctx, const struct meter *saved)
 {
 	struct lowi_plugin *p = ctx;
 	bool created;
-	struct meter *m = serial_map_get(&p->meters, saved->serial, &created);
+	struct meter *m = serial_map_get(&p->agg.meters, saved->serial, &created);
 	if (m != NULL)
 		m->quarters = saved->quarters;
 }
@@ -248,7 +186,7 @@ static void resume_meter(void *ctx, const struct conso_row *row)
 {
 	struct lowi_plugin *p = ctx;
 	bool created;
-	struct meter *m = serial_map_get(&p->meters, row->serial, &created);
+	struct meter *m = serial_map_get(&p->agg.meters, row->serial, &created);
 	if (m != NULL)
 		quarters_resume(&m->quarters, &row->q);
 }
@@ -272,7 +210,7 @@ static void open_spool(struct lowi_plugin *p)
 		p->stats.spool_errors++;
 		mosquitto_log_printf(MOSQ_LOG_ERR, PREFIX "%s", err);
 	}
-	p->stats.meters = p->meters.count;
+	atomic_store(&p->stats.meters, p->agg.meters.count);
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, PREFIX "spool %s: %zu meters resume from their last durable row (%ld from"
 		" their last reading, saved at a clean stop), %zu spooled files to replay",
 		p->cfg.spool_dir, spool_meters(p->spool), live < 0 ? 0 : live, spool_files(p->spool));
@@ -282,7 +220,7 @@ static void save_live(struct lowi_plugin *p)
 {
 	char err[1200];
 	/* Only when every row is durable: the saved state must never skip a row. */
-	if (p->spool && row_queue_length(&p->rows) == 0 && spool_save_live(p->spool, &p->meters, err, sizeof(err)) != 0) {
+	if (p->spool && row_queue_length(&p->rows) == 0 && spool_save_live(p->spool, &p->agg.meters, err, sizeof(err)) != 0) {
 		p->stats.spool_errors++;
 		mosquitto_log_printf(MOSQ_LOG_ERR, PREFIX "%s: after the restart meters resume from their last row", err);
 	}
@@ -296,14 +234,20 @@ int mosquitto_plugin_version(int supported_version_count, const int *supported_v
 	return -1;
 }
 
+/* Producers before consumers: the broker thread no longer pushes (callbacks
+ * unregistered), the aggregator finishes the intake, then the writer. */
 static void plugin_free(struct lowi_plugin *p)
 {
 	price_worker_stop(p->prices);
+	if (p->agg_ready)
+		aggregator_free(&p->agg);
 	db_writer_stop(p->writer);
 	spool_close(p->spool);
 	drain_log(p);
-	row_queue_destroy(&p->rows);
-	serial_map_free(&p->meters);
+	if (p->rows_ready)
+		row_queue_destroy(&p->rows);
+	if (p->intake_ready)
+		intake_destroy(&p->intake);
 	log_queue_destroy(&p->log);
 	config_free(&p->cfg);
 	free(p);
@@ -318,7 +262,6 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		return MOSQ_ERR_NOMEM;
 	}
 	p->id = identifier;
-	p->params = quarter_default_params;
 	log_queue_init(&p->log);
 	config_defaults(&p->cfg);
 	for (int i = 0; i < option_count; i++) {
@@ -327,11 +270,19 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	}
 	if (config_finish(&p->cfg, err, sizeof(err)) != 0)
 		goto fail;
-	serial_map_init(&p->meters, sizeof(struct meter), p->cfg.max_meters);
+	topic_prefilter_init(&p->prefilter, p->cfg.topic);
+	if (intake_init(&p->intake, INTAKE_MAX_BYTES) != 0) {
+		snprintf(err, sizeof(err), "cannot allocate the message intake");
+		goto fail;
+	}
+	p->intake_ready = true;
 	if (row_queue_init(&p->rows, p->cfg.queue_rows) != 0) {
 		snprintf(err, sizeof(err), "cannot allocate the row queue (plugin_opt_queue_rows %u)", p->cfg.queue_rows);
 		goto fail;
 	}
+	p->rows_ready = true;
+	aggregator_init(&p->agg, &p->cfg, &p->intake, &p->rows, &p->log, &p->stats);
+	p->agg_ready = true;
 	/* Library set-up that is not thread-safe, before any thread starts. */
 	if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, sizeof(err), "cannot initialise the MariaDB or libcurl library");
@@ -341,6 +292,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	p->writer = db_writer_start(&p->cfg, &p->rows, p->spool, &p->log, &p->stats);
 	if (p->writer == NULL) {
 		snprintf(err, sizeof(err), "cannot start the database writer");
+		goto fail;
+	}
+	if (aggregator_start(&p->agg) != 0) {
+		snprintf(err, sizeof(err), "cannot start the aggregator thread");
 		goto fail;
 	}
 	if (p->cfg.price_source != PRICE_SOURCE_NONE) {
@@ -382,6 +337,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	mosquitto_callback_unregister(p->id, MOSQ_EVT_TICK, on_tick, NULL);
 	price_worker_stop(p->prices);
 	p->prices = NULL;
+	aggregator_stop(&p->agg);
 	db_writer_stop(p->writer);
 	p->writer = NULL;
 	save_live(p);

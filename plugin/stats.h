@@ -1,9 +1,9 @@
 /*
  * Counters an operator can read in the broker log.
  *
- * Fields written by the broker thread only are plain; fields written by the
- * writer thread are atomics so the broker thread can read them for its
- * periodic summary.
+ * Every counter has a single writing thread (noted below) and is read by
+ * the broker thread for its periodic summary, hence atomics; the writing
+ * thread updates its own counters with stat_add().
  */
 #ifndef LOWI_STATS_H
 #define LOWI_STATS_H
@@ -16,17 +16,19 @@
 
 struct lowi_stats {
 	/* broker thread */
-	uint64_t messages_seen;     /* matched the topic filter */
-	uint64_t readings_accepted;
-	uint64_t payloads_rejected;
-	uint64_t rejected_by_status[LOWI_PAYLOAD_STATUS_COUNT];
-	uint64_t bad_serials;
-	uint64_t by_feed_result[QUARTER_RESTARTED + 1];
-	uint64_t rows_queued;
-	uint64_t rows_estimated;
-	uint64_t rows_dropped;      /* queue full */
-	uint64_t meters;
-	uint64_t meters_refused;    /* meter table full */
+	_Atomic uint64_t intake_refused;    /* intake memory cap reached: message not recorded */
+	/* aggregator thread */
+	_Atomic uint64_t messages_seen;     /* matched the topic filter */
+	_Atomic uint64_t readings_accepted;
+	_Atomic uint64_t payloads_rejected;
+	_Atomic uint64_t rejected_by_status[LOWI_PAYLOAD_STATUS_COUNT];
+	_Atomic uint64_t bad_serials;
+	_Atomic uint64_t by_feed_result[QUARTER_RESTARTED + 1];
+	_Atomic uint64_t rows_queued;
+	_Atomic uint64_t rows_estimated;
+	_Atomic uint64_t rows_dropped;      /* queue full */
+	_Atomic uint64_t meters;
+	_Atomic uint64_t meters_refused;    /* meter table full */
 	/* writer thread */
 	_Atomic uint64_t rows_written;
 	_Atomic uint64_t db_errors;
@@ -40,5 +42,11 @@ struct lowi_stats {
 	_Atomic uint64_t price_failures;
 	_Atomic uint64_t price_periods;
 };
+
+/* For a counter only the calling thread writes: no locked instruction. */
+static inline void stat_add(_Atomic uint64_t *counter, uint64_t n)
+{
+	atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n, memory_order_relaxed);
+}
 
 #endif

@@ -86,3 +86,28 @@ bool topic_match_serial(const char *filter, const char *topic, char serial[LOWI_
 	}
 	return take_serial(serial_at, serial_len, serial, bad_serial);
 }
+
+void topic_prefilter_init(struct topic_prefilter *pf, const char *filter)
+{
+	size_t len = strlen(filter);
+	size_t first = strcspn(filter, "+#");
+	pf->head = filter;
+	pf->head_len = first;
+	/* "a/b/#" also matches "a/b": the separator before '#' is not required. */
+	if (first < len && filter[first] == '#' && first > 0)
+		pf->head_len = first - 1;
+	pf->tail = filter + len;
+	pf->tail_len = 0;
+	if (strchr(filter, '#') == NULL) {
+		const char *plus = strrchr(filter, '+');
+		pf->tail = plus ? plus + 1 : filter;
+		pf->tail_len = (size_t)(filter + len - pf->tail);
+	}
+}
+
+bool topic_prefilter_pass(const struct topic_prefilter *pf, const char *topic, size_t topic_len)
+{
+	return topic_len >= pf->head_len && topic_len >= pf->tail_len
+		&& memcmp(topic, pf->head, pf->head_len) == 0
+		&& memcmp(topic + topic_len - pf->tail_len, pf->tail, pf->tail_len) == 0;
+}

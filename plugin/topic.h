@@ -23,4 +23,18 @@ const char *topic_filter_problem(const char *filter);
  * *bad_serial set, so odd topics never become database keys. */
 bool topic_match_serial(const char *filter, const char *topic, char serial[LOWI_SERIAL_MAX + 1], bool *bad_serial);
 
+/* A necessary condition for matching, cheap enough to run on the broker
+ * thread for every message: the filter's literal text before its first
+ * wildcard must begin the topic, and (without '#') its literal text after
+ * its last '+' must end it. Topics that pass still need
+ * topic_match_serial(); topics that fail can never match. The filter is
+ * borrowed and must outlive the prefilter. */
+struct topic_prefilter {
+	const char *head, *tail;
+	size_t head_len, tail_len;
+};
+
+void topic_prefilter_init(struct topic_prefilter *pf, const char *filter);
+bool topic_prefilter_pass(const struct topic_prefilter *pf, const char *topic, size_t topic_len);
+
 #endif

@@ -1,0 +1,173 @@
+/* Messages to readings to rows, on the aggregator thread; see aggregator.h. */
+#include "aggregator.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <mosquitto.h>
+
+#include "topic.h"
+
+#define PREFIX "lowi-p1: "
+#define REJECT_LOG_INTERVAL_S 60
+#define IDLE_WAIT_MS 1000
+
+void aggregator_init(struct aggregator *a, const struct lowi_config *cfg, struct intake *intake, struct row_queue *rows,
+	struct log_queue *log, struct lowi_stats *stats)
+{
+	memset(a, 0, sizeof(*a));
+	a->cfg = cfg;
+	a->params = quarter_default_params;
+	a->intake = intake;
+	a->rows = rows;
+	a->log = log;
+	a->stats = stats;
+	serial_map_init(&a->meters, sizeof(struct meter), cfg->max_meters);
+}
+
+/* So a misbehaving client cannot flood the log; the count of silenced
+ * lines is reported with the next line of the same kind. */
+static void log_rejection(struct aggregator *a, int kind, const char *fmt, ...)
+{
+	time_t now = time(NULL);
+	if (a->logged_at[kind] != 0 && now - a->logged_at[kind] < REJECT_LOG_INTERVAL_S) {
+		a->suppressed[kind]++;
+		return;
+	}
+	char line[LOG_QUEUE_LINE_BYTES];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (a->suppressed[kind])
+		log_queue_push(a->log, MOSQ_LOG_WARNING, PREFIX "%s (%" PRIu64 " similar since the last such line)", line,
+			a->suppressed[kind]);
+	else
+		log_queue_push(a->log, MOSQ_LOG_WARNING, PREFIX "%s", line);
+	a->logged_at[kind] = now;
+	a->suppressed[kind] = 0;
+}
+
+struct emit_ctx {
+	struct aggregator *a;
+	const char *serial;
+};
+
+static void emit_row(void *ctx, const struct quarter_row *row)
+{
+	struct emit_ctx *e = ctx;
+	struct aggregator *a = e->a;
+	struct conso_row cr;
+	strcpy(cr.serial, e->serial);
+	cr.q = *row;
+	if (!row_queue_push(a->rows, &cr)) {
+		stat_add(&a->stats->rows_dropped, 1);
+		log_rejection(a, AGG_REJECT_QUEUE_FULL, "row queue full (%u rows, plugin_opt_queue_rows): row %s %" PRId64
+			" dropped; the database is not keeping up or is down", a->cfg->queue_rows, e->serial, row->start_s);
+		return;
+	}
+	stat_add(&a->stats->rows_queued, 1);
+	stat_add(&a->stats->rows_estimated, row->estimated);
+}
+
+void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
+{
+	struct lowi_stats *st = a->stats;
+	const char *topic = intake_msg_topic(m);
+	char serial[LOWI_SERIAL_MAX + 1];
+	bool bad_serial = false;
+	/* A cut topic is longer than any filter can match with a valid serial. */
+	if (m->topic_cut || !topic_match_serial(a->cfg->topic, topic, serial, &bad_serial)) {
+		if (bad_serial) {
+			stat_add(&st->bad_serials, 1);
+			log_rejection(a, AGG_REJECT_BAD_SERIAL, "topic '%.100s' ignored: its meter serial level is empty, longer"
+				" than %d characters, or not made of letters, digits, '_' and '-'", topic, LOWI_SERIAL_MAX);
+		}
+		return;
+	}
+	stat_add(&st->messages_seen, 1);
+
+	struct lowi_reading reading;
+	struct lowi_payload_error err;
+	enum lowi_payload_status s;
+	if (m->stored_len != m->payload_len) {
+		/* Not kept by the broker thread: longer than the decoder takes. */
+		s = LOWI_PAYLOAD_TOO_LONG;
+		snprintf(err.reason, sizeof(err.reason), "payload is %" PRIu32 " bytes, over the %d-byte limit",
+			m->payload_len, LOWI_PAYLOAD_MAX_BYTES);
+	} else {
+		s = lowi_payload_decode(intake_msg_payload(m), m->payload_len, &reading, &err);
+	}
+	if (s != LOWI_PAYLOAD_OK) {
+		stat_add(&st->payloads_rejected, 1);
+		stat_add(&st->rejected_by_status[s], 1);
+		log_rejection(a, (int)s, "meter %s: payload rejected (%s, %" PRIu32 " bytes): %s; %" PRIu64 " rejected so far",
+			serial, lowi_payload_status_name(s), m->payload_len, err.reason, atomic_load(&st->payloads_rejected));
+		return;
+	}
+
+	bool created;
+	struct meter *meter = serial_map_get(&a->meters, serial, &created);
+	if (meter == NULL) {
+		stat_add(&st->meters_refused, 1);
+		log_rejection(a, AGG_REJECT_TABLE_FULL, "meter %s ignored: already tracking %zu meters (plugin_opt_max_meters)",
+			serial, a->meters.count);
+		return;
+	}
+	if (created) {
+		quarters_reset(&meter->quarters);
+		atomic_store_explicit(&st->meters, a->meters.count, memory_order_relaxed);
+	}
+
+	struct emit_ctx ctx = { a, serial };
+	enum quarter_feed_result r = quarters_feed(&meter->quarters, &a->params, m->received_ms, &reading, emit_row, &ctx);
+	stat_add(&st->by_feed_result[r], 1);
+	if (r != QUARTER_DUPLICATE && r != QUARTER_OUT_OF_ORDER)
+		stat_add(&st->readings_accepted, 1);
+	if (r == QUARTER_DISCONTINUITY || r == QUARTER_RESTARTED)
+		log_queue_push(a->log, MOSQ_LOG_WARNING, PREFIX "meter %s: %s (counters went backwards, jumped, or stopped"
+			" too long); the quarters around it are flagged estimated", serial,
+			r == QUARTER_DISCONTINUITY ? "counter discontinuity" : "series restarted after a long silence");
+}
+
+static void *aggregator_main(void *arg)
+{
+	struct aggregator *a = arg;
+	for (;;) {
+		const struct intake_msg *m;
+		while ((m = intake_next(a->intake)) != NULL)
+			aggregator_handle(a, m);
+		/* A stop comes after the last push: what is queued is finished first. */
+		if (intake_stopping(a->intake)) {
+			while ((m = intake_next(a->intake)) != NULL)
+				aggregator_handle(a, m);
+			return NULL;
+		}
+		intake_wait(a->intake, IDLE_WAIT_MS);
+	}
+}
+
+int aggregator_start(struct aggregator *a)
+{
+	if (pthread_create(&a->thread, NULL, aggregator_main, a) != 0)
+		return -1;
+	a->started = true;
+	return 0;
+}
+
+void aggregator_stop(struct aggregator *a)
+{
+	if (!a->started)
+		return;
+	intake_stop(a->intake);
+	pthread_join(a->thread, NULL);
+	a->started = false;
+}
+
+void aggregator_free(struct aggregator *a)
+{
+	aggregator_stop(a);
+	serial_map_free(&a->meters);
+}

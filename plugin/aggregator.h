@@ -1,0 +1,71 @@
+/*
+ * The aggregator thread: where a queued LOWI message becomes a reading, and
+ * readings become quarter-hour rows.
+ *
+ * It takes messages from the intake in arrival order, matches the topic
+ * and takes the meter serial, decodes the payload, feeds the meter's
+ * quarters (with the receive time the broker thread stamped), and pushes
+ * finished rows to the row queue for the writer. Rejections and warnings go
+ * to the log queue, rate-limited per kind; counters go to the shared stats.
+ *
+ * Threads: aggregator_init and aggregator_start on the init thread;
+ * aggregator_stop and aggregator_free on the broker thread at cleanup. The
+ * meter table belongs to the aggregator thread while it runs; before
+ * aggregator_start and after aggregator_stop the broker thread may use it
+ * (resuming meters from the spool, saving them at a clean stop).
+ * Everything passed to aggregator_init is borrowed and must outlive the
+ * aggregator.
+ */
+#ifndef LOWI_AGGREGATOR_H
+#define LOWI_AGGREGATOR_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "intake.h"
+#include "log_queue.h"
+#include "meters.h"
+#include "payload.h"
+#include "quarter.h"
+#include "row_queue.h"
+#include "stats.h"
+
+enum {
+	AGG_REJECT_BAD_SERIAL = LOWI_PAYLOAD_STATUS_COUNT,
+	AGG_REJECT_TABLE_FULL,
+	AGG_REJECT_QUEUE_FULL,
+	AGG_REJECT_KINDS
+};
+
+struct aggregator {
+	const struct lowi_config *cfg;
+	struct quarter_params params;
+	struct intake *intake;
+	struct row_queue *rows;
+	struct log_queue *log;
+	struct lowi_stats *stats;
+	struct serial_map meters;
+	/* At most one line per kind of rejection per minute. */
+	time_t logged_at[AGG_REJECT_KINDS];
+	uint64_t suppressed[AGG_REJECT_KINDS];
+	pthread_t thread;
+	bool started;
+};
+
+void aggregator_init(struct aggregator *a, const struct lowi_config *cfg, struct intake *intake, struct row_queue *rows,
+	struct log_queue *log, struct lowi_stats *stats);
+/* Returns 0, or -1 when the thread cannot be started. */
+int aggregator_start(struct aggregator *a);
+/* Asks the thread to finish every queued message, then joins it. The
+ * producer (broker thread) must have stopped pushing. */
+void aggregator_stop(struct aggregator *a);
+void aggregator_free(struct aggregator *a);
+
+/* The work on one message, on the calling thread; for aggregator's own
+ * thread and for benchmarks. */
+void aggregator_handle(struct aggregator *a, const struct intake_msg *m);
+
+#endif
