@@ -1,18 +1,24 @@
 /*
- * Per-message cost of the plugin's broker-thread work, for callgrind
- * (tests/bench/run.sh): the same calls plugin.c's on_message makes for a
- * LOWI message, on the plugin's own core code (plugin/topic.c, payload.c,
- * meters.c, quarter.c, compiled with the flags of the release build):
+ * Per-message cost of the plugin, for callgrind (tests/bench/run.sh): the
+ * same calls plugin.c's on_message (broker thread) and aggregator.c
+ * (aggregator thread) make for a LOWI message, on the plugin's own code
+ * (plugin/topic.c, intake.c, payload.c, meters.c, quarter.c, compiled with
+ * the flags of the release build), here on one thread one after the other:
  *
- *   topic    topic_match_serial(filter, topic)            -> the serial
- *   decode   lowi_payload_decode(payload)                 -> a reading
- *   lookup   serial_map_get(meters, serial) (+ reset when new)
- *   feed     quarters_feed(meter, t, reading, emit_row)   -> rows
- *   rest     the loop and the plugin's counters
+ *   broker thread (what every client of the broker waits for):
+ *     prefilter  strlen + topic_prefilter_pass(topic)          -> LOWI or not
+ *     push       intake_push(topic, payload, receive time)     -> queued copy
+ *   aggregator thread:
+ *     next       intake_next()                                 -> the copy
+ *     topic      topic_match_serial(filter, topic)             -> the serial
+ *     decode     lowi_payload_decode(payload)                  -> a reading
+ *     lookup     serial_map_get(meters, serial) (+ reset when new)
+ *     feed       quarters_feed(meter, t, reading, emit_row)    -> rows
+ *   rest         the loop and the counters
  *
  * Stubbed: emit_row (the plugin copies the row into the row queue under a
- * mutex; here the rows are counted), housekeeping() and now_ms() (two clock
- * reads: the message time comes from the simulated clock instead).
+ * mutex; here the rows are counted), housekeeping() and the clock read (the
+ * message time comes from the simulated clock instead).
  *
  * Input, generated before the measured function runs: `readings` readings
  * of `meters` meters (default 200 x 1,000 = 200,000 messages), the ~330-byte
@@ -35,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "intake.h"
 #include "meters.h"
 #include "payload.h"
 #include "quarter.h"
@@ -59,12 +66,29 @@ static void emit_row(void *ctx, const struct quarter_row *row)
 	s->import_wh += (uint64_t)row->import_wh;
 }
 
+STEP static bool step_prefilter(const struct topic_prefilter *pf, const char *topic, size_t *len)
+{
+	*len = strlen(topic);
+	return topic_prefilter_pass(pf, topic, *len);
+}
+
+STEP static bool step_push(struct intake *q, const char *topic, size_t topic_len, const char *payload, uint32_t len,
+	int64_t t_ms)
+{
+	return intake_push(q, topic, topic_len, payload, len, LOWI_PAYLOAD_MAX_BYTES, t_ms);
+}
+
+STEP static const struct intake_msg *step_next(struct intake *q)
+{
+	return intake_next(q);
+}
+
 STEP static bool step_topic(const char *topic, char serial[LOWI_SERIAL_MAX + 1], bool *bad)
 {
 	return topic_match_serial(filter, topic, serial, bad);
 }
 
-STEP static enum lowi_payload_status step_decode(const char *payload, size_t len, struct lowi_reading *r)
+STEP static enum lowi_payload_status step_decode(const void *payload, size_t len, struct lowi_reading *r)
 {
 	struct lowi_payload_error err; /* the plugin passes one too */
 	return lowi_payload_decode(payload, len, r, &err);
@@ -93,23 +117,31 @@ struct input {
 	int64_t *t_ms;
 };
 
-STEP void run_messages(const struct input *in, struct serial_map *meters, struct stats *s)
+STEP void run_messages(const struct input *in, struct intake *q, struct serial_map *meters, struct stats *s)
 {
+	struct topic_prefilter pf;
+	topic_prefilter_init(&pf, filter);
 	for (size_t i = 0; i < in->n; i++) {
+		size_t topic_len;
+		if (!step_prefilter(&pf, in->topics[i], &topic_len))
+			continue;
+		if (!step_push(q, in->topics[i], topic_len, in->payloads[i], in->lens[i], in->t_ms[i]))
+			continue;
+		const struct intake_msg *msg = step_next(q);
 		char serial[LOWI_SERIAL_MAX + 1];
 		bool bad;
-		if (!step_topic(in->topics[i], serial, &bad))
+		if (msg == NULL || !step_topic(intake_msg_topic(msg), serial, &bad))
 			continue;
 		s->messages++;
 		struct lowi_reading r;
-		if (step_decode(in->payloads[i], in->lens[i], &r) != LOWI_PAYLOAD_OK) {
+		if (step_decode(intake_msg_payload(msg), msg->payload_len, &r) != LOWI_PAYLOAD_OK) {
 			s->rejected++;
 			continue;
 		}
 		struct meter *m = step_lookup(meters, serial);
 		if (m == NULL)
 			continue;
-		enum quarter_feed_result res = step_feed(m, in->t_ms[i], &r, s);
+		enum quarter_feed_result res = step_feed(m, msg->received_ms, &r, s);
 		s->by_result[res]++;
 		if (res != QUARTER_DUPLICATE && res != QUARTER_OUT_OF_ORDER)
 			s->readings++;
@@ -158,11 +190,16 @@ int main(int argc, char **argv)
 
 	struct serial_map meters;
 	serial_map_init(&meters, sizeof(struct meter), 200000);
+	struct intake q;
+	if (intake_init(&q, (size_t)1 << 20) != 0) {
+		fprintf(stderr, "percall: out of memory\n");
+		return 2;
+	}
 	struct stats s;
 	memset(&s, 0, sizeof(s));
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	run_messages(&in, &meters, &s);
+	run_messages(&in, &q, &meters, &s);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)in.n;
 
@@ -173,6 +210,7 @@ int main(int argc, char **argv)
 		s.by_result[QUARTER_FIRST], s.by_result[QUARTER_ACCEPTED], s.by_result[QUARTER_DUPLICATE],
 		s.by_result[QUARTER_OUT_OF_ORDER], s.by_result[QUARTER_DISCONTINUITY], ns);
 	serial_map_free(&meters);
+	intake_destroy(&q);
 	free(text);
 	free(topics);
 	free(in.topics);
