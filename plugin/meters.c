@@ -1,20 +1,33 @@
-/* Serial-keyed hash table (linear probing, load kept under 1/2); see meters.h. */
+/* Serial-keyed table: dense entries plus a linear-probing index kept under
+ * half full; see meters.h. */
 #include "meters.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* One index slot: the high half of the serial's hash, so that most probes
+ * that miss are settled without touching the entry, and the entry's
+ * position plus one (0 marks a free slot). */
+struct serial_map_slot {
+	uint32_t tag;
+	uint32_t pos1;
+};
+
+/* Positions are stored in 32 bits. */
+#define POSITION_LIMIT ((size_t)UINT32_MAX - 1)
+
 void serial_map_init(struct serial_map *t, size_t entry_size, size_t max_entries)
 {
 	memset(t, 0, sizeof(*t));
 	t->entry_size = entry_size;
-	t->max_entries = max_entries;
+	t->max_entries = max_entries < POSITION_LIMIT ? max_entries : POSITION_LIMIT;
 }
 
 void serial_map_free(struct serial_map *t)
 {
-	free(t->slots);
+	free(t->entries);
+	free(t->index);
 	serial_map_init(t, t->entry_size, t->max_entries);
 }
 
@@ -26,49 +39,85 @@ static uint64_t serial_hash(const char *s)
 	return h;
 }
 
-static char *probe(unsigned char *slots, size_t entry_size, size_t capacity, const char *serial)
+static char *entry_at(const struct serial_map *t, size_t pos)
 {
-	size_t i = (size_t)serial_hash(serial) & (capacity - 1);
+	return (char *)t->entries + pos * t->entry_size;
+}
+
+/* The slot holding serial, or the free slot where it belongs. */
+static struct serial_map_slot *probe(const struct serial_map *t, const char *serial, uint64_t h)
+{
+	size_t mask = t->index_slots - 1, i = (size_t)h & mask;
+	uint32_t tag = (uint32_t)(h >> 32);
 	for (;;) {
-		char *e = (char *)slots + i * entry_size;
-		if (e[0] == '\0' || strcmp(e, serial) == 0)
-			return e;
-		i = (i + 1) & (capacity - 1);
+		struct serial_map_slot *s = &t->index[i];
+		if (s->pos1 == 0 || (s->tag == tag && strcmp(entry_at(t, s->pos1 - 1), serial) == 0))
+			return s;
+		i = (i + 1) & mask;
 	}
 }
 
-static int grow(struct serial_map *t)
+static int grow_index(struct serial_map *t)
+{
+	size_t slots = t->index_slots ? t->index_slots * 2 : 32;
+	struct serial_map_slot *index = calloc(slots, sizeof(*index));
+	if (index == NULL)
+		return -1;
+	free(t->index);
+	t->index = index;
+	t->index_slots = slots;
+	for (size_t pos = 0; pos < t->count; pos++) {
+		const char *serial = entry_at(t, pos);
+		uint64_t h = serial_hash(serial);
+		struct serial_map_slot *s = probe(t, serial, h);
+		s->tag = (uint32_t)(h >> 32);
+		s->pos1 = (uint32_t)(pos + 1);
+	}
+	return 0;
+}
+
+static int grow_entries(struct serial_map *t)
 {
 	size_t capacity = t->capacity ? t->capacity * 2 : 16;
-	unsigned char *slots = calloc(capacity, t->entry_size);
-	if (slots == NULL)
+	if (capacity > t->max_entries)
+		capacity = t->max_entries;
+	unsigned char *entries = realloc(t->entries, capacity * t->entry_size);
+	if (entries == NULL)
 		return -1;
-	for (size_t i = 0; i < t->capacity; i++) {
-		char *e = (char *)t->slots + i * t->entry_size;
-		if (e[0] != '\0')
-			memcpy(probe(slots, t->entry_size, capacity, e), e, t->entry_size);
-	}
-	free(t->slots);
-	t->slots = slots;
+	t->entries = entries;
 	t->capacity = capacity;
 	return 0;
+}
+
+void *serial_map_find(const struct serial_map *t, const char *serial)
+{
+	if (t->count == 0)
+		return NULL;
+	const struct serial_map_slot *s = probe(t, serial, serial_hash(serial));
+	return s->pos1 ? entry_at(t, s->pos1 - 1) : NULL;
 }
 
 void *serial_map_get(struct serial_map *t, const char *serial, bool *created)
 {
 	*created = false;
-	if (t->capacity) {
-		char *e = probe(t->slots, t->entry_size, t->capacity, serial);
-		if (e[0] != '\0')
-			return e;
+	uint64_t h = serial_hash(serial);
+	if (t->count) {
+		struct serial_map_slot *s = probe(t, serial, h);
+		if (s->pos1)
+			return entry_at(t, s->pos1 - 1);
 	}
 	if (t->count >= t->max_entries)
 		return NULL;
-	if ((t->count + 1) * 2 > t->capacity && grow(t) != 0)
+	if (t->count == t->capacity && grow_entries(t) != 0)
 		return NULL;
-	char *e = probe(t->slots, t->entry_size, t->capacity, serial);
+	if ((t->count + 1) * 2 > t->index_slots && grow_index(t) != 0)
+		return NULL;
+	struct serial_map_slot *s = probe(t, serial, h);
+	char *e = entry_at(t, t->count);
 	memset(e, 0, t->entry_size);
 	strcpy(e, serial);
+	s->tag = (uint32_t)(h >> 32);
+	s->pos1 = (uint32_t)(t->count + 1);
 	t->count++;
 	*created = true;
 	return e;
@@ -76,6 +125,5 @@ void *serial_map_get(struct serial_map *t, const char *serial, bool *created)
 
 void *serial_map_slot(const struct serial_map *t, size_t i)
 {
-	char *e = (char *)t->slots + i * t->entry_size;
-	return i < t->capacity && e[0] != '\0' ? e : NULL;
+	return i < t->count ? entry_at(t, i) : NULL;
 }

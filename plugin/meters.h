@@ -3,24 +3,34 @@
  * quarter state (broker thread), and the last durable row per meter
  * (writer thread).
  *
- * An open-addressing hash table of fixed-size entries that begin with the
- * serial. Not thread-safe: each table belongs to one thread. It grows by
- * doubling up to max_entries, so a flood of invented serials cannot exhaust
- * memory. A returned pointer is valid until the next insertion.
+ * Entries of a fixed size that begin with the serial sit densely in one
+ * array, in insertion order; a separate open-addressing index of 8-byte
+ * slots (kept at most half full) finds them. Resident memory per entry is
+ * then close to entry_size, not entry_size times the index's slack, and
+ * the array only grows (by realloc, whose large blocks the C library moves
+ * by remapping rather than copying). Not thread-safe: each table belongs to
+ * one thread. It grows up to max_entries, so a flood of invented serials
+ * cannot exhaust memory. Entries are never removed. A returned pointer is
+ * valid until the next insertion; the table owns the entries.
  */
 #ifndef LOWI_METERS_H
 #define LOWI_METERS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "quarter.h"
 #include "topic.h"
 
+struct serial_map_slot;
+
 struct serial_map {
-	unsigned char *slots;
-	size_t entry_size;  /* each entry starts with char serial[LOWI_SERIAL_MAX + 1] */
-	size_t capacity;    /* power of two, or 0 before the first insertion */
+	unsigned char *entries; /* count entries, each starting with char serial[LOWI_SERIAL_MAX + 1] */
+	struct serial_map_slot *index;
+	size_t entry_size;
+	size_t capacity;    /* entries allocated (0 before the first insertion) */
+	size_t index_slots; /* power of two, or 0 before the first insertion */
 	size_t count;
 	size_t max_entries;
 };
@@ -30,7 +40,10 @@ void serial_map_free(struct serial_map *t);
 /* Finds the entry, or adds a zeroed one holding the serial (*created set).
  * NULL when the table is full or memory is short. */
 void *serial_map_get(struct serial_map *t, const char *serial, bool *created);
-/* The i-th slot's entry, or NULL when free: for iterating 0..capacity-1. */
+/* Finds the entry without adding one: NULL when absent. */
+void *serial_map_find(const struct serial_map *t, const char *serial);
+/* The i-th entry in insertion order, or NULL when i >= count: for iterating
+ * 0..count-1 (iterating 0..capacity-1 works too). */
 void *serial_map_slot(const struct serial_map *t, size_t i);
 
 struct meter {
