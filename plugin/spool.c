@@ -21,13 +21,60 @@
 #define STATE "meters.state"
 #define LINE_MAX_BYTES 400
 
+/* What a meter resumes from (quarters_resume): the end of its last durable
+ * row. The row's energies and estimated flag are not needed for that, so
+ * they are not kept, which makes an entry 96 bytes instead of a whole
+ * conso_row. */
+struct durable {
+	char serial[LOWI_SERIAL_MAX + 1];
+	bool has_gas, has_water;
+	int64_t start_s;
+	int64_t in_d, in_n, out_d, out_n, gas_index_l, water_index_l;
+};
+
 struct spool {
 	char dir[1024];
 	uint64_t next_seq;
 	int journal_fd;
 	size_t journal_lines;
-	struct serial_map last; /* serial -> struct conso_row: compaction source */
+	struct serial_map last; /* serial -> struct durable: resume and compaction source */
 };
+
+/* Keeps row as the meter's last durable row unless a newer one is known. */
+static void note_durable(struct serial_map *last, const struct conso_row *r)
+{
+	bool created;
+	struct durable *d = serial_map_get(last, r->serial, &created);
+	if (d == NULL || (!created && r->q.start_s < d->start_s))
+		return;
+	const struct quarter_row *q = &r->q;
+	d->has_gas = q->has_gas;
+	d->has_water = q->has_water;
+	d->start_s = q->start_s;
+	d->in_d = q->import_day_wh;
+	d->in_n = q->import_night_wh;
+	d->out_d = q->export_day_wh;
+	d->out_n = q->export_night_wh;
+	d->gas_index_l = q->gas_index_l;
+	d->water_index_l = q->water_index_l;
+}
+
+/* The durable entry as a row: indexes and flags, energies zero. */
+static void durable_row(const struct durable *d, struct conso_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	memcpy(r->serial, d->serial, sizeof(r->serial));
+	struct quarter_row *q = &r->q;
+	q->has_gas = d->has_gas;
+	q->has_water = d->has_water;
+	q->start_s = d->start_s;
+	q->import_day_wh = d->in_d;
+	q->import_night_wh = d->in_n;
+	q->export_day_wh = d->out_d;
+	q->export_night_wh = d->out_n;
+	q->gas_index_l = d->gas_index_l;
+	q->water_index_l = d->water_index_l;
+}
 
 static int fail(char *err, size_t errlen, const char *what, const char *path)
 {
@@ -87,23 +134,40 @@ static int sync_dir(const char *dir)
 	return rc;
 }
 
-/* Writes rows to path via a temporary file, atomically and durably. */
-static int write_file(struct spool *s, const char *path, const struct conso_row *rows, size_t n, char *err, size_t errlen)
+/* Lines for write_file: formats the i-th line into buf and returns its
+ * length, or -1 past the last one. */
+typedef int (*line_fn)(void *ctx, size_t i, char *buf, size_t len);
+
+/* Writes the lines to path via a temporary file, atomically and durably,
+ * through a buffer of fixed size whatever the number of lines. */
+static int write_file(struct spool *s, const char *path, line_fn line, void *ctx, char *err, size_t errlen)
 {
 	char tmp[1100];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return fail(err, errlen, "cannot create", tmp);
-	char line[LINE_MAX_BYTES];
-	for (size_t i = 0; i < n; i++) {
-		int len = format_row(&rows[i], line, sizeof(line));
-		if (write_all(fd, line, (size_t)len) != 0) {
-			fail(err, errlen, "cannot write", tmp);
-			close(fd);
-			unlink(tmp);
-			return -1;
+	char buf[64 * 1024];
+	size_t used = 0;
+	bool ok = true;
+	for (size_t i = 0; ok; i++) {
+		int len = line(ctx, i, buf + used, sizeof(buf) - used);
+		if (len >= 0 && (size_t)len < sizeof(buf) - used) {
+			used += (size_t)len;
+			continue;
 		}
+		/* Last line, or no room left for this one: flush, then retry it. */
+		ok = write_all(fd, buf, used) == 0;
+		used = 0;
+		if (len < 0)
+			break;
+		i--;
+	}
+	if (!ok) {
+		fail(err, errlen, "cannot write", tmp);
+		close(fd);
+		unlink(tmp);
+		return -1;
 	}
 	if (fsync(fd) != 0 || close(fd) != 0) {
 		fail(err, errlen, "cannot sync", tmp);
@@ -116,6 +180,27 @@ static int write_file(struct spool *s, const char *path, const struct conso_row 
 		return -1;
 	}
 	return 0;
+}
+
+struct rows_lines {
+	const struct conso_row *rows;
+	size_t n;
+};
+
+static int rows_line(void *ctx, size_t i, char *buf, size_t len)
+{
+	const struct rows_lines *r = ctx;
+	return i < r->n ? format_row(&r->rows[i], buf, len) : -1;
+}
+
+static int durable_line(void *ctx, size_t i, char *buf, size_t len)
+{
+	const struct durable *d = serial_map_slot(ctx, i);
+	if (d == NULL)
+		return -1;
+	struct conso_row r;
+	durable_row(d, &r);
+	return format_row(&r, buf, len);
 }
 
 static bool spool_name(const char *name, uint64_t *seq)
@@ -154,21 +239,20 @@ static int scan(struct spool *s, char *oldest, size_t len, size_t *files)
 	return min == UINT64_MAX ? 0 : 1;
 }
 
-static long load_file(const char *path, struct serial_map *last)
+/* *torn: the file ends in a line without its newline (crash mid-append). */
+static long load_file(const char *path, struct serial_map *last, bool *torn)
 {
+	*torn = false;
 	FILE *f = fopen(path, "r");
 	if (f == NULL)
 		return errno == ENOENT ? 0 : -1;
 	char line[LINE_MAX_BYTES];
 	struct conso_row r;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		bool created;
 		/* A torn last line of the journal (crash mid-append) is skipped. */
-		if (!parse_row(line, &r))
-			continue;
-		struct conso_row *e = serial_map_get(last, r.serial, &created);
-		if (e && (created || r.q.start_s >= e->q.start_s))
-			*e = r;
+		*torn = strchr(line, '\n') == NULL;
+		if (parse_row(line, &r))
+			note_durable(last, &r);
 	}
 	fclose(f);
 	return 0;
@@ -194,19 +278,22 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
 	s->next_seq = 1;
 	size_t files;
 	scan(s, NULL, 0, &files);
-	serial_map_init(&s->last, sizeof(struct conso_row), SIZE_MAX);
+	serial_map_init(&s->last, sizeof(struct durable), SIZE_MAX);
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/" STATE, dir);
-	long rc = load_file(path, &s->last);
+	bool torn;
+	long rc = load_file(path, &s->last, &torn);
 	snprintf(path, sizeof(path), "%s/" JOURNAL, dir);
-	if (rc != 0 || load_file(path, &s->last) != 0) {
+	if (rc != 0 || load_file(path, &s->last, &torn) != 0) {
 		fail(err, errlen, "cannot read the meter journal in", dir);
 		spool_close(s);
 		return NULL;
 	}
 	s->journal_lines = s->last.count;
 	s->journal_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (s->journal_fd < 0) {
+	/* Ends a torn line, or the next line appended would join it and be
+	 * skipped with it at the next start. */
+	if (s->journal_fd < 0 || (torn && (write_all(s->journal_fd, "\n", 1) != 0 || fdatasync(s->journal_fd) != 0))) {
 		fail(err, errlen, "cannot open", path);
 		spool_close(s);
 		return NULL;
@@ -228,7 +315,8 @@ int spool_write(struct spool *s, const struct conso_row *rows, size_t n, char *e
 {
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/%020" PRIu64 ".rows", s->dir, s->next_seq);
-	if (write_file(s, path, rows, n, err, errlen) != 0)
+	struct rows_lines lines = { rows, n };
+	if (write_file(s, path, rows_line, &lines, err, errlen) != 0)
 		return -1;
 	s->next_seq++;
 	return 0;
@@ -311,25 +399,14 @@ int spool_set_aside(struct spool *s, const struct conso_row *row, char *err, siz
 }
 
 /* Rewrites meters.state from the newest row of every meter, then empties
- * the journal. A crash in between leaves both files, which load the same. */
+ * the journal. A crash in between leaves both files, which load the same.
+ * The state file keeps the row format; its energies are written as zero
+ * since only the indexes are kept (resume reads nothing else). */
 static int compact(struct spool *s, char *err, size_t errlen)
 {
-	struct conso_row *all = malloc((s->last.count ? s->last.count : 1) * sizeof(*all));
-	if (all == NULL) {
-		snprintf(err, errlen, "out of memory compacting the meter journal");
-		return -1;
-	}
-	size_t n = 0;
-	for (size_t i = 0; i < s->last.capacity; i++) {
-		const struct conso_row *r = serial_map_slot(&s->last, i);
-		if (r)
-			all[n++] = *r;
-	}
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/" STATE, s->dir);
-	int rc = write_file(s, path, all, n, err, errlen);
-	free(all);
-	if (rc != 0)
+	if (write_file(s, path, durable_line, &s->last, err, errlen) != 0)
 		return -1;
 	if (ftruncate(s->journal_fd, 0) != 0 || fdatasync(s->journal_fd) != 0)
 		return fail(err, errlen, "cannot empty", JOURNAL);
@@ -339,21 +416,20 @@ static int compact(struct spool *s, char *err, size_t errlen)
 
 int spool_journal(struct spool *s, const struct conso_row *rows, size_t n, char *err, size_t errlen)
 {
-	char *buf = malloc(n * LINE_MAX_BYTES + 1);
-	if (buf == NULL) {
-		snprintf(err, errlen, "out of memory writing the meter journal");
-		return -1;
-	}
-	size_t len = 0;
+	/* One write per buffer-full, so a batch costs one fdatasync. */
+	char buf[64 * 1024];
+	size_t used = 0;
+	bool ok = true;
 	for (size_t i = 0; i < n; i++) {
-		bool created;
-		struct conso_row *last = serial_map_get(&s->last, rows[i].serial, &created);
-		if (last && (created || rows[i].q.start_s >= last->q.start_s))
-			*last = rows[i];
-		len += (size_t)format_row(&rows[i], buf + len, LINE_MAX_BYTES);
+		note_durable(&s->last, &rows[i]);
+		if (sizeof(buf) - used < LINE_MAX_BYTES) {
+			ok = ok && write_all(s->journal_fd, buf, used) == 0;
+			used = 0;
+		}
+		used += (size_t)format_row(&rows[i], buf + used, LINE_MAX_BYTES);
 	}
-	int rc = write_all(s->journal_fd, buf, len) == 0 && fdatasync(s->journal_fd) == 0 ? 0 : fail(err, errlen, "cannot append to", JOURNAL);
-	free(buf);
+	ok = ok && write_all(s->journal_fd, buf, used) == 0 && fdatasync(s->journal_fd) == 0;
+	int rc = ok ? 0 : fail(err, errlen, "cannot append to", JOURNAL);
 	s->journal_lines += n;
 	if (rc == 0 && s->journal_lines > 4 * s->last.count + 4096)
 		rc = compact(s, err, errlen);
@@ -362,10 +438,11 @@ int spool_journal(struct spool *s, const struct conso_row *rows, size_t n, char 
 
 void spool_each_last(struct spool *s, void (*fn)(void *ctx, const struct conso_row *row), void *ctx)
 {
-	for (size_t i = 0; i < s->last.capacity; i++) {
-		const struct conso_row *r = serial_map_slot(&s->last, i);
-		if (r)
-			fn(ctx, r);
+	const struct durable *d;
+	for (size_t i = 0; (d = serial_map_slot(&s->last, i)) != NULL; i++) {
+		struct conso_row r;
+		durable_row(d, &r);
+		fn(ctx, &r);
 	}
 }
 
@@ -426,9 +503,9 @@ int spool_save_live(struct spool *s, const struct serial_map *meters, char *err,
 	if (f == NULL)
 		return fail(err, errlen, "cannot create", tmp);
 	char line[2048];
-	for (size_t i = 0; i < meters->capacity; i++) {
-		const struct meter *m = serial_map_slot(meters, i);
-		if (m && m->quarters.last_ms > 0) {
+	const struct meter *m;
+	for (size_t i = 0; (m = serial_map_slot(meters, i)) != NULL; i++) {
+		if (m->quarters.last_ms > 0) {
 			format_live(m, line, sizeof(line));
 			fputs(line, f);
 		}
@@ -456,9 +533,8 @@ long spool_take_live(struct spool *s, void (*fn)(void *ctx, const struct meter *
 		if (!parse_live(line, &m))
 			continue;
 		/* Only a state at least as new as the meter's last durable row. */
-		bool created;
-		const struct conso_row *last = serial_map_get(&s->last, m.serial, &created);
-		if (last && !created && m.quarters.boundary_s < last->q.start_s + QUARTER_S)
+		const struct durable *last = serial_map_find(&s->last, m.serial);
+		if (last && m.quarters.boundary_s < last->start_s + QUARTER_S)
 			continue;
 		fn(ctx, &m);
 		n++;

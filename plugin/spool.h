@@ -11,7 +11,10 @@
  *  - The meter journal: <dir>/meters.journal (appended, fdatasync'd) and
  *    <dir>/meters.state (its compaction): for each meter, the last row that
  *    is durable (committed or spooled). At start-up each meter resumes from
- *    it, so a crash or restart loses no energy and counts none twice.
+ *    it, so a crash or restart loses no energy and counts none twice. Both
+ *    use the spool files' line format; meters.state is written from what
+ *    resume needs (quarter start, indexes, gas/water presence), with the
+ *    energies and the estimated flag as zero.
  *
  * spool_open and spool_each_last run on the broker thread at init (before
  * the writer starts); everything else on the writer thread. Rows are copied in and out; the caller owns what it passes.
@@ -50,7 +53,9 @@ size_t spool_files(struct spool *s);
 int spool_journal(struct spool *s, const struct conso_row *rows, size_t n, char *err, size_t errlen);
 
 /* Calls fn with the newest durable row of each meter, as read from
- * meters.state and meters.journal at spool_open and kept since. */
+ * meters.state and meters.journal at spool_open and kept since: its
+ * serial, start, indexes and has_gas/has_water; energies and estimated are
+ * zero. The row is valid during the call only. */
 void spool_each_last(struct spool *s, void (*fn)(void *ctx, const struct conso_row *row), void *ctx);
 size_t spool_meters(const struct spool *s);
 
