@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages lowi-p1 needs to build, run and test.
+# Installs the Debian 12 packages lowi-p1 needs to build, run and test,
+# plus any package named on the command line (the fuzzers', sanitizers' and
+# benchmarks' own: tests/install-deps.sh clang valgrind ...).
 # Packages already present are left alone; nothing is started: package
 # scripts are told not to start mosquitto or MariaDB as system services
 # (the tests and the demo run private instances on loopback ports).
@@ -13,6 +15,7 @@ packages=(
 	mosquitto mosquitto-clients mariadb-server mariadb-client
 	# tests and demo
 	faketime python3 python3-paho-mqtt python3-pymysql
+	"$@"
 )
 
 missing=()

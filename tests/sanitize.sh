@@ -32,19 +32,8 @@ root=$PWD
 filter="${1:-}"
 build=build-asan
 
-tests/install-deps.sh || exit 1
 # gcc's sanitizer runtimes (normally already there with gcc).
-missing=()
-for p in libasan8 libubsan1; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "sanitize: missing packages: ${missing[*]}; run as root" >&2
-		exit 1
-	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || exit 1
-fi
+tests/install-deps.sh libasan8 libubsan1 || exit 1
 
 # b_lundef=false, the usual companion of b_sanitize (with clang, objects
 # built with -fsanitize=address leave the runtime's symbols to the

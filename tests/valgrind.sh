@@ -26,14 +26,7 @@ seconds="${1:-120}"
 case "$seconds" in ''|*[!0-9]*) echo "usage: $0 [seconds of publishing]" >&2; exit 2 ;; esac
 build=build-valgrind
 
-tests/install-deps.sh || exit 1
-if ! dpkg-query -W -f='${Status}' valgrind 2>/dev/null | grep -q "install ok installed"; then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "valgrind: package valgrind missing; run as root (or: sudo apt-get install valgrind)" >&2
-		exit 1
-	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null || exit 1
-fi
+tests/install-deps.sh valgrind || exit 1
 
 # The plugin and simulator as tests/run.sh builds them (debugoptimized,
 # -g), in a build directory of this script's own.

@@ -23,21 +23,8 @@ filter="${2:-}"
 case "$seconds" in ''|*[!0-9]*) echo "usage: $0 [seconds per target] [name filter]" >&2; exit 2 ;; esac
 
 # clang 14 with its libFuzzer/sanitizer runtimes, and the library the price
-# parser links; installed when missing (as tests/install-deps.sh does).
-need=(clang libclang-rt-14-dev libjansson-dev python3)
-missing=()
-for p in "${need[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "fuzz: missing packages: ${missing[*]}; run as root (or: sudo apt-get install ${missing[*]})" >&2
-		exit 1
-	fi
-	echo "fuzz: installing ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || exit 1
-fi
+# parser links.
+tests/install-deps.sh clang libclang-rt-14-dev libjansson-dev python3 || exit 1
 
 out=build-fuzz
 mkdir -p "$out"
