@@ -34,6 +34,13 @@ void log_queue_destroy(struct log_queue *q);
 void log_queue_push(struct log_queue *q, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Any thread: false when no line was pushed since the last drain began;
+ * cheap enough to ask for every message. */
+static inline bool log_queue_maybe_lines(struct log_queue *q)
+{
+	return atomic_load_explicit(&q->maybe_lines, memory_order_relaxed);
+}
+
 /* Broker thread. Calls sink for each queued line, oldest first, outside the
  * lock; returns the number of lines drained. */
 size_t log_queue_drain(struct log_queue *q, void (*sink)(int level, const char *line));

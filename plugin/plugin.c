@@ -72,7 +72,8 @@ static void log_sink(int level, const char *line)
 
 static void drain_log(struct lowi_plugin *p)
 {
-	log_queue_drain(&p->log, log_sink);
+	if (log_queue_maybe_lines(&p->log))
+		log_queue_drain(&p->log, log_sink);
 }
 
 static void log_summary(struct lowi_plugin *p, const char *when)

@@ -103,11 +103,13 @@ void topic_prefilter_init(struct topic_prefilter *pf, const char *filter)
 		pf->tail = plus ? plus + 1 : filter;
 		pf->tail_len = (size_t)(filter + len - pf->tail);
 	}
+	/* The word holds the topic's last 8 bytes, in memory order; the tail's
+	 * bytes are its last n. */
+	size_t n = pf->tail_len < 8 ? pf->tail_len : 8;
+	unsigned char word[8] = { 0 }, mask[8] = { 0 };
+	memcpy(word + 8 - n, pf->tail + pf->tail_len - n, n);
+	memset(mask + 8 - n, 0xff, n);
+	memcpy(&pf->tail_word, word, 8);
+	memcpy(&pf->tail_mask, mask, 8);
 }
 
-bool topic_prefilter_pass(const struct topic_prefilter *pf, const char *topic, size_t topic_len)
-{
-	return topic_len >= pf->head_len && topic_len >= pf->tail_len
-		&& memcmp(topic, pf->head, pf->head_len) == 0
-		&& memcmp(topic + topic_len - pf->tail_len, pf->tail, pf->tail_len) == 0;
-}

@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #define LOWI_SERIAL_MAX 32 /* longest serial accepted, without the NUL */
 
@@ -32,9 +34,25 @@ bool topic_match_serial(const char *filter, const char *topic, char serial[LOWI_
 struct topic_prefilter {
 	const char *head, *tail;
 	size_t head_len, tail_len;
+	/* The tail's last min(8, tail_len) bytes as one word and the mask of
+	 * those bytes: most unrelated topics are told apart by one compare. */
+	uint64_t tail_word, tail_mask;
 };
 
 void topic_prefilter_init(struct topic_prefilter *pf, const char *filter);
-bool topic_prefilter_pass(const struct topic_prefilter *pf, const char *topic, size_t topic_len);
+
+static inline bool topic_prefilter_pass(const struct topic_prefilter *pf, const char *topic, size_t topic_len)
+{
+	if (topic_len < pf->head_len || topic_len < pf->tail_len)
+		return false;
+	if (topic_len >= 8) {
+		uint64_t last;
+		memcpy(&last, topic + topic_len - 8, 8);
+		if ((last & pf->tail_mask) != pf->tail_word)
+			return false;
+	}
+	return memcmp(topic, pf->head, pf->head_len) == 0
+		&& memcmp(topic + topic_len - pf->tail_len, pf->tail, pf->tail_len) == 0;
+}
 
 #endif
