@@ -30,11 +30,15 @@ Parts (each figure is a ratio or a count against a baseline of the same run):
               aggregator thread (topic match, decode, meter lookup, quarter
               feed), 200,000 messages of 1,000 meters; deterministic, run
               twice to show it.
-  scale       lowi-sim with 1,000 and 10,000 meters publishing every 10 s on
-              a clock 10x faster, bare broker vs plugin: broker CPU share,
-              resident memory per meter, and the time from a quarter boundary
-              until every meter's row of the quarter is committed. One run
-              per set-up (each lasts about 110 s).
+  scale       lowi-sim with 1,000 and 10,000 meters (--scale-sizes; 100,000
+              too) publishing every 10 s, on a clock 10x faster up to 10,000
+              meters and in real time above (10,000 msg/s either way), bare
+              broker vs plugin: broker CPU share, resident memory per meter
+              (all meters known; after several quarters of rows; peak), the
+              time from each quarter boundary until every meter's row of the
+              quarter is committed, and rows missing in Conso. One run per
+              set-up: about 8 min with the plugin at x10 (five quarters of
+              rows), 33 min at x1 (two).
 
 Servers: one private MariaDB and the brokers on free loopback ports above
 20000, all stopped at exit (lib.py's bookkeeping, by PID).
@@ -360,95 +364,160 @@ def brokercost(base, db, count=10000, serials=10000):
 
 # ---------------------------------------------------------------- scale
 
-SCALE_START = "2026-01-05 10:14:00"
-SCALE_SPEED = 10
+SCALE_DAY = "2026-01-05"
+
+
+def scale_plan(meters):
+    """Clock speed and quarters of rows checked for a run of `meters`.
+    Meters x speed / 10 s is the real message rate: the clock runs 10x
+    faster up to 10,000 meters (at most 10,000 msg/s) and in real time
+    above, so 100,000 meters are the same 10,000 msg/s. Broker clock from
+    `start`; boundaries B1 = 10:15 (every meter known, no row yet: a meter's
+    first quarter has no start index), then rows at B2 = 10:30 and each
+    quarter after, `row_quarters` of them. Five quarters at x10 take the
+    10,000-meter journal past its first compaction; two at x1 take 33 min."""
+    if meters <= 10000:
+        return {"speed": 10, "start": "10:14:00", "row_quarters": 5, "bare_end": "10:20:00"}
+    return {"speed": 1, "start": "10:13:30", "row_quarters": 2, "bare_end": "10:16:30"}
 
 
 def epoch(s):
     return datetime.datetime.strptime(s, "%Y-%m-%d %H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
+def proc_hwm_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def scale_rows_by_quarter(db, db_name):
+    conn = db.connect(db_name)
+    try:
+        with conn.cursor() as c:
+            c.execute("SELECT UNIX_TIMESTAMP(DtTm), COUNT(*), SUM(Estimated) FROM Conso GROUP BY DtTm ORDER BY DtTm")
+            return {int(t): (int(n), int(e)) for t, n, e in c.fetchall()}
+    finally:
+        conn.close()
+
+
 def scale_one(base, db, meters, with_plugin):
-    """One sim run; returns dict of measurements. Broker clock: SCALE_START at
-    broker start, SCALE_SPEED x. Quarter boundaries B1 = 10:15, B2 = 10:30
-    (broker clock); rows of the quarter [10:15, 10:30) are written at B2."""
+    """One sim run (plan: scale_plan); returns a dict of measurements.
+    With the plugin: RSS before the meters appear, once all are known
+    (before any row), after each quarter of rows and at the end (with the
+    peak); per row boundary B, the time from B until every meter's row of
+    the quarter ending at B is committed; after the run, every checked
+    quarter's row count in Conso. Bare: CPU and RSS with all meters
+    publishing, over a shorter run."""
+    plan = scale_plan(meters)
+    speed = plan["speed"]
     db_name = f"scale_{meters}"
     if with_plugin:
         db.create_database(db_name, DB_USER, DB_PASSWORD)
     port = free_port()
-    env = fake_env(SCALE_START, SCALE_SPEED)
-    opts = plugin_opts(db, db_name, base, SCALE_SPEED) if with_plugin else None
+    start = f"{SCALE_DAY} {plan['start']}"
+    env = fake_env(start, speed)
+    opts = plugin_opts(db, db_name, base, speed) if with_plugin else None
     t0 = real_time()
     broker = start_broker(base, f"scale-{meters}-{'plugin' if with_plugin else 'bare'}", port, opts, env)
     pid = broker.proc.pid
-    s0 = epoch(SCALE_START)
+    s0 = epoch(start)
 
-    def real_at(fake_hms):
-        return t0 + (epoch(f"2026-01-05 {fake_hms}") - s0) / SCALE_SPEED
+    def real_at(fake_epoch):
+        return t0 + (fake_epoch - s0) / speed
 
-    b1, b2 = real_at("10:15:00"), real_at("10:30:00")
-    end_fake = "10:31:30"
+    b1 = epoch(f"{SCALE_DAY} 10:15:00")
+    row_bounds = [b1 + 900 * (k + 1) for k in range(plan["row_quarters"])]
+    end_fake = row_bounds[-1] + 90 if with_plugin else epoch(f"{SCALE_DAY} {plan['bare_end']}")
     lib.sleep(max(0.0, 1.0 - (real_time() - t0)))
     rss0 = proc_rss_kib(pid)
-    sim_duration = epoch(f"2026-01-05 {end_fake}") - (s0 + (real_time() - t0) * SCALE_SPEED)
+    sim_duration = end_fake - (s0 + (real_time() - t0) * speed)
     sim_cmd = [SIM, "--host", "127.0.0.1", "--port", str(port), "--meters", str(meters), "--interval", "10",
                "--jitter", "1", "--duration", str(int(sim_duration)), "--seed", "7", "--drain-timeout", "30",
                "--settle", "5", "--numbers-as-strings", "1"]
     sim_out = open(os.path.join(base, f"sim-{meters}-{with_plugin}.log"), "w")
-    sim = subprocess.Popen(sim_cmd, stdout=sim_out, stderr=subprocess.STDOUT, env=fake_env(SCALE_START, SCALE_SPEED))
-    res = {"meters": meters, "plugin": with_plugin, "rss0_kib": rss0}
+    sim = subprocess.Popen(sim_cmd, stdout=sim_out, stderr=subprocess.STDOUT, env=fake_env(start, speed))
+    res = {"meters": meters, "plugin": with_plugin, "rss0_kib": rss0, "speed": speed,
+           "row_quarters": plan["row_quarters"], "rss_after_quarter_kib": [], "commit_s_real": [],
+           "commit_marks": [], "rows_at_bound": []}
+    # COUNT(*) over a quarter's rows competes with the writer for MariaDB:
+    # asked less often when there are many.
+    poll_s = 0.05 if meters <= 10000 else 0.25
     try:
-        # CPU window: from 20 simulated s after B1 to 80 simulated s after B2
-        # (one whole quarter, its boundary burst and the rows' commit).
-        ta, tb = b1 + 2.0, b2 + 8.0
-        lib.sleep(ta - real_time())
-        cpu_a, db_a, wall_a = proc_cpu_s(pid), proc_cpu_s(db.proc.pid), real_time()
-        done_at = None
-        # Every meter is known well before B2, and no row exists yet (the
-        # first quarter of a meter has no start index, so B1 emits none).
-        lib.sleep(b2 - 0.3 - real_time())
-        res["rss_pre_b2_kib"] = proc_rss_kib(pid)
         if with_plugin:
-            lib.sleep(b2 - real_time())
-            q = "SELECT COUNT(*) FROM Conso WHERE DtTm = '2026-01-05 10:15:00'"
+            # CPU window: one whole quarter, from 80 simulated s after the
+            # boundary before the last to 80 s after the last (its boundary
+            # burst and the rows' commit included).
+            prev = row_bounds[-2] if len(row_bounds) > 1 else b1
+            ta, tb = real_at(prev + 80), real_at(row_bounds[-1] + 80)
+        else:
+            ta, tb = real_at(b1 - 30), real_at(end_fake - 20)
+        if with_plugin:
             conn = db.connect(db_name)
-            marks = {}
-            n = 0
             try:
-                while real_time() < b2 + 60:
-                    with conn.cursor() as c:
-                        c.execute(q)
-                        n = c.fetchone()[0]
-                    for frac in (0.01, 0.5, 0.99):
-                        if frac not in marks and n >= frac * meters:
-                            marks[frac] = real_time() - b2
-                    if n >= meters:
-                        done_at = real_time()
-                        break
-                    time.sleep(0.02)
+                for k, bound in enumerate(row_bounds):
+                    b_real = real_at(bound)
+                    if k + 1 == len(row_bounds):
+                        lib.sleep(ta - real_time())
+                        cpu_a, db_a, wall_a = proc_cpu_s(pid), proc_cpu_s(db.proc.pid), real_time()
+                    if k == 0:
+                        # Every meter known, no row yet.
+                        lib.sleep(b_real - 0.3 - real_time())
+                        res["rss_pre_rows_kib"] = proc_rss_kib(pid)
+                    lib.sleep(b_real - real_time())
+                    q = f"SELECT COUNT(*) FROM Conso WHERE DtTm = FROM_UNIXTIME({int(bound - 900)})"
+                    limit = b_real + (min(120.0, 89.0 * 10 / speed) if k + 1 < len(row_bounds) else 120.0)
+                    marks, n, done_at = {}, 0, None
+                    while real_time() < limit:
+                        with conn.cursor() as c:
+                            c.execute(q)
+                            n = c.fetchone()[0]
+                        for frac in (0.01, 0.5, 0.99):
+                            if frac not in marks and n >= frac * meters:
+                                marks[frac] = real_time() - b_real
+                        if n >= meters:
+                            done_at = real_time()
+                            break
+                        time.sleep(poll_s)
+                    res["rows_at_bound"].append(n)
+                    res["commit_marks"].append(marks)
+                    res["commit_s_real"].append(None if done_at is None else done_at - b_real)
+                    log(f"scale {meters}: quarter ending {datetime.datetime.fromtimestamp(bound, datetime.timezone.utc):%H:%M}: {n} rows, "
+                        f"all committed {'-' if done_at is None else f'{done_at - b_real:.2f}'} s real after it")
+                    # RSS once the quarter's rows are through, before the next.
+                    lib.sleep(real_at(bound + 80) - real_time())
+                    res["rss_after_quarter_kib"].append(proc_rss_kib(pid))
             finally:
                 conn.close()
-            res["rows_b2"] = n
-            res["commit_marks"] = marks
+        else:
+            lib.sleep(ta - real_time())
+            cpu_a, db_a, wall_a = proc_cpu_s(pid), proc_cpu_s(db.proc.pid), real_time()
         lib.sleep(tb - real_time())
         cpu_b, db_b, wall_b = proc_cpu_s(pid), proc_cpu_s(db.proc.pid), real_time()
         res["rss1_kib"] = proc_rss_kib(pid)
+        res["hwm_kib"] = proc_hwm_kib(pid)
         res["cpu_share"] = (cpu_b - cpu_a) / (wall_b - wall_a)
         res["db_cpu_share"] = (db_b - db_a) / (wall_b - wall_a)
-        res["commit_s_real"] = None if done_at is None else done_at - b2
         sim.wait(timeout=600)
     finally:
         if sim.poll() is None:
             sim.terminate()
             sim.wait(timeout=30)
         sim_out.close()
-        broker.stop(timeout=120)
+        broker.stop(timeout=300)
     res["summary"] = plugin_summary(broker) if with_plugin else None
+    if with_plugin:
+        counts = scale_rows_by_quarter(db, db_name)
+        res["quarters"] = {int(b - 900): counts.get(int(b - 900), (0, 0)) for b in row_bounds}
+        res["rows_missing"] = sum(max(0, meters - n) for n, _ in res["quarters"].values())
     with open(os.path.join(base, f"sim-{meters}-{with_plugin}.log")) as f:
         res["sim_tail"] = f.read()[-600:]
-    log(f"scale {meters} meters {'plugin' if with_plugin else 'bare  '}: cpu {res['cpu_share']:.3f} "
-        f"db cpu {res['db_cpu_share']:.3f} rss {rss0} -> {res['rss1_kib']} KiB"
-        + (f", rows of 10:15 committed {res['commit_s_real']} s real after 10:30 ({res.get('rows_b2')} rows);"
+    log(f"scale {meters} meters {'plugin' if with_plugin else 'bare  '} x{speed}: cpu {res['cpu_share']:.3f} "
+        f"db cpu {res['db_cpu_share']:.3f} rss {rss0} -> {res['rss1_kib']} KiB (peak {res['hwm_kib']})"
+        + (f", before rows {res.get('rss_pre_rows_kib')}, after each quarter {res['rss_after_quarter_kib']};"
+           f" commit s real {res['commit_s_real']}; rows per quarter {res['quarters']}, missing {res['rows_missing']};"
            f" summary {res['summary']}" if with_plugin else ""))
     return res
 
@@ -570,35 +639,60 @@ def report(args, tp, pc, sc, bc=None):
     if sc:
         for meters in sorted({m for m, _ in sc}):
             bare, plug = sc.get((meters, False)), sc.get((meters, True))
-            sec = f"scale {fmt_int(meters)} meters / 10 s, clock x{SCALE_SPEED}"
+            speed = (plug or bare)["speed"]
+            sec = f"scale {fmt_int(meters)} meters / 10 s, clock x{speed}"
             if bare and plug:
                 add(sec, "broker CPU share (1 core = 1.000), bare -> lowi-p1",
                     f"{bare['cpu_share']:.3f} -> {plug['cpu_share']:.3f}", "",
-                    f"at {fmt_int(meters * SCALE_SPEED / 10)} msg/s real; /{SCALE_SPEED} for a real clock; "
-                    f"ratio {plug['cpu_share'] / bare['cpu_share']:.2f}")
+                    f"at {fmt_int(meters * speed / 10)} msg/s real"
+                    + (f"; /{speed} for a real clock" if speed != 1 else "")
+                    + f"; ratio {plug['cpu_share'] / bare['cpu_share']:.2f}; lowi-p1 over one whole quarter"
+                    " (its boundary burst and rows included)")
                 add(sec, "MariaDB CPU share, bare -> lowi-p1", f"{bare['db_cpu_share']:.3f} -> {plug['db_cpu_share']:.3f}",
                     "", "one quarter's rows")
-                for when, k1, what in (("all meters known, before any row", "rss_pre_b2_kib", "meter table"),
-                                       ("after every meter's first row", "rss1_kib",
-                                        "+ writer's last-row table + row-queue pages touched")):
-                    d_plug = plug[k1] - plug["rss0_kib"]
-                    d_bare = bare[k1] - bare["rss0_kib"]
-                    add(sec, f"broker RSS growth per meter, {when}: lowi-p1 (minus bare)",
-                        f"{d_plug * 1024 / meters:.0f} B ({(d_plug - d_bare) * 1024 / meters:.0f} B)", "<= 1024 B",
-                        f"{what}; RSS {plug['rss0_kib']} -> {plug[k1]} KiB; bare {bare['rss0_kib']} -> {bare[k1]} KiB")
             if plug:
-                c = plug["commit_s_real"]
-                mk = plug.get("commit_marks", {})
-                add(sec, "quarter end -> every meter's row committed",
-                    "not reached" if c is None else f"{c:.2f} s real = {c * SCALE_SPEED:.0f} s simulated", "",
-                    f"{plug.get('rows_b2')} rows; 1 % / 50 % / 99 % at "
-                    + " / ".join(f"{mk[f]:.2f}" if f in mk else "-" for f in (0.01, 0.5, 0.99))
-                    + f" s real; includes the wait for each meter's next reading (<= 11 s simulated = "
-                    f"{11 / SCALE_SPEED:.1f} s real)")
+                d_bare = (bare["rss1_kib"] - bare["rss0_kib"]) if bare else 0
+                n_q = len(plug["rss_after_quarter_kib"])
+                for when, kib, what in (("all meters known, before any row", plug["rss_pre_rows_kib"], "meter table"),
+                                        (f"after {n_q} quarter{'s' if n_q > 1 else ''} of rows", plug["rss1_kib"],
+                                         "+ writer's last-row table, row queue, journal"),
+                                        ("peak (VmHWM)", plug["hwm_kib"], "highest resident size of the run")):
+                    d_plug = kib - plug["rss0_kib"]
+                    add(sec, f"broker RSS growth per meter, {when}: lowi-p1 (minus bare)",
+                        f"{d_plug * 1024 / meters:.0f} B ({(d_plug - d_bare) * 1024 / meters:.0f} B)",
+                        "" if when.startswith("peak") else "<= 1024 B",
+                        f"{what}; RSS {plug['rss0_kib']} -> {kib} KiB"
+                        + (f"; bare {bare['rss0_kib']} -> {bare['rss1_kib']} KiB" if bare else ""))
+                add(sec, "broker RSS after each quarter of rows, KiB",
+                    " ".join(str(x) for x in plug["rss_after_quarter_kib"]), "",
+                    "each 80 simulated s after its boundary, the quarter's rows committed")
+                cs = plug["commit_s_real"]
+                worst = None if not cs or None in cs else max(cs)
+                add(sec, "quarter end -> every meter's row committed, worst quarter",
+                    "not reached" if worst is None else f"{worst:.2f} s real = {worst * speed:.0f} s simulated",
+                    "<= 30 s" if speed == 1 else "",
+                    "per quarter: " + ", ".join("-" if c is None else f"{c:.2f}" for c in cs)
+                    + f" s real; 1 % / 50 % / 99 % of the last at "
+                    + " / ".join(f"{plug['commit_marks'][-1][f]:.2f}" if f in plug["commit_marks"][-1] else "-"
+                                 for f in (0.01, 0.5, 0.99))
+                    + f" s; includes the wait for each meter's next reading (<= 11 s simulated = "
+                    f"{11 / speed:.1f} s real)")
+                add(sec, f"rows missing in Conso over {len(plug['quarters'])} quarters", str(plug["rows_missing"]), "<= 0",
+                    "rows per quarter (estimated): " + ", ".join(
+                        f"{datetime.datetime.fromtimestamp(t, datetime.timezone.utc):%H:%M} {n} ({e})"
+                        for t, (n, e) in sorted(plug["quarters"].items())))
                 if plug["summary"]:
                     s = plug["summary"]
                     add(sec, "plugin: readings / rows written / dropped",
                         f"{fmt_int(s['readings'])} / {fmt_int(s['rows_written'])} / {s['rows_dropped']}", "", "")
+    if rf:
+        import reference
+        for r in reference.report_rows(rf):
+            add(*r)
+    if bf:
+        import backfill
+        for r in backfill.report_rows(bf):
+            add(*r)
     def verdict(value, target):
         m = re.match(r"\s*([<>]=)\s*([\d ]+(?:\.\d+)?)", target)
         v = re.match(r"\s*(-?[\d ]*\d(?:\.\d+)?)", str(value))
