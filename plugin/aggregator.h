@@ -32,6 +32,7 @@
 #include "quarter.h"
 #include "row_queue.h"
 #include "stats.h"
+#include "topic.h"
 
 enum {
 	AGG_REJECT_BAD_SERIAL = LOWI_PAYLOAD_STATUS_COUNT,
@@ -47,6 +48,7 @@ struct aggregator {
 	struct row_queue *rows;
 	struct log_queue *log;
 	struct lowi_stats *stats;
+	struct topic_prefilter prefilter;
 	struct serial_map meters;
 	/* At most one line per kind of rejection per minute. */
 	time_t logged_at[AGG_REJECT_KINDS];

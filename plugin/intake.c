@@ -119,9 +119,12 @@ bool intake_push(struct intake *q, const char *topic, size_t topic_len, const vo
 	q->tail_used += need;
 	/* Sequentially consistent with the consumer's consumer_waiting store:
 	 * either it sees this message before sleeping, or this thread sees it
-	 * waiting and wakes it. */
+	 * waiting. Waking it costs this thread a system call, so that is done
+	 * once INTAKE_WAKE_BATCH messages wait; fewer are picked up when its
+	 * timed wait ends. */
 	atomic_store(&q->tail->used, q->tail_used);
-	if (atomic_load(&q->consumer_waiting)) {
+	if (atomic_load(&q->consumer_waiting) && ++q->unsignalled >= INTAKE_WAKE_BATCH) {
+		q->unsignalled = 0;
 		pthread_mutex_lock(&q->mu);
 		pthread_cond_signal(&q->cv);
 		pthread_mutex_unlock(&q->mu);

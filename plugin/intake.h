@@ -8,7 +8,10 @@
  *
  * One producer (the broker thread) and one consumer (the aggregator thread).
  * Messages are packed into fixed-size chunks linked in a list; the producer
- * never waits for the consumer and takes no lock on its usual path. The
+ * never waits for the consumer and takes no lock on its usual path. It
+ * wakes a sleeping consumer only once a batch of messages waits: the
+ * consumer's own timed wait (its caller chooses the bound) picks up a
+ * smaller backlog, so a message waits at most that long. The
  * queue grows one chunk at a time up to a memory cap; past it a message is
  * refused (the producer counts it). The queue owns its storage; topic and
  * payload are copied in, and a message returned by intake_next() stays valid
@@ -25,6 +28,7 @@
 
 #define INTAKE_CHUNK_BYTES (64 * 1024)
 #define INTAKE_TOPIC_MAX 1024 /* longer topics are kept cut, flagged */
+#define INTAKE_WAKE_BATCH 64  /* messages queued before the producer wakes a waiting consumer */
 
 struct intake_msg {
 	int64_t received_ms;  /* broker thread's clock when the message arrived */
@@ -51,6 +55,7 @@ struct intake {
 	/* producer side */
 	struct intake_chunk *tail;
 	size_t tail_used;
+	unsigned unsignalled; /* messages queued while the consumer waited, not yet signalled */
 	/* consumer side */
 	struct intake_chunk *head;
 	size_t head_read;
@@ -81,8 +86,8 @@ bool intake_push(struct intake *q, const char *topic, size_t topic_len, const vo
  * there is none right now. */
 const struct intake_msg *intake_next(struct intake *q);
 
-/* Aggregator thread. Waits until a message may be there, a stop is asked, or
- * timeout_ms passes. Returns true when a stop was asked. */
+/* Aggregator thread. Waits until a batch of messages is there, a stop is
+ * asked, or timeout_ms passes. Returns true when a stop was asked. */
 bool intake_wait(struct intake *q, int timeout_ms);
 
 /* Any thread. The consumer finishes what is queued, then sees the stop. */

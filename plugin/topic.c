@@ -111,5 +111,22 @@ void topic_prefilter_init(struct topic_prefilter *pf, const char *filter)
 	memset(mask + 8 - n, 0xff, n);
 	memcpy(&pf->tail_word, word, 8);
 	memcpy(&pf->tail_mask, mask, 8);
+	pf->first_level_serial = filter[0] == '+' && (filter[1] == '/' || filter[1] == '\0')
+		&& strpbrk(filter + 1, "+#") == NULL;
+}
+
+bool topic_match_serial_fast(const struct topic_prefilter *pf, const char *filter, const char *topic, size_t topic_len,
+	char serial[LOWI_SERIAL_MAX + 1], bool *bad_serial)
+{
+	if (!pf->first_level_serial)
+		return topic_match_serial(filter, topic, serial, bad_serial);
+	*bad_serial = false;
+	if (topic[0] == '$') /* never matched by a first-level wildcard */
+		return false;
+	const char *slash = memchr(topic, '/', topic_len);
+	size_t level = slash ? (size_t)(slash - topic) : topic_len;
+	if (topic_len - level != pf->tail_len || memcmp(topic + level, pf->tail, pf->tail_len) != 0)
+		return false;
+	return take_serial(topic, level, serial, bad_serial);
 }
 

@@ -37,9 +37,17 @@ struct topic_prefilter {
 	/* The tail's last min(8, tail_len) bytes as one word and the mask of
 	 * those bytes: most unrelated topics are told apart by one compare. */
 	uint64_t tail_word, tail_mask;
+	/* "+/literal/levels" (or "+"): the serial is the first level and the
+	 * rest of the topic must equal the tail; see topic_match_serial_fast. */
+	bool first_level_serial;
 };
 
 void topic_prefilter_init(struct topic_prefilter *pf, const char *filter);
+
+/* Same answer as topic_match_serial(filter, ...) for the filter pf was made
+ * from, without walking the filter when it has the usual "+/..." form. */
+bool topic_match_serial_fast(const struct topic_prefilter *pf, const char *filter, const char *topic, size_t topic_len,
+	char serial[LOWI_SERIAL_MAX + 1], bool *bad_serial);
 
 static inline bool topic_prefilter_pass(const struct topic_prefilter *pf, const char *topic, size_t topic_len)
 {

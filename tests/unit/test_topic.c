@@ -7,12 +7,12 @@
 #include "topic.h"
 
 static const char *const filters[] = {
-	"+/PUB/CH0", "lowi/+/PUB/CH0", "a/#", "a/b/#", "#", "+", "a/+/#", "+/b", "a/b", "$SYS/+/x", "+/+/c",
+	"+/PUB/CH0", "+/b/c", "+/", "lowi/+/PUB/CH0", "a/#", "a/b/#", "#", "+", "a/+/#", "+/b", "a/b", "$SYS/+/x", "+/+/c",
 };
 
-/* Every topic of up to 5 characters over a small alphabet, so that every
+/* Every topic of up to 6 characters over a small alphabet, so that every
  * way of meeting a filter's levels, separators and '$' is tried. */
-static const char alphabet[] = "ab/$c";
+static const char alphabet[] = "ab/$c+";
 
 static int agree(const char *filter, const char *topic)
 {
@@ -24,6 +24,13 @@ static int agree(const char *filter, const char *topic)
 	bool pass = topic_prefilter_pass(&pf, topic, strlen(topic));
 	if ((match || bad) && !pass) {
 		printf("prefilter of '%s' turns away '%s' (match %d, bad serial %d)\n", filter, topic, match, bad);
+		return 0;
+	}
+	char fast_serial[LOWI_SERIAL_MAX + 1];
+	bool fast_bad;
+	bool fast = topic_match_serial_fast(&pf, filter, topic, strlen(topic), fast_serial, &fast_bad);
+	if (fast != match || fast_bad != bad || (match && strcmp(fast_serial, serial) != 0)) {
+		printf("fast match of '%s' on '%s': %d/%d, full: %d/%d\n", filter, topic, fast, fast_bad, match, bad);
 		return 0;
 	}
 	return 1;
@@ -48,9 +55,9 @@ int main(void)
 	CHECK(pf.head_len == 3 && pf.tail_len == 0, "head of a/b/# is a/b");
 
 	int agreed = 0, total = 0;
-	char topic[6];
+	char topic[7];
 	for (size_t f = 0; f < sizeof(filters) / sizeof(filters[0]); f++) {
-		for (int len = 0; len <= 5; len++) {
+		for (int len = 0; len <= 6; len++) {
 			int n = 1;
 			for (int i = 0; i < len; i++)
 				n *= (int)strlen(alphabet);
