@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "deadline.h"
+
 struct intake_chunk {
 	_Atomic(struct intake_chunk *) next;
 	_Atomic size_t used; /* bytes of data holding complete messages */
@@ -175,14 +177,7 @@ bool intake_wait(struct intake *q, int timeout_ms)
 	pthread_mutex_lock(&q->mu);
 	atomic_store(&q->consumer_waiting, true);
 	if (!has_messages(q) && !atomic_load(&q->stopping)) {
-		struct timespec deadline;
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += timeout_ms / 1000;
-		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
+		struct timespec deadline = deadline_after(timeout_ms);
 		int rc = pthread_cond_timedwait(&q->cv, &q->mu, &deadline);
 		(void)rc; /* woken, timed out or spurious: the caller looks again */
 	}

@@ -8,6 +8,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "deadline.h"
+
 /* Chunks are mapped and unmapped directly rather than malloc'd: the C
  * library may keep freed blocks of this size in a thread's arena, and the
  * point of emptying a chunk is that its pages leave the process. */
@@ -113,19 +115,6 @@ bool row_queue_push(struct row_queue *q, const struct conso_row *row)
 	}
 	pthread_mutex_unlock(&q->mu);
 	return ok;
-}
-
-static struct timespec deadline_after(int timeout_ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
 }
 
 size_t row_queue_peek(struct row_queue *q, struct conso_row *out, size_t max, int timeout_ms)
