@@ -2,7 +2,6 @@
 #include "aggregator.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,14 +10,13 @@
 #include "topic.h"
 
 #define PREFIX "lowi-p1: "
-#define REJECT_LOG_INTERVAL_S 60
 /* How long a message may wait in the intake when traffic is light (the
  * producer wakes this thread only for a batch); its receive time is
  * already stamped, so only the row's commit is delayed. */
 #define IDLE_WAIT_MS 1000
 
 void aggregator_init(struct aggregator *a, const struct lowi_config *cfg, struct intake *intake, struct row_queue *rows,
-	struct log_queue *log, struct lowi_stats *stats)
+	struct log_queue *log, struct reject_log *rejects, struct lowi_stats *stats)
 {
 	memset(a, 0, sizeof(*a));
 	a->cfg = cfg;
@@ -26,32 +24,10 @@ void aggregator_init(struct aggregator *a, const struct lowi_config *cfg, struct
 	a->intake = intake;
 	a->rows = rows;
 	a->log = log;
+	a->rejects = rejects;
 	a->stats = stats;
 	topic_prefilter_init(&a->prefilter, cfg->topic);
 	serial_map_init(&a->meters, sizeof(struct meter), cfg->max_meters);
-}
-
-/* So a misbehaving client cannot flood the log; the count of silenced
- * lines is reported with the next line of the same kind. */
-static void log_rejection(struct aggregator *a, int kind, const char *fmt, ...)
-{
-	time_t now = time(NULL);
-	if (a->logged_at[kind] != 0 && now - a->logged_at[kind] < REJECT_LOG_INTERVAL_S) {
-		a->suppressed[kind]++;
-		return;
-	}
-	char line[LOG_QUEUE_LINE_BYTES];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (a->suppressed[kind])
-		log_queue_push(a->log, MOSQ_LOG_WARNING, PREFIX "%s (%" PRIu64 " similar since the last such line)", line,
-			a->suppressed[kind]);
-	else
-		log_queue_push(a->log, MOSQ_LOG_WARNING, PREFIX "%s", line);
-	a->logged_at[kind] = now;
-	a->suppressed[kind] = 0;
 }
 
 struct emit_ctx {
@@ -68,7 +44,7 @@ static void emit_row(void *ctx, const struct quarter_row *row)
 	cr.q = *row;
 	if (!row_queue_push(a->rows, &cr)) {
 		stat_add(&a->stats->rows_dropped, 1);
-		log_rejection(a, AGG_REJECT_QUEUE_FULL, "row queue full (%u rows, plugin_opt_queue_rows): row %s %" PRId64
+		reject_log_offer(a->rejects, AGG_REJECT_QUEUE_FULL, atomic_load(&a->stats->rows_dropped), time(NULL), "row queue full (%u rows, plugin_opt_queue_rows): row %s %" PRId64
 			" dropped; the database is not keeping up or is down", a->cfg->queue_rows, e->serial, row->start_s);
 		return;
 	}
@@ -86,7 +62,7 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 	if (m->topic_cut || !topic_match_serial_fast(&a->prefilter, a->cfg->topic, topic, m->topic_len, serial, &bad_serial)) {
 		if (bad_serial) {
 			stat_add(&st->bad_serials, 1);
-			log_rejection(a, AGG_REJECT_BAD_SERIAL, "topic '%.100s' ignored: its meter serial level is empty, longer"
+			reject_log_offer(a->rejects, AGG_REJECT_BAD_SERIAL, atomic_load(&st->bad_serials), time(NULL), "topic '%.100s' ignored: its meter serial level is empty, longer"
 				" than %d characters, or not made of letters, digits, '_' and '-'", topic, LOWI_SERIAL_MAX);
 		}
 		return;
@@ -107,7 +83,7 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 	if (s != LOWI_PAYLOAD_OK) {
 		stat_add(&st->payloads_rejected, 1);
 		stat_add(&st->rejected_by_status[s], 1);
-		log_rejection(a, (int)s, "meter %s: payload rejected (%s, %" PRIu32 " bytes): %s; %" PRIu64 " rejected so far",
+		reject_log_offer(a->rejects, (int)s, atomic_load(&st->rejected_by_status[s]), time(NULL), "meter %s: payload rejected (%s, %" PRIu32 " bytes): %s; %" PRIu64 " rejected so far",
 			serial, lowi_payload_status_name(s), m->payload_len, err.reason, atomic_load(&st->payloads_rejected));
 		return;
 	}
@@ -116,7 +92,7 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 	struct meter *meter = serial_map_get(&a->meters, serial, &created);
 	if (meter == NULL) {
 		stat_add(&st->meters_refused, 1);
-		log_rejection(a, AGG_REJECT_TABLE_FULL, "meter %s ignored: already tracking %zu meters (plugin_opt_max_meters)",
+		reject_log_offer(a->rejects, AGG_REJECT_TABLE_FULL, atomic_load(&st->meters_refused), time(NULL), "meter %s ignored: already tracking %zu meters (plugin_opt_max_meters)",
 			serial, a->meters.count);
 		return;
 	}

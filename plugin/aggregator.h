@@ -5,8 +5,9 @@
  * It takes messages from the intake in arrival order, matches the topic
  * and takes the meter serial, decodes the payload, feeds the meter's
  * quarters (with the receive time the broker thread stamped), and pushes
- * finished rows to the row queue for the writer. Rejections and warnings go
- * to the log queue, rate-limited per kind; counters go to the shared stats.
+ * finished rows to the row queue for the writer. Rejections go to the
+ * reject log (one line per kind per minute), warnings to the log queue,
+ * counters to the shared stats.
  *
  * Threads: aggregator_init and aggregator_start on the init thread;
  * aggregator_stop and aggregator_free on the broker thread at cleanup. The
@@ -22,7 +23,6 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "config.h"
 #include "intake.h"
@@ -30,6 +30,7 @@
 #include "meters.h"
 #include "payload.h"
 #include "quarter.h"
+#include "reject_log.h"
 #include "row_queue.h"
 #include "stats.h"
 #include "topic.h"
@@ -40,6 +41,7 @@ enum {
 	AGG_REJECT_QUEUE_FULL,
 	AGG_REJECT_KINDS
 };
+_Static_assert(AGG_REJECT_KINDS <= REJECT_LOG_KINDS, "a reject log slot for every kind");
 
 struct aggregator {
 	const struct lowi_config *cfg;
@@ -47,18 +49,16 @@ struct aggregator {
 	struct intake *intake;
 	struct row_queue *rows;
 	struct log_queue *log;
+	struct reject_log *rejects;
 	struct lowi_stats *stats;
 	struct topic_prefilter prefilter;
 	struct serial_map meters;
-	/* At most one line per kind of rejection per minute. */
-	time_t logged_at[AGG_REJECT_KINDS];
-	uint64_t suppressed[AGG_REJECT_KINDS];
 	pthread_t thread;
 	bool started;
 };
 
 void aggregator_init(struct aggregator *a, const struct lowi_config *cfg, struct intake *intake, struct row_queue *rows,
-	struct log_queue *log, struct lowi_stats *stats);
+	struct log_queue *log, struct reject_log *rejects, struct lowi_stats *stats);
 /* Returns 0, or -1 when the thread cannot be started. */
 int aggregator_start(struct aggregator *a);
 /* Asks the thread to finish every queued message, then joins it. The

@@ -34,6 +34,7 @@
 #include "payload.h"
 #include "price_worker.h"
 #include "quarter.h"
+#include "reject_log.h"
 #include "row_queue.h"
 #include "spool.h"
 #include "stats.h"
@@ -51,6 +52,7 @@ struct lowi_plugin {
 	struct lowi_config cfg;
 	struct topic_prefilter prefilter;
 	struct log_queue log;
+	struct reject_log rejects;
 	struct intake intake;
 	struct aggregator agg;
 	struct row_queue rows;
@@ -74,6 +76,8 @@ static void drain_log(struct lowi_plugin *p)
 {
 	if (log_queue_maybe_lines(&p->log))
 		log_queue_drain(&p->log, log_sink);
+	if (reject_log_pending(&p->rejects))
+		reject_log_flush(&p->rejects, time(NULL), log_sink);
 }
 
 static void log_summary(struct lowi_plugin *p, const char *when)
@@ -264,6 +268,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	}
 	p->id = identifier;
 	log_queue_init(&p->log);
+	reject_log_init(&p->rejects);
 	config_defaults(&p->cfg);
 	for (int i = 0; i < option_count; i++) {
 		if (config_set(&p->cfg, options[i].key, options[i].value, err, sizeof(err)) != 0)
@@ -282,7 +287,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		goto fail;
 	}
 	p->rows_ready = true;
-	aggregator_init(&p->agg, &p->cfg, &p->intake, &p->rows, &p->log, &p->stats);
+	aggregator_init(&p->agg, &p->cfg, &p->intake, &p->rows, &p->log, &p->rejects, &p->stats);
 	p->agg_ready = true;
 	/* Library set-up that is not thread-safe, before any thread starts. */
 	if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
