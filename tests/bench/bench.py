@@ -2,7 +2,7 @@
 """lowi-p1 benchmarks: run by tests/bench/run.sh after it has built
 build-bench/ (plugin in release mode, loadgen, percall, lowi-sim).
 
-    bench.py [--parts percall,brokercost,throughput,scale] [--reps 5] [--quick] [--keep]
+    bench.py [--parts percall,brokercost,throughput,scale,reference,backfill] [--reps 5] [--quick] [--keep]
 
 Parts (each figure is a ratio or a count against a baseline of the same run):
 
@@ -39,6 +39,16 @@ Parts (each figure is a ratio or a count against a baseline of the same run):
               quarter is committed, and rows missing in Conso. One run per
               set-up: about 8 min with the plugin at x10 (five quarters of
               rows), 33 min at x1 (two).
+  reference   CPU per LOWI message of broker + collector: a bare broker with
+              the reference program's collector beside it (Python,
+              paho-mqtt, MySQLdb: reference_subscriber.py) against lowi-p1
+              alone; 1,000 meters every 10 s on a clock 60x faster, 32.5
+              simulated minutes a run, --reps runs of each, alternated
+              (reference.py; about 7 min).
+  backfill    the price worker backfills six years (2020-10-01..2026-09-30,
+              2,191 days) from the fixture server in the Elia format, on a
+              clock 20x faster: PxElectr rows, rows/s without the politeness
+              pauses, broker CPU seconds (backfill.py; about 2.5 min).
 
 Servers: one private MariaDB and the brokers on free loopback ports above
 20000, all stopped at exit (lib.py's bookkeeping, by PID).
@@ -556,7 +566,7 @@ def machine_line():
             f"load average at start {open('/proc/loadavg').read().split()[0]}")
 
 
-def report(args, tp, pc, sc, bc=None):
+def report(args, tp, pc, sc, bc=None, rf=None, bf=None):
     rows = []   # (section, figure, value, target, note)
 
     def add(*r):
@@ -713,7 +723,7 @@ def report(args, tp, pc, sc, bc=None):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", default="percall,brokercost,throughput,scale")
+    ap.add_argument("--parts", default="percall,brokercost,throughput,scale,reference,backfill")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--count", type=int, default=100000, help="messages per publisher per throughput run")
     ap.add_argument("--max-seconds", type=float, default=30)
@@ -730,10 +740,10 @@ def main():
     base = tempfile.mkdtemp(prefix="lowi-bench-")
     os.chmod(base, 0o755)
     log(f"work directory {base}")
-    tp = pc = sc = bc = None
+    tp = pc = sc = bc = rf = bf = None
     db = None
     try:
-        if parts & {"throughput", "scale", "brokercost"}:
+        if parts & {"throughput", "scale", "brokercost", "reference", "backfill"}:
             db = MariaDB().start(os.path.join(base, "db"))
         if "percall" in parts:
             log("percall: callgrind (2 runs) and 5 native runs")
@@ -745,10 +755,16 @@ def main():
             tp = throughput(base, db, args.reps, args.count, args.max_seconds, args.serials)
         if "scale" in parts:
             sc = scale(base, db, sizes)
+        if "reference" in parts:
+            import reference
+            rf = reference.run(base, db, args.reps, 100 if args.quick else 1000)
+        if "backfill" in parts:
+            import backfill
+            bf = backfill.run(base, db, quick=args.quick)
     finally:
         if db:
             db.stop()
-    print(report(args, tp, pc, sc, bc), flush=True)
+    print(report(args, tp, pc, sc, bc, rf, bf), flush=True)
     if pc:
         print("\ncallgrind, self instructions per message by function (top 12):")
         for v, k in pc["self"]:

@@ -5,7 +5,14 @@
 # prints one table.
 #
 #   tests/bench/run.sh                     everything (about 16 minutes on 2 cores)
-#   tests/bench/run.sh --parts percall     some parts: percall, brokercost, throughput, scale
+#   tests/bench/run.sh --parts percall     some parts: percall, brokercost, throughput, scale,
+#                                          reference, backfill
+#   tests/bench/run.sh --parts reference   broker + collector CPU per LOWI message: a bare broker
+#                                          with the reference program's Python collector beside
+#                                          it vs lowi-p1 alone, 1,000 meters (about 7 minutes)
+#   tests/bench/run.sh --parts backfill    six years of Elia-format prices from the fixture
+#                                          server into PxElectr: rows, rows/s without the
+#                                          politeness pauses, broker CPU s (about 2.5 minutes)
 #   tests/bench/run.sh --reps 7            more alternating repetitions
 #   tests/bench/run.sh --quick             smoke run (tiny counts)
 #
@@ -21,7 +28,7 @@ OUT=$ROOT/build-bench
 # ---- dependencies: the project's own, plus valgrind for callgrind
 tests/install-deps.sh
 need=()
-for p in valgrind libmosquitto-dev mosquitto-dev mosquitto faketime libfaketime mariadb-server python3-pymysql; do
+for p in valgrind libmosquitto-dev mosquitto-dev mosquitto faketime libfaketime mariadb-server python3-pymysql python3-paho-mqtt python3-mysqldb; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -303,7 +303,8 @@ def check_log(a):
     ok = ok and [e["status"] for e in log] == [200, 200, 200, 404]
     ok = ok and all(t0 - 1 <= e["time"] <= time.time() + 1 for e in log)
     ok = ok and all(log[i]["time"] <= log[i + 1]["time"] for i in range(3))
-    check(ok, "GET /_requests: time, method, path, source, status, fault of every request, control calls excluded")
+    ok = ok and all(e["time"] <= e["done"] <= time.time() for e in log)
+    check(ok, "GET /_requests: time, done, method, path, source, status, fault of every request, control calls excluded")
 
 
 def check_options():

@@ -249,7 +249,7 @@ class Handler(BaseHTTPRequestHandler):
     # -- plumbing
 
     def _log_request(self, source):
-        entry = {"time": time.time(), "method": self.command, "path": self.path,
+        entry = {"time": time.time(), "done": None, "method": self.command, "path": self.path,
                  "source": source, "status": None, "fault": None}
         with self.state.lock:
             self.state.log.append(entry)
@@ -270,6 +270,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
         self.wfile.flush()
+        entry["done"] = time.time()
 
     def _read_body(self):
         n = int(self.headers.get("Content-Length") or 0)
