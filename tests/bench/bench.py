@@ -495,7 +495,8 @@ def scale_one(base, db, meters, with_plugin):
                     res["commit_marks"].append(marks)
                     res["commit_s_real"].append(None if done_at is None else done_at - b_real)
                     log(f"scale {meters}: quarter ending {datetime.datetime.fromtimestamp(bound, datetime.timezone.utc):%H:%M}: {n} rows, "
-                        f"all committed {'-' if done_at is None else f'{done_at - b_real:.2f}'} s real after it")
+                        f"all committed {'-' if done_at is None else f'{done_at - b_real:.2f}'} s real after it; "
+                        "1 % / 50 % / 99 % at " + " / ".join(f"{marks[f]:.2f}" if f in marks else "-" for f in (0.01, 0.5, 0.99)))
                     # RSS once the quarter's rows are through, before the next.
                     lib.sleep(real_at(bound + 80) - real_time())
                     res["rss_after_quarter_kib"].append(proc_rss_kib(pid))
