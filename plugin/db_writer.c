@@ -29,19 +29,52 @@
 #define BACKOFF_MAX_MS 60000
 #define STOP_GRACE_S 2
 
-static const char conso_upsert_sql[] =
-	"INSERT INTO Conso (DtTm, In_D, In_N, OUT_D, OUT_N, Soutire, Injecte, Serial, Gas_m3, Water_m3, Estimated)"
-	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+/* Statements are prepared for several row counts: a batch goes out as a
+ * few multi-row INSERTs (one round trip and one statement execution per
+ * group) rather than one per row. Rows of one statement are applied in
+ * order, each against the rows before it, as separate statements would
+ * be, so a meter's month peak comes out the same either way. */
+static const char conso_insert_sql[] =
+	"INSERT INTO Conso (DtTm, In_D, In_N, OUT_D, OUT_N, Soutire, Injecte, Serial, Gas_m3, Water_m3, Estimated) VALUES ";
+static const char conso_values_sql[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char conso_update_sql[] =
 	" ON DUPLICATE KEY UPDATE In_D = VALUES(In_D), In_N = VALUES(In_N), OUT_D = VALUES(OUT_D),"
 	" OUT_N = VALUES(OUT_N), Soutire = VALUES(Soutire), Injecte = VALUES(Injecte),"
 	" Gas_m3 = VALUES(Gas_m3), Water_m3 = VALUES(Water_m3), Estimated = VALUES(Estimated)";
 
 /* Assignments run left to right: DtTm is compared with the old kW first. */
-static const char pics_upsert_sql[] =
-	"INSERT INTO Pics (Mois, DtTm, kW, Serial) VALUES (?, ?, ?, ?)"
+static const char pics_insert_sql[] = "INSERT INTO Pics (Mois, DtTm, kW, Serial) VALUES ";
+static const char pics_values_sql[] = "(?, ?, ?, ?)";
+static const char pics_update_sql[] =
 	" ON DUPLICATE KEY UPDATE DtTm = IF(VALUES(kW) > kW, VALUES(DtTm), DtTm), kW = GREATEST(kW, VALUES(kW))";
 
 enum { CONSO_PARAMS = 11, PICS_PARAMS = 4, DECIMAL_TEXT = 32 };
+
+/* Rows per statement: a whole batch (up to STATEMENT_ROWS_MAX) in one, then
+ * powers of two for what is left, so a batch takes a handful of round
+ * trips per table, however many rows it holds. On a busy machine every
+ * round trip costs a wake-up of the server and of this thread, which is
+ * what bounded the writer when it sent a statement per row. */
+enum { STATEMENT_ROWS_MAX = 1000, GROUPS_MAX = 11 };
+
+/* Bound parameter buffers of one row of a statement. */
+struct conso_params {
+	MYSQL_TIME dttm;
+	char dec[8][DECIMAL_TEXT];
+	unsigned long dec_len[8];
+	char serial[LOWI_SERIAL_MAX + 1];
+	unsigned long serial_len;
+	my_bool gas_null, water_null;
+	signed char estimated;
+};
+
+struct pics_params {
+	MYSQL_TIME mois, dttm;
+	char kw[DECIMAL_TEXT];
+	unsigned long kw_len;
+	char serial[LOWI_SERIAL_MAX + 1];
+	unsigned long serial_len;
+};
 
 struct db_writer {
 	const struct lowi_config *cfg;
@@ -53,20 +86,18 @@ struct db_writer {
 	_Atomic int socket_fd; /* -1 when not connected */
 
 	MYSQL *mysql;
-	MYSQL_STMT *conso, *pics;
+	MYSQL_STMT *conso[GROUPS_MAX], *pics[GROUPS_MAX];
+	unsigned group_rows[GROUPS_MAX]; /* rows per statement, largest first, the last 1 */
+	int groups;
 	struct conso_row *batch;
 	size_t failed_index;     /* row of the batch MariaDB refused */
 	unsigned failed_errno;
+	const struct conso_row **pics_rows; /* the batch's rows that may set a peak */
 
-	/* Bound parameter buffers, filled per row. */
-	MYSQL_TIME dttm, mois;
-	char dec[8][DECIMAL_TEXT];
-	unsigned long dec_len[8];
-	char serial[LOWI_SERIAL_MAX + 1];
-	unsigned long serial_len;
-	my_bool gas_null, water_null;
-	signed char estimated;
-	MYSQL_BIND conso_bind[CONSO_PARAMS], pics_bind[PICS_PARAMS];
+	/* group_rows[0] rows of parameters each */
+	struct conso_params *cp;
+	struct pics_params *pp;
+	MYSQL_BIND *conso_bind, *pics_bind;
 };
 
 /* Exact kWh text with three decimals for a whole number of Wh (or litres
@@ -78,51 +109,61 @@ static unsigned long milli_text(int64_t milli, char out[DECIMAL_TEXT])
 	return (unsigned long)n;
 }
 
-static void bind_decimal(MYSQL_BIND *b, struct db_writer *w, int i)
+static void bind_decimal(MYSQL_BIND *b, char *text, unsigned long *len)
 {
 	b->buffer_type = MYSQL_TYPE_NEWDECIMAL;
-	b->buffer = w->dec[i];
+	b->buffer = text;
 	b->buffer_length = DECIMAL_TEXT;
-	b->length = &w->dec_len[i];
+	b->length = len;
 }
 
+static void bind_serial(MYSQL_BIND *b, char *serial, unsigned long *len)
+{
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = serial;
+	b->buffer_length = LOWI_SERIAL_MAX + 1;
+	b->length = len;
+}
+
+/* Row i of every statement reads the buffers of cp[i] / pp[i]: a statement
+ * of k rows binds the first k rows' worth of these arrays. */
 static void bind_params(struct db_writer *w)
 {
-	MYSQL_BIND *c = w->conso_bind, *p = w->pics_bind;
-	memset(w->conso_bind, 0, sizeof(w->conso_bind));
-	memset(w->pics_bind, 0, sizeof(w->pics_bind));
+	for (unsigned r = 0; r < w->group_rows[0]; r++) {
+		MYSQL_BIND *c = &w->conso_bind[r * CONSO_PARAMS], *p = &w->pics_bind[r * PICS_PARAMS];
+		struct conso_params *cp = &w->cp[r];
+		struct pics_params *pp = &w->pp[r];
+		c[0].buffer_type = MYSQL_TYPE_DATETIME;
+		c[0].buffer = &cp->dttm;
+		for (int i = 0; i < 6; i++)
+			bind_decimal(&c[1 + i], cp->dec[i], &cp->dec_len[i]);
+		bind_serial(&c[7], cp->serial, &cp->serial_len);
+		bind_decimal(&c[8], cp->dec[6], &cp->dec_len[6]);
+		c[8].is_null = &cp->gas_null;
+		bind_decimal(&c[9], cp->dec[7], &cp->dec_len[7]);
+		c[9].is_null = &cp->water_null;
+		c[10].buffer_type = MYSQL_TYPE_TINY;
+		c[10].buffer = &cp->estimated;
 
-	c[0].buffer_type = MYSQL_TYPE_DATETIME;
-	c[0].buffer = &w->dttm;
-	for (int i = 0; i < 6; i++)
-		bind_decimal(&c[1 + i], w, i);
-	c[7].buffer_type = MYSQL_TYPE_STRING;
-	c[7].buffer = w->serial;
-	c[7].buffer_length = sizeof(w->serial);
-	c[7].length = &w->serial_len;
-	bind_decimal(&c[8], w, 6);
-	c[8].is_null = &w->gas_null;
-	bind_decimal(&c[9], w, 7);
-	c[9].is_null = &w->water_null;
-	c[10].buffer_type = MYSQL_TYPE_TINY;
-	c[10].buffer = &w->estimated;
-
-	p[0].buffer_type = MYSQL_TYPE_DATE;
-	p[0].buffer = &w->mois;
-	p[1].buffer_type = MYSQL_TYPE_DATETIME;
-	p[1].buffer = &w->dttm;
-	bind_decimal(&p[2], w, 5); /* filled with the peak power before each Pics execute */
-	p[3] = c[7];
+		p[0].buffer_type = MYSQL_TYPE_DATE;
+		p[0].buffer = &pp->mois;
+		p[1].buffer_type = MYSQL_TYPE_DATETIME;
+		p[1].buffer = &pp->dttm;
+		bind_decimal(&p[2], pp->kw, &pp->kw_len);
+		bind_serial(&p[3], pp->serial, &pp->serial_len);
+	}
 }
 
 static void disconnect(struct db_writer *w)
 {
 	atomic_store(&w->socket_fd, -1);
-	if (w->conso)
-		mysql_stmt_close(w->conso);
-	if (w->pics)
-		mysql_stmt_close(w->pics);
-	w->conso = w->pics = NULL;
+	for (int g = 0; g < w->groups; g++) {
+		if (w->conso[g])
+			mysql_stmt_close(w->conso[g]);
+		if (w->pics[g])
+			mysql_stmt_close(w->pics[g]);
+		w->conso[g] = w->pics[g] = NULL;
+	}
 	if (w->mysql)
 		mysql_close(w->mysql);
 	w->mysql = NULL;
@@ -135,7 +176,7 @@ static void db_error(struct db_writer *w, const char *what, const char *detail, 
 		what, err, detail, row_queue_length(w->rows));
 }
 
-static MYSQL_STMT *prepare(struct db_writer *w, const char *sql, const char *name)
+static MYSQL_STMT *prepare_sql(struct db_writer *w, const char *sql, const char *name)
 {
 	MYSQL_STMT *st = mysql_stmt_init(w->mysql);
 	if (st == NULL) {
@@ -155,6 +196,31 @@ static MYSQL_STMT *prepare(struct db_writer *w, const char *sql, const char *nam
 	return st;
 }
 
+/* INSERT ... VALUES (...), ... (rows times) ... ON DUPLICATE KEY UPDATE ...,
+ * prepared and bound to the first `rows` rows of the parameter buffers. */
+static MYSQL_STMT *prepare_rows(struct db_writer *w, const char *insert, const char *values, const char *update,
+	unsigned rows, MYSQL_BIND *bind, const char *name)
+{
+	size_t len = strlen(insert) + rows * (strlen(values) + 1) + strlen(update) + 1;
+	char *sql = malloc(len);
+	if (sql == NULL) {
+		db_error(w, name, "out of memory", 0);
+		return NULL;
+	}
+	char *p = sql + sprintf(sql, "%s", insert);
+	for (unsigned i = 0; i < rows; i++)
+		p += sprintf(p, "%s%s", i ? "," : "", values);
+	strcpy(p, update);
+	MYSQL_STMT *st = prepare_sql(w, sql, name);
+	free(sql);
+	if (st != NULL && mysql_stmt_bind_param(st, bind) != 0) {
+		db_error(w, "parameter binding", mysql_stmt_error(st), mysql_stmt_errno(st));
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	return st;
+}
+
 static int connect_db(struct db_writer *w)
 {
 	char err[600];
@@ -166,30 +232,19 @@ static int connect_db(struct db_writer *w)
 		return -1;
 	}
 	atomic_store(&w->socket_fd, (int)mysql_get_socket(w->mysql));
-	if ((w->conso = prepare(w, conso_upsert_sql, "Conso statement")) == NULL
-		|| (w->pics = prepare(w, pics_upsert_sql, "Pics statement")) == NULL) {
-		disconnect(w);
-		return -1;
-	}
-	bind_params(w);
-	if (mysql_stmt_bind_param(w->conso, w->conso_bind) || mysql_stmt_bind_param(w->pics, w->pics_bind)) {
-		db_error(w, "parameter binding", mysql_stmt_error(w->conso), mysql_stmt_errno(w->conso));
-		disconnect(w);
-		return -1;
+	for (int g = 0; g < w->groups; g++) {
+		w->conso[g] = prepare_rows(w, conso_insert_sql, conso_values_sql, conso_update_sql, w->group_rows[g],
+			w->conso_bind, "Conso statement");
+		w->pics[g] = w->conso[g] == NULL ? NULL : prepare_rows(w, pics_insert_sql, pics_values_sql, pics_update_sql,
+			w->group_rows[g], w->pics_bind, "Pics statement");
+		if (w->pics[g] == NULL) {
+			disconnect(w);
+			return -1;
+		}
 	}
 	atomic_fetch_add(&w->stats->db_connects, 1);
 	log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "connected to MariaDB %s on %s, database %s; %zu rows queued",
 		mysql_get_server_info(w->mysql), mysql_get_host_info(w->mysql), w->cfg->db_name, row_queue_length(w->rows));
-	return 0;
-}
-
-static int execute(struct db_writer *w, MYSQL_STMT *st, const char *what)
-{
-	if (mysql_stmt_execute(st) != 0) {
-		w->failed_errno = mysql_stmt_errno(st);
-		db_error(w, what, mysql_stmt_error(st), w->failed_errno);
-		return -1;
-	}
 	return 0;
 }
 
@@ -212,40 +267,115 @@ static bool is_data_error(unsigned err)
 	}
 }
 
-static int write_row(struct db_writer *w, const struct conso_row *row)
+/* quiet: a refused value is not logged (the batch is then retried row by
+ * row, which logs it). */
+static int execute(struct db_writer *w, MYSQL_STMT *st, const char *what, bool quiet)
+{
+	if (mysql_stmt_execute(st) != 0) {
+		w->failed_errno = mysql_stmt_errno(st);
+		if (!quiet || !is_data_error(w->failed_errno))
+			db_error(w, what, mysql_stmt_error(st), w->failed_errno);
+		return -1;
+	}
+	return 0;
+}
+
+static void fill_conso(struct conso_params *cp, const struct conso_row *row)
 {
 	const struct quarter_row *q = &row->q;
-	db_time(&w->dttm, q->start_s, false);
-	w->dec_len[0] = milli_text(q->import_day_wh, w->dec[0]);
-	w->dec_len[1] = milli_text(q->import_night_wh, w->dec[1]);
-	w->dec_len[2] = milli_text(q->export_day_wh, w->dec[2]);
-	w->dec_len[3] = milli_text(q->export_night_wh, w->dec[3]);
-	w->dec_len[4] = milli_text(q->import_wh, w->dec[4]);
-	w->dec_len[5] = milli_text(q->export_wh, w->dec[5]);
-	w->dec_len[6] = milli_text(q->gas_l, w->dec[6]);
-	w->dec_len[7] = milli_text(q->water_l, w->dec[7]);
-	w->gas_null = !q->has_gas;
-	w->water_null = !q->has_water;
-	w->estimated = q->estimated;
-	w->serial_len = (unsigned long)strlen(row->serial);
-	memcpy(w->serial, row->serial, w->serial_len + 1);
-	if (execute(w, w->conso, "Conso upsert") != 0)
-		return -1;
-	if (q->estimated)
-		return 0;
+	db_time(&cp->dttm, q->start_s, false);
+	cp->dec_len[0] = milli_text(q->import_day_wh, cp->dec[0]);
+	cp->dec_len[1] = milli_text(q->import_night_wh, cp->dec[1]);
+	cp->dec_len[2] = milli_text(q->export_day_wh, cp->dec[2]);
+	cp->dec_len[3] = milli_text(q->export_night_wh, cp->dec[3]);
+	cp->dec_len[4] = milli_text(q->import_wh, cp->dec[4]);
+	cp->dec_len[5] = milli_text(q->export_wh, cp->dec[5]);
+	cp->dec_len[6] = milli_text(q->gas_l, cp->dec[6]);
+	cp->dec_len[7] = milli_text(q->water_l, cp->dec[7]);
+	cp->gas_null = !q->has_gas;
+	cp->water_null = !q->has_water;
+	cp->estimated = q->estimated;
+	cp->serial_len = (unsigned long)strlen(row->serial);
+	memcpy(cp->serial, row->serial, cp->serial_len + 1);
+}
+
+static void fill_pics(struct pics_params *pp, const struct conso_row *row)
+{
+	const struct quarter_row *q = &row->q;
 	struct civil_date m = brussels_month_of(q->start_s);
-	db_time(&w->mois, civil_to_days(m.year, m.month, 1) * 86400, true);
+	db_time(&pp->mois, civil_to_days(m.year, m.month, 1) * 86400, true);
+	db_time(&pp->dttm, q->start_s, false);
 	/* Average power of the quarter: kWh x 4 = kW; Wh x 4 / 1000 exactly. */
-	w->dec_len[5] = milli_text(q->import_wh * 4, w->dec[5]);
-	return execute(w, w->pics, "Pics upsert");
+	pp->kw_len = milli_text(q->import_wh * 4, pp->kw);
+	pp->serial_len = (unsigned long)strlen(row->serial);
+	memcpy(pp->serial, row->serial, pp->serial_len + 1);
+}
+
+/* The largest statement that fits in the rows left; only single rows when
+ * single is set. */
+static int group_for(const struct db_writer *w, size_t left, bool single)
+{
+	int g = 0;
+	while (g + 1 < w->groups && (single || w->group_rows[g] > left))
+		g++;
+	return g;
+}
+
+/* Writes the Conso rows, then the Pics rows of the quarters that may set a
+ * peak (estimated ones never do), in statements of several rows. */
+static int write_grouped(struct db_writer *w, const struct conso_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		int g = group_for(w, n - i, false);
+		for (unsigned r = 0; r < w->group_rows[g]; r++)
+			fill_conso(&w->cp[r], &rows[i + r]);
+		if (execute(w, w->conso[g], "Conso upsert", true) != 0)
+			return -1;
+		i += w->group_rows[g];
+	}
+	size_t np = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!rows[i].q.estimated)
+			w->pics_rows[np++] = &rows[i];
+	for (size_t i = 0; i < np;) {
+		int g = group_for(w, np - i, false);
+		for (unsigned r = 0; r < w->group_rows[g]; r++)
+			fill_pics(&w->pp[r], w->pics_rows[i + r]);
+		if (execute(w, w->pics[g], "Pics upsert", true) != 0)
+			return -1;
+		i += w->group_rows[g];
+	}
+	return 0;
+}
+
+/* Row by row, to name the row MariaDB refuses (failed_index). */
+static int write_single(struct db_writer *w, const struct conso_row *rows, size_t n)
+{
+	int g = group_for(w, 1, true);
+	for (size_t i = 0; i < n; i++) {
+		fill_conso(&w->cp[0], &rows[i]);
+		int rc = execute(w, w->conso[g], "Conso upsert", false);
+		if (rc == 0 && !rows[i].q.estimated) {
+			fill_pics(&w->pp[0], &rows[i]);
+			rc = execute(w, w->pics[g], "Pics upsert", false);
+		}
+		if (rc != 0) {
+			w->failed_index = i;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int write_batch(struct db_writer *w, const struct conso_row *rows, size_t n)
 {
 	w->failed_errno = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (write_row(w, &rows[i]) != 0) {
-			w->failed_index = i;
+	if (write_grouped(w, rows, n) != 0) {
+		mysql_rollback(w->mysql);
+		if (!is_data_error(w->failed_errno))
+			return -1;
+		w->failed_errno = 0;
+		if (write_single(w, rows, n) != 0) {
 			mysql_rollback(w->mysql);
 			return -1;
 		}
@@ -409,17 +539,47 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+static void free_writer(struct db_writer *w)
+{
+	if (w == NULL)
+		return;
+	free(w->batch);
+	free(w->pics_rows);
+	free(w->cp);
+	free(w->pp);
+	free(w->conso_bind);
+	free(w->pics_bind);
+	free(w);
+}
+
+static int alloc_buffers(struct db_writer *w, unsigned batch_rows)
+{
+	unsigned top = batch_rows < STATEMENT_ROWS_MAX ? batch_rows : STATEMENT_ROWS_MAX;
+	w->group_rows[w->groups++] = top;
+	unsigned p = 1;
+	while (p * 2 < top)
+		p *= 2;
+	for (; p >= 1 && top > 1; p /= 2)
+		w->group_rows[w->groups++] = p;
+	w->batch = calloc(batch_rows, sizeof(*w->batch));
+	w->pics_rows = calloc(batch_rows, sizeof(*w->pics_rows));
+	w->cp = calloc(top, sizeof(*w->cp));
+	w->pp = calloc(top, sizeof(*w->pp));
+	w->conso_bind = calloc((size_t)top * CONSO_PARAMS, sizeof(*w->conso_bind));
+	w->pics_bind = calloc((size_t)top * PICS_PARAMS, sizeof(*w->pics_bind));
+	return w->batch && w->pics_rows && w->cp && w->pp && w->conso_bind && w->pics_bind ? 0 : -1;
+}
+
 struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queue *rows, struct spool *spool,
 	struct log_queue *lq, struct lowi_stats *stats)
 {
 	struct db_writer *w = calloc(1, sizeof(*w));
-	if (w)
-		w->batch = calloc(cfg->batch_rows, sizeof(*w->batch));
-	if (w == NULL || w->batch == NULL) {
+	if (w == NULL || alloc_buffers(w, cfg->batch_rows) != 0) {
 		log_queue_push(lq, MOSQ_LOG_ERR, PREFIX "out of memory starting the database writer");
-		free(w);
+		free_writer(w);
 		return NULL;
 	}
+	bind_params(w);
 	w->cfg = cfg;
 	w->rows = rows;
 	w->lq = lq;
@@ -429,8 +589,7 @@ struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queu
 	int rc = pthread_create(&w->thread, NULL, writer_main, w);
 	if (rc != 0) {
 		log_queue_push(lq, MOSQ_LOG_ERR, PREFIX "cannot start the database writer thread: %s", strerror(rc));
-		free(w->batch);
-		free(w);
+		free_writer(w);
 		return NULL;
 	}
 	return w;
@@ -447,6 +606,5 @@ void db_writer_stop(struct db_writer *w)
 		return;
 	row_queue_stop(w->rows);
 	db_join_worker(w->thread, STOP_GRACE_S, writer_socket, w);
-	free(w->batch);
-	free(w);
+	free_writer(w);
 }

@@ -3,7 +3,8 @@
  *
  * It owns its MariaDB connection (created, used and closed on its own
  * thread), creates the schema on every connect, uses prepared statements
- * only, writes rows in batches of one transaction each, and removes rows
+ * only, writes rows in batches of one transaction each (a batch goes out
+ * as a few multi-row INSERTs per table, not one per row), and removes rows
  * from the queue only after COMMIT succeeded. On any error it drops the
  * connection and reconnects with exponential back-off (1 s to 60 s); while
  * the database is away, queued rows go to the on-disk spool (when there is
