@@ -10,7 +10,7 @@
  *     push       intake_push(topic, payload, receive time)     -> queued copy
  *   aggregator thread:
  *     next       intake_next()                                 -> the copy
- *     topic      topic_match_serial(filter, topic)             -> the serial
+ *     topic      topic_match_serial_fast(filter, topic)        -> the serial
  *     decode     lowi_payload_decode(payload)                  -> a reading
  *     lookup     serial_map_get(meters, serial) (+ reset when new)
  *     feed       quarters_feed(meter, t, reading, emit_row)    -> rows
@@ -83,9 +83,10 @@ STEP static const struct intake_msg *step_next(struct intake *q)
 	return intake_next(q);
 }
 
-STEP static bool step_topic(const char *topic, char serial[LOWI_SERIAL_MAX + 1], bool *bad)
+STEP static bool step_topic(const struct topic_prefilter *pf, const char *topic, size_t len,
+	char serial[LOWI_SERIAL_MAX + 1], bool *bad)
 {
-	return topic_match_serial(filter, topic, serial, bad);
+	return topic_match_serial_fast(pf, filter, topic, len, serial, bad);
 }
 
 STEP static enum lowi_payload_status step_decode(const void *payload, size_t len, struct lowi_reading *r)
@@ -130,7 +131,7 @@ STEP void run_messages(const struct input *in, struct intake *q, struct serial_m
 		const struct intake_msg *msg = step_next(q);
 		char serial[LOWI_SERIAL_MAX + 1];
 		bool bad;
-		if (msg == NULL || !step_topic(intake_msg_topic(msg), serial, &bad))
+		if (msg == NULL || !step_topic(&pf, intake_msg_topic(msg), msg->topic_len, serial, &bad))
 			continue;
 		s->messages++;
 		struct lowi_reading r;
