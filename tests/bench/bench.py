@@ -184,6 +184,9 @@ TP_SETUPS = [
     ("plugin", True, False, None),
     ("bare_other", False, True, None),
     ("plugin_other", True, True, None),
+    # a do-nothing plugin that only starts one idle thread: the floor of
+    # any plugin that has threads (glibc's multi-threaded paths)
+    ("idle_other", "idle", True, None),
     ("bare_fast", False, False, "fast"),
     ("plugin_fast", True, False, "fast"),
 ]
@@ -225,13 +228,17 @@ def throughput(base, db, reps, count, max_s, serials):
             for key, plugin, other, speed in order:
                 port = free_port()
                 env = fake_env(TP_FAKE_START, TP_SPEED) if speed else None
-                opts = plugin_opts(db, "bench_tp", base, TP_SPEED if speed else 1) if plugin else None
-                broker = start_broker(base, f"tp-{key}-q{qos}-r{rep}", port, opts, env)
+                opts = plugin_opts(db, "bench_tp", base, TP_SPEED if speed else 1) if plugin is True else None
+                if plugin == "idle":
+                    broker = Broker().start(bench_conf(port) + f"plugin {IDLE_PLUGIN}\n",
+                                            os.path.join(base, f"tp-{key}-q{qos}-r{rep}"), port=port)
+                else:
+                    broker = start_broker(base, f"tp-{key}-q{qos}-r{rep}", port, opts, env)
                 try:
                     run = run_loadgen(port, qos, other, count, max_s, serials)
                 finally:
                     stop = broker.stop(timeout=120)
-                run["summary"] = plugin_summary(broker) if plugin else None
+                run["summary"] = plugin_summary(broker) if plugin is True else None
                 run["stop_s"] = stop.seconds
                 results.setdefault((key, qos), []).append(run)
                 s = run["summary"]
@@ -607,11 +614,16 @@ def report(args, tp, pc, sc, bc=None, rf=None, bf=None):
             sent = sum(r["sent"] for (k, q), runs in tp.items() if q == qos for r in runs)
             for key, label in (("bare", "bare broker, LOWI topics"), ("bare_other", "bare broker, unrelated topics"),
                                ("plugin", "lowi-p1, all-LOWI traffic"), ("plugin_other", "lowi-p1, unrelated topics"),
+                               ("idle_other", "do-nothing plugin with one idle thread, unrelated topics"),
                                ("bare_fast", f"bare broker, LOWI topics, clock x{TP_SPEED}"),
                                ("plugin_fast", f"lowi-p1, all-LOWI traffic, clock x{TP_SPEED} (rows written)")):
                 add(f"throughput QoS {qos}", f"{label}: msg/s received", fmt_int(rate(key)), "", f"median of {n}")
             add(f"throughput QoS {qos}", "ratio lowi-p1/bare, unrelated topics", f"{ratio('plugin_other', 'bare_other'):.3f}",
                 ">= 0.99", "")
+            add(f"throughput QoS {qos}", "ratio idle-thread plugin/bare, unrelated topics",
+                f"{ratio('idle_other', 'bare_other'):.3f}", "", "the floor for a plugin with any thread")
+            add(f"throughput QoS {qos}", "ratio lowi-p1/idle-thread plugin, unrelated topics",
+                f"{ratio('plugin_other', 'idle_other'):.3f}", "", "what lowi-p1 adds beyond having threads")
             add(f"throughput QoS {qos}", "ratio lowi-p1/bare, all-LOWI traffic (real clock: decode + aggregate)",
                 f"{ratio('plugin', 'bare'):.3f}", ">= 0.90", "no quarter ends during a run unless the wall clock crosses one")
             add(f"throughput QoS {qos}", f"ratio lowi-p1/bare, all-LOWI traffic, clock x{TP_SPEED} (decode + aggregate + rows)",
