@@ -3,23 +3,32 @@
  * bounded, not NUL-terminated buffer.
  *
  * Invariants:
- *  - every read of p[i] is guarded by i < len; helpers return false on the
- *    first syntax error and nothing reads further;
+ *  - the payload is read once, into a stack copy followed by PAD zero bytes:
+ *    scan_top_object relies on them instead of bounds checks (a zero ends
+ *    every scan and matches no delimiter), the other helpers guard every
+ *    read of p[i] by i < len; helpers return false on the first syntax
+ *    error and nothing reads further;
  *  - no allocation, no globals except const tables, no I/O, no locale:
  *    numbers are converted here, not with strtod;
  *  - recursion only through skip_value/skip_container, bounded by MAX_DEPTH;
  *  - the first field error is recorded and scanning goes on, so that a
  *    later syntax error can still turn the verdict into NOT_JSON.
- * Any thread; the plugin calls it on the broker thread. Cost: about 4,700
- * instructions for the 226-byte DOMAIN.md payload (callgrind, -O2).
+ * Any thread; the plugin calls it on the broker thread. Cost: about 1,900
+ * instructions for the 330-byte payload of tests/bench/lowi_gen.h
+ * (callgrind, -O3, x86-64).
  */
 #include "payload.h"
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define MAX_DEPTH 32          /* arrays/objects, the top-level object included */
 /* Wh or litres. Below 1e12 so an index fits Conso's DECIMAL(12,3) kWh
@@ -202,6 +211,108 @@ static inline void skip_ws(struct scanner *sc)
 	sc->pos = i;
 }
 
+/*
+ * Strings are scanned a word at a time (16 bytes with SSE2, which every
+ * x86-64 has, otherwise 8 in a uint64_t): the payload is mostly short names
+ * and values, and a byte loop spent most of the decoder's time in them. The
+ * uint64_t word is read little-endian so that the payload's first byte is
+ * the lowest one, where the lowest set bit points.
+ */
+#define BYTES_01 UINT64_C(0x0101010101010101)
+#define BYTES_80 UINT64_C(0x8080808080808080)
+
+static inline uint64_t load_le64(const unsigned char *s)
+{
+	uint64_t v;
+
+	memcpy(&v, s, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+/*
+ * High bit set in each byte of v that is '"', '\\' or below 0x20 (possibly
+ * also in bytes above such a byte). Flipping bit 1 maps '"' to 0x20 and keeps
+ * the controls below it, so one subtraction finds both. A subtraction
+ * borrows out of a byte only when that byte is a match, so the lowest set
+ * bit is always exact.
+ */
+static inline uint64_t string_stops8(uint64_t v)
+{
+	uint64_t y = v ^ (BYTES_01 * 0x02), b = v ^ (BYTES_01 * '\\');
+
+	return ((y - BYTES_01 * 0x21) | (b - BYTES_01)) & ~v & BYTES_80;
+}
+
+#ifdef __SSE2__
+#define STOP_WORD 16
+typedef unsigned stop_mask;
+
+/*
+ * Bit k set when s[k] is '"', '\\' or below 0x20; s[0, 16) is readable.
+ * Flipping bit 1 maps '"' to 0x20 and keeps the controls below it, so one
+ * unsigned compare finds both.
+ */
+static inline unsigned string_stops(const unsigned char *s)
+{
+	const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+	const __m128i space = _mm_set1_epi8(0x20);
+	const __m128i quote_or_control = _mm_cmpeq_epi8(_mm_max_epu8(_mm_xor_si128(v, _mm_set1_epi8(0x02)), space), space);
+
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(quote_or_control, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+}
+
+static inline size_t first_stop(unsigned m)
+{
+	return (unsigned)__builtin_ctz(m);
+}
+#else
+#define STOP_WORD 8
+typedef uint64_t stop_mask;
+
+static inline uint64_t string_stops(const unsigned char *s)
+{
+	return string_stops8(load_le64(s));
+}
+
+static inline size_t first_stop(uint64_t m)
+{
+	return (size_t)((unsigned)__builtin_ctzll(m) >> 3);
+}
+#endif
+
+/* Index of the first CLS_STOP byte in p[i, len), or len; i <= len. */
+static inline size_t string_stop(const unsigned char *p, size_t i, size_t len)
+{
+	for (; len - i >= STOP_WORD; i += STOP_WORD) {
+		stop_mask t = string_stops(p + i);
+		if (t)
+			return i + first_stop(t);
+	}
+#if STOP_WORD > 8
+	if (len - i >= 8) {
+		uint64_t t = string_stops8(load_le64(p + i));
+		if (t)
+			return i + ((unsigned)__builtin_ctzll(t) >> 3);
+		i += 8;
+	}
+#endif
+	while (i < len && !(byte_class[p[i]] & CLS_STOP))
+		i++;
+	return i;
+}
+
+/* skip_ws on local state, for the hot loop: most payloads hold no whitespace. */
+static inline size_t skip_ws_at(const unsigned char *p, size_t i, size_t len)
+{
+	if (i < len && p[i] <= ' ')
+		while (i < len && (byte_class[p[i]] & CLS_WS))
+			i++;
+	return i;
+}
+
 static int hex_value(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
@@ -231,8 +342,7 @@ static bool scan_string_full(struct scanner *sc, unsigned char *buf, size_t cap,
 
 	for (;;) {
 		size_t run = i;
-		while (i < len && !(byte_class[p[i]] & CLS_STOP))
-			i++;
+		i = string_stop(p, i, len);
 		if (buf && n < cap) {
 			size_t k = i - run < cap - n ? i - run : cap - n;
 			memcpy(buf + n, p + run, k);
@@ -316,8 +426,7 @@ static inline bool scan_string(struct scanner *sc, unsigned char *buf, size_t ca
 
 	if (buf)
 		return scan_string_full(sc, buf, cap, decoded_len, escaped);
-	while (i < len && !(byte_class[p[i]] & CLS_STOP))
-		i++;
+	i = string_stop(p, i, len);
 	if (i >= len || p[i] != '"')
 		return scan_string_full(sc, buf, cap, decoded_len, escaped);
 	if (decoded_len)
@@ -444,6 +553,45 @@ bad:
 	return 0;
 }
 
+/* parse_number's grammar and verdict (bytes used, *bad_at) without the
+ * conversion, for values that are only skipped. */
+static size_t number_end(const unsigned char *s, size_t n, size_t *bad_at)
+{
+	size_t i = 0;
+
+#define DIGIT_AT(k) ((k) < n && s[k] >= '0' && s[k] <= '9')
+	if (i < n && s[i] == '-')
+		i++;
+	if (!DIGIT_AT(i))
+		goto bad;
+	if (s[i] == '0')
+		i++;
+	else
+		while (DIGIT_AT(i))
+			i++;
+	if (i < n && s[i] == '.') {
+		i++;
+		if (!DIGIT_AT(i))
+			goto bad;
+		while (DIGIT_AT(i))
+			i++;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (!DIGIT_AT(i))
+			goto bad;
+		while (DIGIT_AT(i))
+			i++;
+	}
+#undef DIGIT_AT
+	return i;
+bad:
+	*bad_at = i;
+	return 0;
+}
+
 static bool scan_literal(struct scanner *sc, const char *word, size_t wlen, const char *expected)
 {
 	for (size_t k = 0; k < wlen; k++) {
@@ -523,9 +671,8 @@ static bool skip_value(struct scanner *sc, int depth)
 	case '-':
 	case '0': case '1': case '2': case '3': case '4':
 	case '5': case '6': case '7': case '8': case '9': {
-		struct number num;
 		size_t bad_at = 0;
-		size_t used = parse_number(sc->p + sc->pos, sc->len - sc->pos, &num, &bad_at);
+		size_t used = number_end(sc->p + sc->pos, sc->len - sc->pos, &bad_at);
 		if (used == 0) {
 			sc->pos += bad_at;
 			return fail_at(sc, "a digit");
@@ -683,63 +830,335 @@ static bool scan_known_value(struct scanner *sc, enum field_id id, struct lowi_r
 	return true;
 }
 
-/* Scans the top-level object at the cursor, filling r and *seen. */
+/*
+ * ---- the usual members ----------------------------------------------------
+ *
+ * The code below reads the private copy that lowi_payload_decode makes: the
+ * payload followed by PAD zero bytes. A zero is a control character, so it
+ * ends any string or number scan and matches no delimiter: the usual cases
+ * need no bounds check, and reading stops before p[len + PAD].
+ */
+#define PAD 16 /* >= STOP_WORD: a word read starts at or before the first zero */
+
+/* string_stop for the padded copy: the zero at p[len] stops it; i <= len. */
+static inline size_t string_stop_padded(const unsigned char *p, size_t i)
+{
+	for (;; i += STOP_WORD) {
+		stop_mask t = string_stops(p + i);
+		if (t)
+			return i + first_stop(t);
+	}
+}
+
+/*
+ * The first string stop at or after p[j], given t = string_stops(p + j - d)
+ * and d < 32: a short member's name and value share one word. Bits above a
+ * match in the uint64_t word are not exact, so that variant reads again.
+ */
+static inline size_t stop_from(const unsigned char *p, size_t j, stop_mask t, unsigned d)
+{
+#ifdef __SSE2__
+	stop_mask rest = t >> d;
+
+	if (rest)
+		return j + first_stop(rest);
+	return string_stop_padded(p, d < STOP_WORD ? j - d + STOP_WORD : j);
+#else
+	(void)t;
+	(void)d;
+	return string_stop_padded(p, j);
+#endif
+}
+
+/* Delimiters compared a few bytes at once, as load_le16/32 read them. */
+#define BYTES2(a, b) ((uint32_t)(a) | (uint32_t)(b) << 8)
+#define BYTES3(a, b, c) (BYTES2(a, b) | (uint32_t)(c) << 16)
+
+static inline uint32_t load_le16(const unsigned char *s)
+{
+	uint16_t v;
+
+	memcpy(&v, s, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap16(v);
+#endif
+	return v;
+}
+
+static inline uint32_t load_le32(const unsigned char *s)
+{
+	uint32_t v;
+
+	memcpy(&v, s, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap32(v);
+#endif
+	return v;
+}
+
+/*
+ * The usual value of a known field: 1 to 15 digits without sign, fraction
+ * or exponent, so that parse_number would give exactly (double)*m; quoted
+ * (j after the opening quote) or bare (j at the first digit). Sets *end
+ * after the value; false for anything else.
+ */
+static inline bool plain_integer(const unsigned char *p, size_t j, bool quoted, uint64_t *m, size_t *end)
+{
+	size_t first = j;
+	unsigned d = (unsigned)p[j] - '0';
+	uint64_t v = d;
+
+	if (d > 9)
+		return false;
+	j++;
+	if (d != 0)
+		while ((d = (unsigned)p[j] - '0') <= 9) {
+			v = v * 10 + d;
+			j++;
+		}
+	if (j - first > 15)
+		return false;
+	if (quoted) {
+		if (p[j] != '"')
+			return false;
+		j++;
+	} else if (p[j] == '.' || (p[j] | 0x20) == 'e') {
+		return false;
+	}
+	*m = v;
+	*end = j;
+	return true;
+}
+
+static const struct {
+	uint64_t max[F_COUNT];       /* largest plain integer check_and_store accepts */
+	unsigned char offset[F_T];   /* where store() puts a counter or power */
+} field_fast = {
+	.max = {
+		[F_CIH] = (uint64_t)COUNTER_MAX, [F_CIL] = (uint64_t)COUNTER_MAX,
+		[F_CEH] = (uint64_t)COUNTER_MAX, [F_CEL] = (uint64_t)COUNTER_MAX,
+		[F_CG] = (uint64_t)COUNTER_MAX, [F_CW] = (uint64_t)COUNTER_MAX,
+		[F_PI] = (uint64_t)POWER_MAX_W, [F_PE] = (uint64_t)POWER_MAX_W,
+		[F_T] = 1, [F_DEVICE_CH] = 0,
+	},
+	.offset = {
+		[F_CIH] = offsetof(struct lowi_reading, import_day_wh),
+		[F_CIL] = offsetof(struct lowi_reading, import_night_wh),
+		[F_CEH] = offsetof(struct lowi_reading, export_day_wh),
+		[F_CEL] = offsetof(struct lowi_reading, export_night_wh),
+		[F_PI] = offsetof(struct lowi_reading, import_w),
+		[F_PE] = offsetof(struct lowi_reading, export_w),
+		[F_CG] = offsetof(struct lowi_reading, gas_l),
+		[F_CW] = offsetof(struct lowi_reading, water_l),
+	},
+};
+
+/*
+ * Names of up to 7 bytes are looked up as one word: the name's bytes and its
+ * closing quote, as load_le64 reads them, hashed into 16 slots. A collision
+ * between two known names would make two initializers below override each
+ * other, which -Wextra (-Woverride-init) reports.
+ */
+#define NAME_WORD2(a, b) ((uint64_t)(a) | (uint64_t)(b) << 8)
+#define NAME_WORD3(a, b, c) (NAME_WORD2(a, b) | (uint64_t)(c) << 16)
+#define NAME_WORD4(a, b, c, d) (NAME_WORD3(a, b, c) | (uint64_t)(d) << 24)
+#define NAME_WORD8(a, b, c, d, e, f, g, h) (NAME_WORD4(a, b, c, d) | NAME_WORD4(e, f, g, h) << 32)
+#define NAME_HASH(w) ((uint32_t)(w) * UINT32_C(0x7ce42c83) >> 28)
+#define NAME_SLOT(w, field) .word[NAME_HASH(w)] = (w), .id[NAME_HASH(w)] = (field)
+
+static const struct {
+	uint64_t mask[8];    /* mask[n] keeps a name word's n name bytes and quote */
+	uint64_t word[16];   /* 0 in a free slot: a name word always holds its quote */
+	signed char id[16];
+} names = {
+	.mask = {
+		0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffff, 0xffffffffffff,
+		0xffffffffffffff, 0xffffffffffffffff,
+	},
+	NAME_SLOT(NAME_WORD2('T', '"'), F_T),
+	NAME_SLOT(NAME_WORD3('P', 'I', '"'), F_PI),
+	NAME_SLOT(NAME_WORD3('P', 'E', '"'), F_PE),
+	NAME_SLOT(NAME_WORD3('C', 'G', '"'), F_CG),
+	NAME_SLOT(NAME_WORD3('C', 'W', '"'), F_CW),
+	NAME_SLOT(NAME_WORD4('C', 'I', 'H', '"'), F_CIH),
+	NAME_SLOT(NAME_WORD4('C', 'I', 'L', '"'), F_CIL),
+	NAME_SLOT(NAME_WORD4('C', 'E', 'H', '"'), F_CEH),
+	NAME_SLOT(NAME_WORD4('C', 'E', 'L', '"'), F_CEL),
+};
+
+/* field_lookup for the plain name p[k, k + n), its quote at p[k + n]. */
+static inline int plain_name_id(const unsigned char *p, size_t k, size_t n)
+{
+	if (n < 8) {
+		uint64_t w = load_le64(p + k) & names.mask[n];
+		unsigned h = NAME_HASH(w);
+		return names.word[h] == w ? names.id[h] : -1;
+	}
+	if (n == 9)
+		return load_le64(p + k) == NAME_WORD8('d', 'e', 'v', 'i', 'c', 'e', '_', 'C') && p[k + 8] == 'H'
+			? F_DEVICE_CH : -1;
+	return -1;
+}
+
+#define NO_KEY_END SIZE_MAX /* the name had escapes: sc->key holds it, decoded */
+
+/* Hands the member whose name opens at key_at and whose value starts at i to
+ * the general code. */
+static inline void enter_member(struct scanner *sc, size_t i, size_t key_at, size_t key_end)
+{
+	sc->pos = i;
+	if (key_end != NO_KEY_END) {
+		sc->key = sc->p + key_at + 1;
+		sc->key_len = key_end - key_at - 1;
+	}
+	sc->in_member = true;
+}
+
+/*
+ * Scans the top-level object at the cursor, filling r and *seen. Each member
+ * goes through four stages (name, ':', value, separator). The usual form of
+ * each (a plain name, no whitespace, a plain string or integer value) is
+ * handled in locals; anything else, errors included, drops to that stage's
+ * general code, which relies on the helpers above to report what they always
+ * did.
+ */
 static bool scan_top_object(struct scanner *sc, struct lowi_reading *r, unsigned *seen)
 {
-	sc->pos++;
-	skip_ws(sc);
-	if (sc->pos < sc->len && sc->p[sc->pos] == '}') {
-		sc->pos++;
+	const unsigned char *p = sc->p;
+	const size_t len = sc->len;
+	size_t i = skip_ws_at(p, sc->pos + 1, len);
+	unsigned seen_here = *seen;
+	bool ok = false;
+
+	if (p[i] == '}') {
+		sc->pos = i + 1;
 		return true;
 	}
+	if (p[i] != '"')
+		goto no_name;
 	for (;;) {
-		sc->in_member = false;
-		if (sc->pos >= sc->len || sc->p[sc->pos] != '"')
-			return fail_at(sc, "a field name");
-		size_t key_at = sc->pos;
-		bool escaped = false;
-		if (!scan_string(sc, NULL, 0, &sc->key_len, &escaped))
-			return false;
-		sc->key = sc->p + key_at + 1;
-		if (escaped) {
-			sc->pos = key_at;
-			scan_string(sc, sc->key_buf, sizeof sc->key_buf, &sc->key_len, NULL);
-			sc->key = sc->key_buf;
-		}
-		skip_ws(sc);
-		if (sc->pos >= sc->len || sc->p[sc->pos] != ':')
-			return fail_at(sc, "':' after a field name");
-		sc->pos++;
-		skip_ws(sc);
-		sc->in_member = true;
-		int id = sc->key_len <= KEY_MAX ? field_lookup(sc->key, sc->key_len) : -1;
+		/* p[i] is the opening quote of a member's name */
+		size_t key_at = i, k = i + 1, key_end, e;
+		stop_mask t = string_stops(p + k);
+		uint64_t m;
+		uint32_t after;
+		unsigned n;
+		int id;
+
+		if (t == 0)
+			goto name_general;
+		n = (unsigned)first_stop(t);
+		key_end = k + n;
+		after = load_le32(p + key_end);
+		if ((after & 0xffff) != BYTES2('"', ':'))
+			goto name_general;
+		id = plain_name_id(p, k, n);
+		i = key_end + 2;
 		if (id < 0) {
-			if (!skip_value(sc, 1))
-				return false;
-		} else if (*seen & (1u << id)) {
+			if ((after & 0xffffff) != BYTES3('"', ':', '"') || p[e = stop_from(p, i + 1, t, n + 3)] != '"')
+				goto value_general;
+			i = e + 1;
+		} else {
+			if (seen_here & (1u << id))
+				goto value_general;
+			if ((after & 0xffffff) == BYTES3('"', ':', '"')
+				? !plain_integer(p, i + 1, true, &m, &e) : !plain_integer(p, i, false, &m, &e))
+				goto value_general;
+			if (m > field_fast.max[id])
+				goto value_general;
+			seen_here |= 1u << id;
+			if (id < F_T)
+				*(double *)(void *)((char *)r + field_fast.offset[id]) = (double)(int64_t)m;
+			else if (id == F_T)
+				r->rate = (int)m;
+			i = e;
+		}
+		if (load_le16(p + i) == BYTES2(',', '"')) {
+			i++;
+			continue;
+		}
+		goto separator_general;
+
+	name_general:
+		key_end = string_stop_padded(p, k);
+		if (p[key_end] == '"') {
+			id = key_end - k <= KEY_MAX ? field_lookup(p + k, key_end - k) : -1;
+			i = key_end + 1;
+		} else {
+			bool escaped = false;
+			sc->pos = key_at;
+			sc->in_member = false;
+			if (!scan_string_full(sc, NULL, 0, &sc->key_len, &escaped))
+				goto out;
+			sc->key = p + k;
+			if (escaped) {
+				sc->pos = key_at;
+				scan_string_full(sc, sc->key_buf, sizeof sc->key_buf, &sc->key_len, NULL);
+				sc->key = sc->key_buf;
+			}
+			key_end = NO_KEY_END;
+			i = sc->pos;
+			id = sc->key_len <= KEY_MAX ? field_lookup(sc->key, sc->key_len) : -1;
+		}
+		i = skip_ws_at(p, i, len);
+		if (p[i] != ':') {
+			sc->pos = i;
+			sc->in_member = false;
+			fail_at(sc, "':' after a field name");
+			goto out;
+		}
+		i++;
+	value_general:
+		i = skip_ws_at(p, i, len);
+		if (id < 0) {
+			if (p[i] == '"' && p[e = string_stop_padded(p, i + 1)] == '"') {
+				i = e + 1;
+			} else {
+				enter_member(sc, i, key_at, key_end);
+				if (!skip_value(sc, 1))
+					goto out;
+				i = sc->pos;
+			}
+		} else if (seen_here & (1u << id)) {
+			enter_member(sc, i, key_at, key_end);
 			field_error(sc, LOWI_PAYLOAD_DUPLICATE_FIELD, key_at,
 				"field %s appears twice (again at byte %zu)", field_specs[id].name, key_at);
 			if (!skip_value(sc, 1))
-				return false;
+				goto out;
+			i = sc->pos;
 		} else {
-			*seen |= 1u << id;
+			seen_here |= 1u << id;
+			enter_member(sc, i, key_at, key_end);
 			if (!scan_known_value(sc, (enum field_id)id, r))
-				return false;
+				goto out;
+			i = sc->pos;
 		}
+	separator_general:
 		/* a missing separator is still reported against this member */
-		skip_ws(sc);
-		if (sc->pos < sc->len && sc->p[sc->pos] == ',') {
-			sc->pos++;
-			skip_ws(sc);
-			continue;
+		i = skip_ws_at(p, i, len);
+		if (p[i] == ',') {
+			i = skip_ws_at(p, i + 1, len);
+			if (p[i] == '"')
+				continue;
+			goto no_name;
 		}
-		if (sc->pos < sc->len && sc->p[sc->pos] == '}') {
-			sc->pos++;
+		if (p[i] == '}') {
+			sc->pos = i + 1;
 			sc->in_member = false;
-			return true;
+			ok = true;
+			goto out;
 		}
-		return fail_at(sc, "',' or '}'");
+		enter_member(sc, i, key_at, key_end);
+		fail_at(sc, "',' or '}'");
+		goto out;
 	}
+no_name:
+	sc->pos = i;
+	sc->in_member = false;
+	fail_at(sc, "a field name");
+out:
+	*seen = seen_here;
+	return ok;
 }
 
 static const char *json_kind(unsigned char c)
@@ -808,6 +1227,7 @@ enum lowi_payload_status lowi_payload_decode(const void *payload, size_t len,
 	struct lowi_reading *out, struct lowi_payload_error *err)
 {
 	struct lowi_payload_error scratch;
+	unsigned char copy[LOWI_PAYLOAD_MAX_BYTES + PAD];
 	struct scanner sc = {
 		.p = payload,
 		.len = payload ? len : 0,
@@ -827,6 +1247,10 @@ enum lowi_payload_status lowi_payload_decode(const void *payload, size_t len,
 			"payload is %zu bytes, over the %d-byte limit", sc.len, LOWI_PAYLOAD_MAX_BYTES);
 		return sc.status;
 	}
+	if (sc.len)
+		memcpy(copy, sc.p, sc.len);
+	memset(copy + sc.len, 0, PAD);
+	sc.p = copy;
 	skip_ws(&sc);
 	if (sc.pos >= sc.len) {
 		if (sc.len == 0)

@@ -490,6 +490,149 @@ static void test_bad(void)
 		"a_very_long_unk", NULL);
 }
 
+/* Known names are told from unknown ones by their full bytes: every name of
+ * up to 4 bytes over the letters of the known names, and near misses of the
+ * longer one; names and string values of every length around the 8- and
+ * 16-byte words the scanner reads; numbers of up to 16 digits. */
+static void test_names_and_lengths(void)
+{
+	static const char letters[] = "CEGHILPTWdx_";
+	static const char *const known[] = { "CIH", "CIL", "CEH", "CEL", "CG", "CW", "PI", "PE", "T", "device_CH" };
+#define NEAR(s) { s, sizeof s - 1 }
+	static const struct { const char *s; size_t n; } near[] = {
+		NEAR("device_C"), NEAR("device_CHX"), NEAR("device_CI"), NEAR("Device_CH"), NEAR("device CH"),
+		NEAR("devicexCH"), NEAR("xdevice_CH"), NEAR("CIH "), NEAR(" CIH"), NEAR("CIH\\u0020"),
+		NEAR("CI\xc3\x89"), NEAR("C\xc3\x8dH"), NEAR("CIH\xff"), NEAR("T\x7f"), NEAR("PI\x00"), NEAR("CE\x1fL"),
+	};
+#undef NEAR
+	char buf[512], name[8];
+	struct lowi_reading r;
+	struct lowi_payload_error e;
+	size_t bad = 0, tried = 0;
+
+	for (size_t len = 1; len <= 4; len++) {
+		size_t combos = 1;
+		for (size_t k = 0; k < len; k++)
+			combos *= sizeof letters - 1;
+		for (size_t c = 0; c < combos; c++) {
+			size_t x = c;
+			for (size_t k = 0; k < len; k++, x /= sizeof letters - 1)
+				name[k] = letters[x % (sizeof letters - 1)];
+			name[len] = '\0';
+			bool is_known = false;
+			for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+				is_known |= strcmp(name, known[k]) == 0;
+			snprintf(buf, sizeof buf, "{\"%s\":\"x\",\"CIH\":1,\"CIL\":2,\"CEH\":3,\"CEL\":4}", name);
+			enum lowi_payload_status st = decode_copy(buf, strlen(buf), false, &r, &e);
+			enum lowi_payload_status want = is_known ? LOWI_PAYLOAD_NOT_A_NUMBER : LOWI_PAYLOAD_OK;
+			if (st != want || (is_known && strcmp(e.field, name) != 0)) {
+				if (bad++ < 5)
+					printf("# name \"%s\": %s (%s)\n", name, lowi_payload_status_name(st), e.reason);
+			}
+			tried++;
+		}
+	}
+	check(bad == 0, "%zu names of 1 to 4 bytes: exactly the known ones are looked at (%zu wrong)", tried, bad);
+
+	bad = 0;
+	for (size_t k = 0; k < sizeof near / sizeof near[0]; k++) {
+		int o = snprintf(buf, sizeof buf, "{\"");
+		memcpy(buf + o, near[k].s, near[k].n);
+		o += (int)near[k].n;
+		o += snprintf(buf + o, sizeof buf - (size_t)o, "\":\"x\",\"CIH\":1,\"CIL\":2,\"CEH\":3,\"CEL\":4}");
+		enum lowi_payload_status st = decode_copy(buf, (size_t)o, false, &r, &e);
+		/* a raw control byte in a name is a syntax error; the rest are unknown names */
+		bool control = false;
+		for (size_t c = 0; c < near[k].n; c++)
+			control |= (unsigned char)near[k].s[c] < 0x20;
+		if (st != (control ? LOWI_PAYLOAD_NOT_JSON : LOWI_PAYLOAD_OK)) {
+			if (bad++ < 5)
+				printf("# near miss %zu: %s (%s)\n", k, lowi_payload_status_name(st), e.reason);
+		}
+	}
+	check(bad == 0, "near misses of known names are unknown fields (%zu wrong)", bad);
+
+	/* an unknown name of nl bytes with a string value of vl bytes, then CIH; each
+	 * member also with whitespace around the ':' */
+	bad = 0;
+	tried = 0;
+	for (int nl = 0; nl <= 40; nl++) {
+		for (int vl = 0; vl <= 40; vl++) {
+			for (int ws = 0; ws < 2; ws++) {
+				int o = snprintf(buf, sizeof buf, "{\"%.*s\"%s:%s\"%.*s\",\"CIH\":\"%d\",\"CIL\":2,\"CEH\":3,\"CEL\":4}",
+					nl, "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn", ws ? " " : "", ws ? "\n" : "",
+					vl, "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv", nl * 100 + vl);
+				if (decode_copy(buf, (size_t)o, false, &r, &e) != LOWI_PAYLOAD_OK
+					|| r.import_day_wh != nl * 100 + vl) {
+					if (bad++ < 5)
+						printf("# name %d, value %d bytes: %s (%s)\n", nl, vl,
+							lowi_payload_status_name(e.status), e.reason);
+				}
+				/* cut inside the value: not JSON, reported against the member */
+				o = snprintf(buf, sizeof buf, "{\"CIL\":2,\"%.*s\":\"%.*s", nl,
+					"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn", vl,
+					"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv");
+				if (decode_copy(buf, (size_t)o, false, &r, &e) != LOWI_PAYLOAD_NOT_JSON
+					|| e.offset != (size_t)o || strncmp(e.field, "nnnnnnnnnnnnnnn", nl < 15 ? (size_t)nl : 15) != 0
+					|| strlen(e.field) != (nl < 15 ? (size_t)nl : 15)) {
+					if (bad++ < 5)
+						printf("# cut name %d, value %d bytes: %s at %zu (%s)\n", nl, vl,
+							lowi_payload_status_name(e.status), e.offset, e.reason);
+				}
+				tried += 2;
+			}
+		}
+	}
+	check(bad == 0, "%zu payloads with names and string values of 0 to 40 bytes (%zu wrong)", tried, bad);
+
+	/* counters of 1 to 16 digits, quoted and bare */
+	bad = 0;
+	for (int digits = 1; digits <= 16; digits++) {
+		for (int quoted = 0; quoted < 2; quoted++) {
+			char num[20];
+			for (int k = 0; k < digits; k++)
+				num[k] = (char)('1' + k % 9);
+			num[digits] = '\0';
+			snprintf(buf, sizeof buf, "{\"CIH\":%s%s%s,\"CIL\":2,\"CEH\":3,\"CEL\":4}", quoted ? "\"" : "", num,
+				quoted ? "\"" : "");
+			enum lowi_payload_status st = decode_copy(buf, strlen(buf), false, &r, &e);
+			bool fits = digits <= 12;
+			if (st != (fits ? LOWI_PAYLOAD_OK : LOWI_PAYLOAD_OUT_OF_RANGE)
+				|| (fits && r.import_day_wh != strtod(num, NULL))
+				|| (!fits && (strcmp(e.field, "CIH") != 0 || e.offset != 7
+					|| !strstr(e.reason, "is above the 999999999999 Wh limit")))) {
+				if (bad++ < 5)
+					printf("# %d digits%s: %s (%s)\n", digits, quoted ? " quoted" : "",
+						lowi_payload_status_name(st), e.reason);
+			}
+		}
+	}
+	check(bad == 0, "counters of 1 to 16 digits, quoted and bare (%zu wrong)", bad);
+
+	expect("quoted leading zero", "{\"CIH\":\"01\",\"CIL\":2,\"CEH\":3,\"CEL\":4}", LOWI_PAYLOAD_NOT_A_NUMBER, "CIH",
+		"field CIH: \"01\" is not a number");
+	expect("bare leading zero", "{\"CIH\":01,\"CIL\":2,\"CEH\":3,\"CEL\":4}", LOWI_PAYLOAD_NOT_JSON, "CIH",
+		"invalid character '1' at byte 8 (expected ',' or '}')");
+	expect("quoted zero then digits in T", "{\"T\":\"00\",\"CIH\":1,\"CIL\":2,\"CEH\":3,\"CEL\":4}",
+		LOWI_PAYLOAD_NOT_A_NUMBER, "T", NULL);
+	expect("T 2 quoted", "{\"T\":\"2\",\"CIH\":1,\"CIL\":2,\"CEH\":3,\"CEL\":4}", LOWI_PAYLOAD_OUT_OF_RANGE, "T",
+		"field T: \"2\" is not 1 (day) or 0 (night)");
+	expect("device_CH 1 bare", "{\"device_CH\":1,\"CIH\":1,\"CIL\":2,\"CEH\":3,\"CEL\":4}", LOWI_PAYLOAD_WRONG_CHANNEL,
+		"device_CH", "field device_CH: 1 is not channel 0");
+	expect("power just above the limit", "{\"PI\":\"1000001\",\"CIH\":1,\"CIL\":2,\"CEH\":3,\"CEL\":4}",
+		LOWI_PAYLOAD_OUT_OF_RANGE, "PI", "field PI: \"1000001\" is above the 1e6 W limit");
+	expect("duplicate plain counter", "{\"CIH\":1,\"CIL\":2,\"CEH\":3,\"CEL\":4,\"CIL\":\"5\"}",
+		LOWI_PAYLOAD_DUPLICATE_FIELD, "CIL", "field CIL appears twice (again at byte 33)");
+	expect("number then letters", "{\"CIH\":12a,\"CIL\":2,\"CEH\":3,\"CEL\":4}", LOWI_PAYLOAD_NOT_JSON, "CIH",
+		"invalid character 'a' at byte 9 (expected ',' or '}')");
+	expect("counter then end of payload", "{\"CIH\":\"12\"", LOWI_PAYLOAD_NOT_JSON, "CIH",
+		"unexpected end of payload at byte 11 (expected ',' or '}')");
+	expect("unknown value then end of payload", "{\"Name\":\"Compteur\"", LOWI_PAYLOAD_NOT_JSON, "Name",
+		"unexpected end of payload at byte 18 (expected ',' or '}')");
+	expect("name then end of payload", "{\"CIH\"", LOWI_PAYLOAD_NOT_JSON, "",
+		"unexpected end of payload at byte 6 (expected ':' after a field name)");
+}
+
 static void test_truncations(void)
 {
 	static const enum rep_style styles[] = { AS_STRINGS, AS_NUMBERS, MIXED };
@@ -696,6 +839,7 @@ int main(int argc, char **argv)
 	test_good();
 	test_integers_exact();
 	test_bad();
+	test_names_and_lengths();
 	test_truncations();
 	test_mutations();
 	test_status_names();
