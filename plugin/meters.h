@@ -1,6 +1,6 @@
 /*
  * Tables keyed by meter serial: the meters seen so far, each with its
- * quarter state (broker thread), and the last durable row per meter
+ * quarter state (aggregator thread), and the last durable row per meter
  * (writer thread).
  *
  * Entries of a fixed size that begin with the serial sit densely in one

@@ -13,7 +13,7 @@
  *  - recursion only through skip_value/skip_container, bounded by MAX_DEPTH;
  *  - the first field error is recorded and scanning goes on, so that a
  *    later syntax error can still turn the verdict into NOT_JSON.
- * Any thread; the plugin calls it on the broker thread. Cost: about 1,900
+ * Any thread; the plugin calls it on its aggregator thread. Cost: about 1,900
  * instructions for the 330-byte payload of tests/bench/lowi_gen.h
  * (callgrind, -O3, x86-64).
  */

@@ -6,7 +6,7 @@
  * the known fields and skips every other field, whatever its value (firmware
  * updates add fields). It never reads past `len`, never allocates, keeps no
  * state between calls and does no I/O, so any thread may call it; the plugin
- * calls it on the broker thread for every message. The payload is borrowed
+ * calls it on its aggregator thread for every message. The payload is borrowed
  * for the duration of the call only and need not be NUL-terminated.
  *
  * Known fields (names are case-sensitive); each value may be a JSON number
