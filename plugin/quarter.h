@@ -26,7 +26,7 @@
  * boundary totals, so consecutive rows always add up to the index change.
  *
  * Pure: no I/O, no allocation, no globals. A meter_quarters belongs to one
- * thread at a time (the broker thread in the plugin).
+ * thread at a time (the aggregator thread in the plugin).
  */
 #ifndef LOWI_QUARTER_H
 #define LOWI_QUARTER_H
