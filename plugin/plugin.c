@@ -86,7 +86,8 @@ static void log_summary(struct lowi_plugin *p, const char *when)
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, PREFIX "%s: meters %" PRIu64 ", messages %" PRIu64 ", readings %" PRIu64
 		", rejected %" PRIu64 ", duplicates %" PRIu64 ", out-of-order %" PRIu64 ", discontinuities %" PRIu64
 		", rows queued %" PRIu64 " (estimated %" PRIu64 "), written %" PRIu64 ", dropped %" PRIu64
-		", pending %zu, spooled %" PRIu64 ", replayed %" PRIu64 ", spool errors %" PRIu64 ", refused %" PRIu64 ", db errors %" PRIu64 "; price requests %" PRIu64 " (failed %" PRIu64 "), periods stored %" PRIu64,
+		", pending %zu, spooled %" PRIu64 ", replayed %" PRIu64 ", spool errors %" PRIu64 ", refused %" PRIu64 ", db errors %" PRIu64 "; price requests %" PRIu64 " (failed %" PRIu64 "), periods stored %" PRIu64
+		"; messages not recorded (intake full) %" PRIu64,
 		when, atomic_load(&s->meters), atomic_load(&s->messages_seen), atomic_load(&s->readings_accepted), atomic_load(&s->payloads_rejected),
 		atomic_load(&s->by_feed_result[QUARTER_DUPLICATE]), atomic_load(&s->by_feed_result[QUARTER_OUT_OF_ORDER]),
 		atomic_load(&s->by_feed_result[QUARTER_DISCONTINUITY]), atomic_load(&s->rows_queued), atomic_load(&s->rows_estimated),
