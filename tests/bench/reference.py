@@ -51,7 +51,8 @@ def fake_now(t0, speed):
 def start_subscriber(base, name, port, db, db_name, env):
     out = open(os.path.join(base, f"{name}.out"), "w")
     proc = subprocess.Popen([sys.executable, SUBSCRIBER, "--port", str(port), "--db-port", str(db.port),
-                             "--db-user", bench.DB_USER, "--db-password", bench.DB_PASSWORD, "--db-name", db_name],
+                             "--db-user", bench.DB_USER, "--db-password", bench.DB_PASSWORD, "--db-name", db_name,
+                             "--keepalive", "65535"],
                             stdout=out, stderr=subprocess.STDOUT, env=env)
     out.close()
     return proc, os.path.join(base, f"{name}.out")
