@@ -50,11 +50,7 @@ int intake_init(struct intake *q, size_t max_bytes)
 	atomic_init(&q->consumer_waiting, false);
 	atomic_init(&q->stopping, false);
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->cv, &attr);
-	pthread_condattr_destroy(&attr);
+	monotonic_cond_init(&q->cv);
 	return 0;
 }
 

@@ -52,12 +52,7 @@ int row_queue_init(struct row_queue *q, size_t capacity)
 	q->capacity = capacity;
 	if (pthread_mutex_init(&q->mu, NULL) != 0)
 		return -1;
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	int rc = pthread_cond_init(&q->cv, &attr);
-	pthread_condattr_destroy(&attr);
-	if (rc != 0) {
+	if (monotonic_cond_init(&q->cv) != 0) {
 		pthread_mutex_destroy(&q->mu);
 		return -1;
 	}

@@ -23,6 +23,7 @@
 
 #include "brussels.h"
 #include "db_connect.h"
+#include "deadline.h"
 #include "price_fetch.h"
 #include "price_parse.h"
 #include "price_store.h"
@@ -98,9 +99,7 @@ static void wait_until(struct price_worker *w, int64_t until)
 	if (until <= now)
 		return;
 	int64_t wait_s = until - now > 60 ? 60 : until - now;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += wait_s;
+	struct timespec ts = deadline_after((int)(wait_s * 1000));
 	pthread_mutex_lock(&w->mu);
 	while (!atomic_load(&w->stop)) {
 		if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
@@ -465,11 +464,7 @@ struct price_worker *price_worker_start(const struct lowi_config *cfg, struct lo
 	atomic_init(&w->stop, false);
 	atomic_init(&w->db_socket, -1);
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cv, &attr);
-	pthread_condattr_destroy(&attr);
+	monotonic_cond_init(&w->cv);
 	int rc = pthread_create(&w->thread, NULL, worker_main, w);
 	if (rc != 0) {
 		log_queue_push(lq, MOSQ_LOG_ERR, PREFIX "cannot start the price worker thread: %s", strerror(rc));
