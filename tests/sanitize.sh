@@ -189,24 +189,9 @@ if [ -z "$filter" ]; then
 	done
 fi
 
-# The integration tests take the plugin and the simulator from
-# scenario.PLUGIN / scenario.SIM. With LOWI_BUILD_DIR support in
-# tests/integration/scenario.py they run in place; until then, from a copy
-# of tests/integration/ (two levels below the root, so scenario.ROOT is
-# still the repository) whose scenario.py reads LOWI_BUILD_DIR.
+# The integration tests take the plugin, the simulator and the replay tool
+# from scenario.BUILD, which LOWI_BUILD_DIR points at this build.
 itests=tests/integration
-if ! grep -q LOWI_BUILD_DIR tests/integration/scenario.py; then
-	itests=$build/integration
-	rm -rf "$itests"
-	mkdir -p "$itests"
-	cp tests/integration/*.py "$itests/"
-	sed -i -E 's#^(PLUGIN|SIM) = os\.path\.join\(ROOT, "build", #\1 = os.path.join(ROOT, os.environ.get("LOWI_BUILD_DIR", "build"), #' \
-		"$itests/scenario.py"
-	if [ "$(grep -c LOWI_BUILD_DIR "$itests/scenario.py")" -ne 2 ]; then
-		echo "sanitize: cannot point $itests/scenario.py at $build (PLUGIN/SIM lines changed?)" >&2
-		exit 1
-	fi
-fi
 export LOWI_BUILD_DIR="$root/$build"
 slowdown="${SANITIZE_SLOWDOWN:-2}"
 [[ "$slowdown" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "sanitize: SANITIZE_SLOWDOWN must be a number" >&2; exit 2; }

@@ -16,8 +16,12 @@ from decimal import Decimal
 from lib import (Broker, MariaDB, broker_conf, clock_factor, note, real_time)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PLUGIN = os.path.join(ROOT, "build", "plugin", "lowi_p1.so")
-SIM = os.path.join(ROOT, "build", "tests", "sim", "lowi-sim")
+# LOWI_BUILD_DIR: another build of the same tree (tests/sanitize.sh uses
+# build-asan/); the default is the one tests/run.sh builds.
+BUILD = os.path.join(ROOT, os.environ.get("LOWI_BUILD_DIR", "build"))
+PLUGIN = os.path.join(BUILD, "plugin", "lowi_p1.so")
+SIM = os.path.join(BUILD, "tests", "sim", "lowi-sim")
+REPLAY = os.path.join(BUILD, "tests", "sim", "quarter-replay")
 CORPUS = os.path.join(ROOT, "tests", "corpus")
 DB_USER, DB_PASSWORD = "lowi", "lowi-test-secret"
 
@@ -138,6 +142,42 @@ def db_rows(db, db_name="P1"):
             "import_wh": wh(sout), "export_wh": wh(inj), "gas_l": wh(gas), "water_l": wh(water),
             "estimated": bool(est)}
     return out
+
+
+def offline_sim(base, start_s, **args):
+    """The simulator without a broker (--offline): the same model and files,
+    on a virtual clock from start_s, in milliseconds of real time."""
+    args.setdefault("household", "gentle")
+    cmd = [SIM, "--offline", str(start_s), "--truth", os.path.join(base, "truth.csv"),
+           "--published", os.path.join(base, "published.csv")]
+    for k, v in args.items():
+        cmd += ["--" + k.replace("_", "-"), str(v)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        raise RuntimeError(f"lowi-sim --offline exited {r.returncode}: {r.stderr.strip()[-2000:]}")
+    return r.stdout
+
+
+def replay_rows(base):
+    """The plugin's pure quarter aggregation fed base/published.csv with each
+    reading stamped at its publish instant (no delivery delay):
+    {(serial, quarter_start_s): {'import_wh', 'export_wh', 'estimated'}}."""
+    r = subprocess.run([REPLAY, os.path.join(base, "published.csv")], capture_output=True, text=True,
+                       timeout=300)
+    if r.returncode != 0:
+        raise RuntimeError(f"quarter-replay exited {r.returncode}: {r.stderr.strip()[-2000:]}")
+    out = {}
+    for row in csv.DictReader(r.stdout.splitlines()):
+        out[(row["serial"], int(row["start_s"]))] = {
+            "import_wh": int(row["import_wh"]), "export_wh": int(row["export_wh"]),
+            "estimated": row["estimated"] == "1"}
+    return out
+
+
+def peaks_of(rows):
+    """{(serial, 'YYYY-MM-01'): (kW, quarter_start)}: the Pics rule (highest
+    4 x Soutire of the Brussels month) applied to rows."""
+    return truth_peaks(rows)
 
 
 def reference_rule(published, truth):

@@ -607,9 +607,15 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
+/* --offline: a virtual clock that jumps to each publish instant, no broker */
+static bool offline;
+static int64_t offline_now_ns;
+
 /* simulated (possibly faked) wall clock */
 static int64_t now_ns(void)
 {
+	if (offline)
+		return offline_now_ns;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
@@ -634,6 +640,11 @@ static void real_sleep_ms(int ms)
 /* sleep on the (possibly faked) clock until CLOCK_REALTIME >= target_ns */
 static void sleep_until(int64_t target_ns)
 {
+	if (offline) {
+		if (target_ns > offline_now_ns)
+			offline_now_ns = target_ns;
+		return;
+	}
 	for (;;) {
 		if (stop_flag)
 			return;
@@ -1462,6 +1473,13 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 
 static void mqtt_publish(const char *topic, const void *payload, size_t len)
 {
+	if (offline) {
+		atomic_fetch_add(&n_published, 1);
+		atomic_fetch_add(&n_acked, 1);
+		if (sent_f)
+			write_hex_line(sent_f, topic, payload, len);
+		return;
+	}
 	if (atomic_load(&pub_lost))
 		die("connection to %s:%d lost", opt.host, opt.port);
 	int rc = mosquitto_publish(pub_mosq, NULL, topic, (int)len, payload, opt.qos, false);
@@ -1768,7 +1786,9 @@ static void usage(FILE *f)
 	      "  --sent FILE            write topic<TAB>hex(payload) for every publish\n"
 	      "  --numbers-as-strings P probability per meter of string values (0.5)\n"
 	      "  --drain-timeout S      REAL seconds to wait for acks/deliveries at the end (60)\n"
-	      "  --settle S             simulated seconds to wait after the last publish (5)\n",
+	      "  --settle S             simulated seconds to wait after the last publish (5)\n"
+	      "  --offline EPOCH        no broker: run on a virtual clock from EPOCH (UTC seconds)\n"
+	      "                         as fast as the model computes, writing the same files\n",
 	      f);
 }
 
@@ -1796,7 +1816,7 @@ int main(int argc, char **argv)
 	enum {
 		O_HOST = 256, O_PORT, O_USER, O_PASS, O_QOS, O_KEEP, O_METERS, O_INTERVAL,
 		O_JITTER, O_DURATION, O_SEED, O_TRUTH, O_PUBLISHED, O_NOISE, O_BADDIR,
-		O_BADEVERY, O_RECORD, O_SUBSCRIBE, O_SENT, O_STRINGS, O_DRAIN, O_SETTLE, O_HELP,
+		O_BADEVERY, O_RECORD, O_SUBSCRIBE, O_SENT, O_STRINGS, O_DRAIN, O_SETTLE, O_OFFLINE, O_HELP,
 		O_DRIFT, O_HOUSEHOLD, O_SURVIVE
 	};
 	static const struct option longopts[] = {
@@ -1825,6 +1845,7 @@ int main(int argc, char **argv)
 		{"numbers-as-strings", required_argument, NULL, O_STRINGS},
 		{"drain-timeout", required_argument, NULL, O_DRAIN},
 		{"settle", required_argument, NULL, O_SETTLE},
+		{"offline", required_argument, NULL, O_OFFLINE},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -1863,6 +1884,10 @@ int main(int argc, char **argv)
 		case O_STRINGS: opt.p_strings = parse_num("--numbers-as-strings", optarg, 0, 1); break;
 		case O_DRAIN: opt.drain_timeout = parse_num("--drain-timeout", optarg, 0, 86400); break;
 		case O_SETTLE: opt.settle = parse_num("--settle", optarg, 0, 86400); break;
+		case O_OFFLINE:
+			offline = true;
+			offline_now_ns = (int64_t)parse_num("--offline", optarg, 0, 4e9) * NS_PER_S;
+			break;
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1878,6 +1903,8 @@ int main(int argc, char **argv)
 		opt.subscribe = true;
 	if ((opt.bad_dir != NULL) != (opt.bad_every > 0))
 		die("--bad-dir and --bad-every go together");
+	if (offline && (opt.subscribe || opt.survive_restarts))
+		die("--offline has no broker to subscribe to or to survive");
 
 	for (int p = 0; p < P_NPROF; p++)
 		for (int h = 0; h < 24; h++)
@@ -1913,6 +1940,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	mosquitto_lib_init();
+	if (offline)
+		goto model;
 	if (opt.subscribe) {
 		sub_mosq = mqtt_new("rec", on_sub_connect, on_sub_disconnect);
 		mosquitto_subscribe_callback_set(sub_mosq, on_subscribe);
@@ -1931,6 +1960,7 @@ int main(int argc, char **argv)
 	mosquitto_publish_callback_set(pub_mosq, on_publish);
 	mqtt_connect(pub_mosq, "pub", &pub_connack);
 
+model:
 	/* model and schedule */
 	int64_t t0 = now_ns();
 	int64_t s0 = floor_div(t0, NS_PER_S);
@@ -2032,9 +2062,11 @@ int main(int argc, char **argv)
 				(unsigned long long)atomic_load(&n_received_ours), published);
 	}
 	atomic_store(&disconnecting, true);
-	mosquitto_disconnect(pub_mosq);
-	mosquitto_loop_stop(pub_mosq, false);
-	mosquitto_destroy(pub_mosq);
+	if (pub_mosq) {
+		mosquitto_disconnect(pub_mosq);
+		mosquitto_loop_stop(pub_mosq, false);
+		mosquitto_destroy(pub_mosq);
+	}
 	if (sub_mosq) {
 		mosquitto_disconnect(sub_mosq);
 		mosquitto_loop_stop(sub_mosq, false);
