@@ -126,6 +126,22 @@ static void emit_row(struct meter_quarters *mq, const int64_t total_r[QC_COUNT],
 	emit(ctx, &row);
 }
 
+/*
+ * Same counters again, but on the far side of a quarter boundary: a fresh
+ * reading of a meter drawing so little that its Wh counters did not move
+ * (under 1 Wh since the last reading at the power it reports), which
+ * completes the quarter now rather than when the counters next move. A
+ * repeat of an old message (a QoS 1 retransmission) is told apart by its
+ * power: at that power the counters would have moved.
+ */
+static bool still_across_boundary(const struct meter_quarters *mq, int64_t t_ms, const struct lowi_reading *r)
+{
+	if (t_ms / QUARTER_MS == mq->last_ms / QUARTER_MS || !mq->last_has_power || !r->has_power)
+		return false;
+	double w = fmax(fmax(mq->last_import_w, mq->last_export_w), fmax(r->import_w, r->export_w));
+	return w * (double)(t_ms - mq->last_ms) / 3.6e6 < 1.0;
+}
+
 enum quarter_feed_result quarters_feed(struct meter_quarters *mq, const struct quarter_params *p,
 	int64_t t_ms, const struct lowi_reading *r, quarter_emit_fn emit, void *ctx)
 {
@@ -163,7 +179,7 @@ enum quarter_feed_result quarters_feed(struct meter_quarters *mq, const struct q
 		if (d < 0.0 && -d > p->max_stale_wh)
 			small_drop = false;
 	}
-	if (same && dt_ms < p->duplicate_window_ms)
+	if (same && dt_ms < p->duplicate_window_ms && !still_across_boundary(mq, t_ms, r))
 		return QUARTER_DUPLICATE;
 	/* A QoS 1 retransmission or a reordered publish: older counters, no news. */
 	if (lower && !higher && small_drop)

@@ -21,7 +21,10 @@
  *    (meter swap, dongle reset): no energy is booked across it and the row
  *    of every quarter it touches is flagged estimated;
  *  - an exact repeat of the last counters within `duplicate_window_ms`, and a
- *    reading older than the last one, change nothing.
+ *    reading older than the last one, change nothing; except that the same
+ *    counters on the far side of a quarter boundary, from a meter whose
+ *    reported power could not have moved them (under 1 Wh since the last
+ *    reading), are a fresh reading and complete the quarter at once.
  * Energies are whole Wh; a row's energy is the difference of the rounded
  * boundary totals, so consecutive rows always add up to the index change.
  *

@@ -332,6 +332,44 @@ static void test_duplicates_and_out_of_order(void)
 	CHECK(quarters_feed(&b, &quarter_default_params, T0 * 1000, &r, collect, &noisy) == QUARTER_OUT_OF_ORDER, "older time");
 }
 
+/* A meter drawing 20 W publishing every 10 s: its Wh counters stand still
+ * for minutes. The first reading past a boundary completes the quarter even
+ * when its counters equal the last ones; an old message repeated across a
+ * boundary at a power that would have moved the counters does not. */
+static void test_still_counters_across_boundary(void)
+{
+	static struct rows rs;
+	struct meter_quarters mq;
+	quarters_reset(&mq);
+	rs.n = 0;
+	int64_t q_ms = (T0 + 900) * 1000; /* a boundary */
+	for (int64_t t = q_ms - 905000; t < q_ms; t += 10000)
+		feed(&mq, &rs, t / 1000, 1000, 0, 0, 0, 20);
+	int before = rs.n;
+	feed(&mq, &rs, q_ms / 1000 + 5, 1000, 0, 0, 0, 20);
+	CHECK(before == 0 && rs.n == 1 && rs.r[0].start_s == T0 && rs.r[0].import_wh == 0,
+		"still counters 5 s past the boundary complete the quarter (%d -> %d rows)", before, rs.n);
+
+	/* 3 kW: the reading at 899.8 s of a quarter, its QoS 1 copy 25 s later. */
+	quarters_reset(&mq);
+	rs.n = 0;
+	int64_t q2_ms = q_ms + 900000;
+	struct lowi_reading r = { .import_day_wh = 5000, .import_w = 3000, .rate = 1, .has_power = true };
+	quarters_feed(&mq, &quarter_default_params, q2_ms - 60200, &r, collect, &rs);
+	r.import_day_wh = 5050;
+	quarters_feed(&mq, &quarter_default_params, q2_ms - 200, &r, collect, &rs);
+	CHECK(quarters_feed(&mq, &quarter_default_params, q2_ms + 24800, &r, collect, &rs) == QUARTER_DUPLICATE,
+		"a 3 kW meter's repeated counters 25 s later, across a boundary, are a repeat");
+	/* A copy 400 ms later at 3 kW (0.33 Wh) is taken as a reading: at most 1 Wh lands in the next quarter. */
+	quarters_reset(&mq);
+	r.import_day_wh = 5000;
+	quarters_feed(&mq, &quarter_default_params, q2_ms - 60200, &r, collect, &rs);
+	r.import_day_wh = 5050;
+	quarters_feed(&mq, &quarter_default_params, q2_ms - 200, &r, collect, &rs);
+	CHECK(quarters_feed(&mq, &quarter_default_params, q2_ms + 200, &r, collect, &rs) == QUARTER_ACCEPTED,
+		"a copy 0.4 s later across a boundary, under 1 Wh at the reported power, is a reading");
+}
+
 static void test_rate_flip(void)
 {
 	static struct model m;
@@ -421,6 +459,7 @@ int main(void)
 	test_gap();
 	test_counter_reset_and_jump();
 	test_duplicates_and_out_of_order();
+	test_still_counters_across_boundary();
 	test_rate_flip();
 	test_rows_telescope();
 	test_resume_after_restart();
