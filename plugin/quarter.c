@@ -128,17 +128,18 @@ static void emit_row(struct meter_quarters *mq, const int64_t total_r[QC_COUNT],
 
 /*
  * Same counters again, but on the far side of a quarter boundary: a fresh
- * reading of a meter drawing so little that its Wh counters did not move
- * (under 1 Wh since the last reading at the power it reports), which
- * completes the quarter now rather than when the counters next move. A
- * repeat of an old message (a QoS 1 retransmission) is told apart by its
- * power: at that power the counters would have moved.
+ * reading of a meter drawing so little that its Wh counters did not move,
+ * which completes the quarter now rather than when the counters next move.
+ * A repeat of the last message (a QoS 1 retransmission) carries the last
+ * reading's power too; taken as a fresh reading, it would book the energy
+ * of its age, at that power, after the boundary. So it is taken only when
+ * that is under 1 Wh: the counters' own resolution.
  */
-static bool still_across_boundary(const struct meter_quarters *mq, int64_t t_ms, const struct lowi_reading *r)
+static bool still_across_boundary(const struct meter_quarters *mq, int64_t t_ms)
 {
-	if (t_ms / QUARTER_MS == mq->last_ms / QUARTER_MS || !mq->last_has_power || !r->has_power)
+	if (t_ms / QUARTER_MS == mq->last_ms / QUARTER_MS || !mq->last_has_power)
 		return false;
-	double w = fmax(fmax(mq->last_import_w, mq->last_export_w), fmax(r->import_w, r->export_w));
+	double w = fmax(mq->last_import_w, mq->last_export_w);
 	return w * (double)(t_ms - mq->last_ms) / 3.6e6 < 1.0;
 }
 
@@ -179,7 +180,11 @@ enum quarter_feed_result quarters_feed(struct meter_quarters *mq, const struct q
 		if (d < 0.0 && -d > p->max_stale_wh)
 			small_drop = false;
 	}
-	if (same && dt_ms < p->duplicate_window_ms && !still_across_boundary(mq, t_ms, r))
+	/* A repeated message is byte for byte the same: a different power is
+	 * a fresh reading of a meter whose counters stood still. */
+	same = same && r->has_power == mq->last_has_power &&
+		(!r->has_power || ((float)r->import_w == mq->last_import_w && (float)r->export_w == mq->last_export_w));
+	if (same && dt_ms < p->duplicate_window_ms && !still_across_boundary(mq, t_ms))
 		return QUARTER_DUPLICATE;
 	/* A QoS 1 retransmission or a reordered publish: older counters, no news. */
 	if (lower && !higher && small_drop)

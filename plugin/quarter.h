@@ -22,9 +22,10 @@
  *    of every quarter it touches is flagged estimated;
  *  - an exact repeat of the last counters within `duplicate_window_ms`, and a
  *    reading older than the last one, change nothing; except that the same
- *    counters on the far side of a quarter boundary, from a meter whose
- *    reported power could not have moved them (under 1 Wh since the last
- *    reading), are a fresh reading and complete the quarter at once.
+ *    counters on the far side of a quarter boundary are a fresh reading of a
+ *    meter drawing little, and complete the quarter at once, when the last
+ *    reading's power over the time since is under 1 Wh (so that a repeat of
+ *    the last message moves less than 1 Wh across the boundary).
  * Energies are whole Wh; a row's energy is the difference of the rounded
  * boundary totals, so consecutive rows always add up to the index change.
  *

@@ -2,7 +2,8 @@
  * quarter-replay: feeds a simulator's published.csv (serial, t_ms, CIH, CIL,
  * CEH, CEL, PI, PE) through the plugin's pure quarter aggregation, each
  * reading stamped at its publish time, and prints the rows as CSV:
- *   serial,start_s,import_wh,export_wh,estimated
+ *   serial,start_s,import_wh,export_wh,estimated,emitted_ms
+ * emitted_ms being the publish instant of the reading that completed the row.
  *
  * It tells how much of a test's error is the estimator's own and how much is
  * the delivery delay that an accelerated clock multiplies: the broker stamps
@@ -12,13 +13,14 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "quarter.h"
 
-#define MAX_METERS 64
+#define MAX_METERS 200000
 
 struct meter {
 	char serial[32];
@@ -30,25 +32,38 @@ static int n_meters;
 
 struct emit_ctx {
 	const char *serial;
+	int64_t t_ms;
 };
 
 static void print_row(void *ctx, const struct quarter_row *row)
 {
 	const struct emit_ctx *e = ctx;
-	printf("%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%d\n", e->serial, row->start_s, row->import_wh,
-		row->export_wh, row->estimated ? 1 : 0);
+	printf("%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%d,%" PRId64 "\n", e->serial, row->start_s, row->import_wh,
+		row->export_wh, row->estimated ? 1 : 0, e->t_ms);
 }
+
+/* Open addressing on the serial: streams of up to MAX_METERS meters. */
+#define TABLE_SLOTS (2 * MAX_METERS)
+static int table[TABLE_SLOTS]; /* index + 1 into meters; 0 = empty */
 
 static struct meter *meter_of(const char *serial)
 {
-	for (int i = 0; i < n_meters; i++)
-		if (strcmp(meters[i].serial, serial) == 0)
-			return &meters[i];
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *c = serial; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	size_t slot = (size_t)(h % TABLE_SLOTS);
+	while (table[slot]) {
+		struct meter *m = &meters[table[slot] - 1];
+		if (strcmp(m->serial, serial) == 0)
+			return m;
+		slot = (slot + 1) % TABLE_SLOTS;
+	}
 	if (n_meters == MAX_METERS || strlen(serial) >= sizeof(meters[0].serial)) {
 		fprintf(stderr, "quarter-replay: too many meters or serial too long: %s\n", serial);
 		exit(2);
 	}
 	struct meter *m = &meters[n_meters++];
+	table[slot] = n_meters;
 	snprintf(m->serial, sizeof(m->serial), "%s", serial);
 	quarters_reset(&m->mq);
 	return m;
@@ -67,7 +82,7 @@ int main(int argc, char **argv)
 	}
 	char line[512];
 	unsigned long lineno = 0;
-	printf("serial,start_s,import_wh,export_wh,estimated\n");
+	printf("serial,start_s,import_wh,export_wh,estimated,emitted_ms\n");
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
 		if (lineno == 1)
@@ -93,7 +108,7 @@ int main(int argc, char **argv)
 			.has_power = true,
 		};
 		struct meter *m = meter_of(serial);
-		struct emit_ctx ctx = {m->serial};
+		struct emit_ctx ctx = {m->serial, t_ms};
 		quarters_feed(&m->mq, &quarter_default_params, t_ms, &r, print_row, &ctx);
 	}
 	fclose(f);

@@ -368,6 +368,27 @@ static void test_still_counters_across_boundary(void)
 	quarters_feed(&mq, &quarter_default_params, q2_ms - 200, &r, collect, &rs);
 	CHECK(quarters_feed(&mq, &quarter_default_params, q2_ms + 200, &r, collect, &rs) == QUARTER_ACCEPTED,
 		"a copy 0.4 s later across a boundary, under 1 Wh at the reported power, is a reading");
+
+	/* The 3 kW load switches off just after a reading: the next readings
+	 * show the same counters at 50 W. They are fresh (a repeat would carry
+	 * 3 kW), and the first one past the boundary completes the quarter. */
+	quarters_reset(&mq);
+	rs.n = 0;
+	int64_t q3_ms = q2_ms + 900000;
+	r.import_w = 3000;
+	r.import_day_wh = 6000;
+	quarters_feed(&mq, &quarter_default_params, q3_ms - 960000, &r, collect, &rs);
+	r.import_day_wh = 6016;
+	quarters_feed(&mq, &quarter_default_params, q3_ms - 19000, &r, collect, &rs);
+	r.import_w = 50;
+	CHECK(quarters_feed(&mq, &quarter_default_params, q3_ms - 9000, &r, collect, &rs) == QUARTER_ACCEPTED,
+		"the same counters at another power, 10 s later, are a fresh reading");
+	CHECK(quarters_feed(&mq, &quarter_default_params, q3_ms - 8000, &r, collect, &rs) == QUARTER_DUPLICATE,
+		"the same counters and power 1 s later are a repeat");
+	int n_before = rs.n;
+	CHECK(quarters_feed(&mq, &quarter_default_params, q3_ms + 1000, &r, collect, &rs) == QUARTER_ACCEPTED &&
+		rs.n == n_before + 1 && rs.r[rs.n - 1].start_s == q3_ms / 1000 - 900,
+		"and the reading 1 s past the boundary completes the quarter (%d -> %d rows)", n_before, rs.n);
 }
 
 static void test_rate_flip(void)
