@@ -40,6 +40,10 @@
 #define RETRY_TOMORROW_S 600           /* not yet published: ask again in 10 min */
 #define ENERGY_CHARTS_GAP_S 30         /* 2 requests a minute at most */
 #define ELIA_GAP_S 1
+/* Added to every spacing: a server counting arrivals in a sliding minute
+ * must never see three Energy-Charts requests in it, whatever the network
+ * jitter between two of them. */
+#define GAP_MARGIN_MS 250
 #define ENERGY_CHARTS_MAX_DAYS 31
 #define STOP_GRACE_S 2
 
@@ -66,7 +70,8 @@ struct price_worker {
 	int64_t first_day, cutover_day;
 	struct day_state *days;
 	size_t ndays;
-	int64_t last_request, paused_until, next_tariff_check, next_progress;
+	int64_t last_request_ms, paused_until_ms; /* request spacing, UTC ms */
+	int64_t next_tariff_check, next_progress;
 	int db_backoff_s;
 	size_t fetched_since_progress;
 	bool reported_up_to_date;
@@ -92,20 +97,35 @@ static void day_text(int64_t day, char out[16])
 	snprintf(out, 16, "%04d-%02d-%02d", d.year, d.month, d.day);
 }
 
-/* Sleeps until `until` (UTC seconds, process clock) or a stop. */
-static void wait_until(struct price_worker *w, int64_t until)
+static int64_t now_ms(void)
 {
-	int64_t now = time(NULL);
-	if (until <= now)
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps until `until_ms` (UTC milliseconds, process clock), at most a
+ * minute, or a stop. Callers recheck the clock and wait again: exact to the
+ * millisecond, so a one-second spacing between requests is one second, not
+ * up to two as whole-second arithmetic gives. */
+static void wait_until_ms(struct price_worker *w, int64_t until_ms)
+{
+	int64_t left = until_ms - now_ms();
+	if (left <= 0)
 		return;
-	int64_t wait_s = until - now > 60 ? 60 : until - now;
-	struct timespec ts = deadline_after((int)(wait_s * 1000));
+	struct timespec ts = deadline_after((int)(left > 60000 ? 60000 : left));
 	pthread_mutex_lock(&w->mu);
 	while (!atomic_load(&w->stop)) {
 		if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
 			break;
 	}
 	pthread_mutex_unlock(&w->mu);
+}
+
+/* Sleeps until `until` (UTC seconds), at most a minute, or a stop. */
+static void wait_until(struct price_worker *w, int64_t until)
+{
+	wait_until_ms(w, until * 1000);
 }
 
 static int ensure_days(struct price_worker *w, int64_t last_day)
@@ -228,14 +248,17 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 	char url[1200];
 	build_url(w, first, last, hourly, url, sizeof(url));
 	int64_t gap = w->cfg->price_source == PRICE_SOURCE_ENERGY_CHARTS ? ENERGY_CHARTS_GAP_S : ELIA_GAP_S;
-	wait_until(w, w->last_request + gap > w->paused_until ? w->last_request + gap : w->paused_until);
+	int64_t ready_ms = w->last_request_ms + gap * 1000 + GAP_MARGIN_MS;
+	if (ready_ms < w->paused_until_ms)
+		ready_ms = w->paused_until_ms;
+	wait_until_ms(w, ready_ms);
 	if (atomic_load(&w->stop))
 		return FETCH_STOPPED;
-	if (time(NULL) < w->last_request + gap || time(NULL) < w->paused_until)
+	if (now_ms() < ready_ms)
 		return FETCH_STOPPED; /* woken early: the caller loops and waits again */
 
 	struct http_response r;
-	w->last_request = time(NULL);
+	w->last_request_ms = now_ms();
 	atomic_fetch_add(&w->stats->price_requests, 1);
 	int rc = http_get(w->curl, url, w->cfg->price_timeout_s, &w->stop, &r);
 	if (atomic_load(&w->stop)) {
@@ -247,7 +270,7 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s failed: %s", url, r.error);
 	} else if (r.status == 429) {
 		long after = r.retry_after_s > 0 ? r.retry_after_s : 60;
-		w->paused_until = time(NULL) + after;
+		w->paused_until_ms = now_ms() + (int64_t)after * 1000;
 		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: 429 Too Many Requests; pausing %ld s as asked", url, after);
 		out = FETCH_RATE_LIMITED;
 	} else if (r.status == 404) {
