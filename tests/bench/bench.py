@@ -698,9 +698,8 @@ def report(args, tp, pc, sc, bc=None, rf=None, bf=None):
                     + f" s real; 1 % / 50 % / 99 % of the last at "
                     + " / ".join(f"{plug['commit_marks'][-1][f]:.2f}" if f in plug["commit_marks"][-1] else "-"
                                  for f in (0.01, 0.5, 0.99))
-                    + f" s; includes the wait for each meter's first reading past the boundary that quarter.c does"
-                    f" not take for a duplicate: the next one (<= 11 s simulated = {11 / speed:.1f} s real), or, when"
-                    " the counters have not moved, the first one 30 s after the last accepted (duplicate_window_ms)")
+                    + f" s; includes the wait for each meter's first reading past the boundary"
+                    f" (<= 11 s simulated = {11 / speed:.1f} s real)")
                 add(sec, f"rows missing in Conso over {len(plug['quarters'])} quarters", str(plug["rows_missing"]), "<= 0",
                     "rows per quarter (estimated): " + ", ".join(
                         f"{datetime.datetime.fromtimestamp(t, datetime.timezone.utc):%H:%M} {n} ({e})"
