@@ -28,6 +28,7 @@
 #include "aggregator.h"
 #include "config.h"
 #include "db_writer.h"
+#include "deadline.h"
 #include "log_queue.h"
 #include "intake.h"
 #include "meters.h"
@@ -136,13 +137,6 @@ static void housekeeping(struct lowi_plugin *p)
 	}
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int on_message(int event, void *event_data, void *userdata)
 {
 	struct lowi_plugin *p = userdata;
@@ -155,7 +149,7 @@ static int on_message(int event, void *event_data, void *userdata)
 	size_t topic_len = strlen(msg->topic);
 	if (!topic_prefilter_pass(&p->prefilter, msg->topic, topic_len))
 		return MOSQ_ERR_SUCCESS;
-	if (intake_push(&p->intake, msg->topic, topic_len, msg->payload, msg->payloadlen, LOWI_PAYLOAD_MAX_BYTES, now_ms()))
+	if (intake_push(&p->intake, msg->topic, topic_len, msg->payload, msg->payloadlen, LOWI_PAYLOAD_MAX_BYTES, wall_clock_ms()))
 		return MOSQ_ERR_SUCCESS;
 	stat_add(&p->stats.intake_refused, 1);
 	time_t now = time(NULL);

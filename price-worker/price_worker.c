@@ -97,20 +97,13 @@ static void day_text(int64_t day, char out[16])
 	snprintf(out, 16, "%04d-%02d-%02d", d.year, d.month, d.day);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleeps until `until_ms` (UTC milliseconds, process clock), at most a
  * minute, or a stop. Callers recheck the clock and wait again: exact to the
  * millisecond, so a one-second spacing between requests is one second, not
  * up to two as whole-second arithmetic gives. */
 static void wait_until_ms(struct price_worker *w, int64_t until_ms)
 {
-	int64_t left = until_ms - now_ms();
+	int64_t left = until_ms - wall_clock_ms();
 	if (left <= 0)
 		return;
 	struct timespec ts = deadline_after((int)(left > 60000 ? 60000 : left));
@@ -254,11 +247,11 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 	wait_until_ms(w, ready_ms);
 	if (atomic_load(&w->stop))
 		return FETCH_STOPPED;
-	if (now_ms() < ready_ms)
+	if (wall_clock_ms() < ready_ms)
 		return FETCH_STOPPED; /* woken early: the caller loops and waits again */
 
 	struct http_response r;
-	w->last_request_ms = now_ms();
+	w->last_request_ms = wall_clock_ms();
 	atomic_fetch_add(&w->stats->price_requests, 1);
 	int rc = http_get(w->curl, url, w->cfg->price_timeout_s, &w->stop, &r);
 	if (atomic_load(&w->stop)) {
@@ -270,7 +263,7 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s failed: %s", url, r.error);
 	} else if (r.status == 429) {
 		long after = r.retry_after_s > 0 ? r.retry_after_s : 60;
-		w->paused_until_ms = now_ms() + (int64_t)after * 1000;
+		w->paused_until_ms = wall_clock_ms() + (int64_t)after * 1000;
 		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: 429 Too Many Requests; pausing %ld s as asked", url, after);
 		out = FETCH_RATE_LIMITED;
 	} else if (r.status == 404) {
