@@ -64,16 +64,14 @@ def start_stack(base, port, db_name="P1", conf=None, **opts):
     return db, broker
 
 
-def sim_command(port, base, **args):
-    """lowi-sim command line; keyword arguments become --long-options
-    (True = a flag). truth.csv and published.csv go to base."""
+def sim_files_and_options(base, args):
+    """lowi-sim's output files (truth.csv and published.csv in base) and
+    options: keyword arguments become --long-options (True = a flag)."""
     # Tests about plumbing use the gentle household, whose quarters a single
     # power step describes well, so their accuracy bounds test the plumbing;
     # test_accuracy asks for the typical household explicitly.
     args.setdefault("household", "gentle")
-    cmd = [SIM, "--host", "127.0.0.1", "--port", str(port),
-           "--truth", os.path.join(base, "truth.csv"),
-           "--published", os.path.join(base, "published.csv")]
+    cmd = ["--truth", os.path.join(base, "truth.csv"), "--published", os.path.join(base, "published.csv")]
     for k, v in args.items():
         opt = "--" + k.replace("_", "-")
         if v is True:
@@ -81,6 +79,11 @@ def sim_command(port, base, **args):
         elif v is not None and v is not False:
             cmd += [opt, str(v)]
     return cmd
+
+
+def sim_command(port, base, **args):
+    """lowi-sim command line publishing to the broker on port."""
+    return [SIM, "--host", "127.0.0.1", "--port", str(port)] + sim_files_and_options(base, args)
 
 
 def run_sim(port, base, timeout_real=900, **args):
@@ -147,11 +150,7 @@ def db_rows(db, db_name="P1"):
 def offline_sim(base, start_s, **args):
     """The simulator without a broker (--offline): the same model and files,
     on a virtual clock from start_s, in milliseconds of real time."""
-    args.setdefault("household", "gentle")
-    cmd = [SIM, "--offline", str(start_s), "--truth", os.path.join(base, "truth.csv"),
-           "--published", os.path.join(base, "published.csv")]
-    for k, v in args.items():
-        cmd += ["--" + k.replace("_", "-"), str(v)]
+    cmd = [SIM, "--offline", str(start_s)] + sim_files_and_options(base, args)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if r.returncode != 0:
         raise RuntimeError(f"lowi-sim --offline exited {r.returncode}: {r.stderr.strip()[-2000:]}")
@@ -172,12 +171,6 @@ def replay_rows(base):
             "import_wh": int(row["import_wh"]), "export_wh": int(row["export_wh"]),
             "estimated": row["estimated"] == "1"}
     return out
-
-
-def peaks_of(rows):
-    """{(serial, 'YYYY-MM-01'): (kW, quarter_start)}: the Pics rule (highest
-    4 x Soutire of the Brussels month) applied to rows."""
-    return truth_peaks(rows)
 
 
 def reference_rule(published, truth):
@@ -222,10 +215,12 @@ def brussels_month(ts):
     return f"{d.year:04d}-{d.month:02d}-01"
 
 
-def truth_peaks(truth):
-    """{(serial, 'YYYY-MM-01'): (kW, quarter_start)} from the truth."""
+def monthly_peaks(quarters):
+    """{(serial, 'YYYY-MM-01'): (kW, quarter_start)}: the Pics rule (highest
+    4 x import of the Brussels month) applied to the truth's quarters or to
+    rows, both {(serial, start): {'import_wh': ...}}."""
     peaks = {}
-    for (serial, start), t in truth.items():
+    for (serial, start), t in quarters.items():
         key = (serial, brussels_month(start))
         kw = t["import_wh"] * 4 / 1000
         if key not in peaks or kw > peaks[key][0]:

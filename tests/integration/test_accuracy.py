@@ -71,9 +71,9 @@ def main():
     # this very stream, and the true peak is met unless the estimator itself
     # misses it on this stream.
     peaks = sc.db_peaks(db)
-    own = sc.peaks_of({k: r for k, r in rows.items() if k in truth})
-    replay = sc.peaks_of({k: r for k, r in sc.replay_rows(base).items() if k in truth})
-    want = sc.truth_peaks({k: v for k, v in truth.items() if k in rows})
+    own = sc.monthly_peaks({k: r for k, r in rows.items() if k in truth})
+    replay = sc.monthly_peaks({k: r for k, r in sc.replay_rows(base).items() if k in truth})
+    want = sc.monthly_peaks({k: v for k, v in truth.items() if k in rows})
     for key, (kw, start) in want.items():
         got = peaks.get(key)
         check(f"Pics {key[1]} of {key[0]} is the month's highest 4 x Soutire",

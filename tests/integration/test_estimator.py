@@ -46,8 +46,8 @@ def household_days(interval, jitter):
             ref = sc.reference_rule(published, truth)
             plugin_err += [abs(rows[k]["import_wh"] - t["import_wh"]) for k, t in truth.items() if k in rows]
             ref_err += [abs(ref[k] - t["import_wh"]) for k, t in truth.items() if k in ref]
-            got = sc.peaks_of({k: v for k, v in rows.items() if k in truth})
-            for key, (kw, start) in sc.truth_peaks({k: v for k, v in truth.items() if k in rows}).items():
+            got = sc.monthly_peaks({k: v for k, v in rows.items() if k in truth})
+            for key, (kw, start) in sc.monthly_peaks({k: v for k, v in truth.items() if k in rows}).items():
                 misses.append((abs(got[key][0] - kw), seed, key[0], start, kw, got[key]))
     return plugin_err, ref_err, misses
 

@@ -332,6 +332,18 @@ static void test_duplicates_and_out_of_order(void)
 	CHECK(quarters_feed(&b, &quarter_default_params, T0 * 1000, &r, collect, &noisy) == QUARTER_OUT_OF_ORDER, "older time");
 }
 
+/* A fresh meter read at 3 kW 60.2 s and 0.2 s before the boundary b_ms,
+ * 50 Wh apart; returns the last reading, for repeating it. */
+static struct lowi_reading three_kw_before(struct meter_quarters *mq, struct rows *rs, int64_t b_ms)
+{
+	struct lowi_reading r = { .import_day_wh = 5000, .import_w = 3000, .rate = 1, .has_power = true };
+	quarters_reset(mq);
+	quarters_feed(mq, &quarter_default_params, b_ms - 60200, &r, collect, rs);
+	r.import_day_wh = 5050;
+	quarters_feed(mq, &quarter_default_params, b_ms - 200, &r, collect, rs);
+	return r;
+}
+
 /* A meter drawing 20 W publishing every 10 s: its Wh counters stand still
  * for minutes. The first reading past a boundary completes the quarter even
  * when its counters equal the last ones; an old message repeated across a
@@ -351,21 +363,13 @@ static void test_still_counters_across_boundary(void)
 		"still counters 5 s past the boundary complete the quarter (%d -> %d rows)", before, rs.n);
 
 	/* 3 kW: the reading at 899.8 s of a quarter, its QoS 1 copy 25 s later. */
-	quarters_reset(&mq);
 	rs.n = 0;
 	int64_t q2_ms = q_ms + 900000;
-	struct lowi_reading r = { .import_day_wh = 5000, .import_w = 3000, .rate = 1, .has_power = true };
-	quarters_feed(&mq, &quarter_default_params, q2_ms - 60200, &r, collect, &rs);
-	r.import_day_wh = 5050;
-	quarters_feed(&mq, &quarter_default_params, q2_ms - 200, &r, collect, &rs);
+	struct lowi_reading r = three_kw_before(&mq, &rs, q2_ms);
 	CHECK(quarters_feed(&mq, &quarter_default_params, q2_ms + 24800, &r, collect, &rs) == QUARTER_DUPLICATE,
 		"a 3 kW meter's repeated counters 25 s later, across a boundary, are a repeat");
 	/* A copy 400 ms later at 3 kW (0.33 Wh) is taken as a reading: at most 1 Wh lands in the next quarter. */
-	quarters_reset(&mq);
-	r.import_day_wh = 5000;
-	quarters_feed(&mq, &quarter_default_params, q2_ms - 60200, &r, collect, &rs);
-	r.import_day_wh = 5050;
-	quarters_feed(&mq, &quarter_default_params, q2_ms - 200, &r, collect, &rs);
+	r = three_kw_before(&mq, &rs, q2_ms);
 	CHECK(quarters_feed(&mq, &quarter_default_params, q2_ms + 200, &r, collect, &rs) == QUARTER_ACCEPTED,
 		"a copy 0.4 s later across a boundary, under 1 Wh at the reported power, is a reading");
 
