@@ -215,7 +215,11 @@ for t in tests/integration/test_*.py; do
 		[[ "$speed" =~ ^[0-9.]+$ ]] || speed=$(sed -nE "s/^$speed = ([0-9.]+).*/\1/p" "$itests/$name.py" | head -n 1)
 		if [[ "$speed" =~ ^[0-9.]+$ ]]; then
 			speed=$(awk -v s="$speed" -v d="$slowdown" 'BEGIN { printf "%g", s / d }')
-			clock=(env FAKETIME_DONT_RESET=1 TZ=UTC faketime -f "@$fake_start x$speed")
+			# The faketime wrapper names its semaphore and shared memory
+			# after its PID, which exec keeps: clear a pair left by a killed
+			# wrapper of an earlier run under the same PID.
+			clock=(sh -c 'rm -f /dev/shm/sem.faketime_sem_$$ /dev/shm/faketime_shm_$$; exec "$@"' sh
+				env FAKETIME_DONT_RESET=1 TZ=UTC faketime -f "@$fake_start x$speed")
 			echo "   (clock: $fake_start x$speed)"
 		fi
 	fi

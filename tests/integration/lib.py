@@ -89,6 +89,15 @@ def use_fake_clock(start, speed):
     simulator) share this one clock instead of restarting its own."""
     if under_faketime():
         return
+    # The faketime wrapper keeps this PID and names its semaphore and shared
+    # memory after it; a wrapper killed earlier (timeout -k) left its pair
+    # behind, and a reused PID would make sem_open fail. No live process
+    # can own a pair named after this PID.
+    for leftover in (f"/dev/shm/sem.faketime_sem_{os.getpid()}", f"/dev/shm/faketime_shm_{os.getpid()}"):
+        try:
+            os.unlink(leftover)
+        except FileNotFoundError:
+            pass
     env = dict(os.environ, FAKETIME_DONT_RESET="1", TZ="UTC")
     os.execvpe("faketime", ["faketime", "-f", f"@{start} x{speed}", sys.executable] + sys.argv, env)
 
