@@ -381,6 +381,11 @@ class MariaDB:
         if os.geteuid() == 0:
             _make_traversable(self.datadir)
 
+        # Imported before the server starts: a missing driver (an interpreter
+        # other than the system's python3) must fail here, with its own
+        # message, not as a 60 s wait for a server that is up.
+        import pymysql
+
         t0 = real_time()
         out = open(os.path.join(self.basedir, "mariadbd.out"), "a")
         self.proc = subprocess.Popen(
@@ -402,7 +407,7 @@ class MariaDB:
             try:
                 self.connect(connect_timeout=1).close()
                 return True
-            except Exception:  # noqa: BLE001 -- not up yet
+            except pymysql.err.MySQLError:  # not up yet
                 return False
         try:
             wait_for(ready, timeout, f"MariaDB on 127.0.0.1:{self.port}", 0.05)
