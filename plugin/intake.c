@@ -95,6 +95,7 @@ bool intake_push(struct intake *q, const char *topic, size_t topic_len, const vo
 	if (msg_size(topic_len, stored) > CHUNK_DATA)
 		stored = 0;
 	size_t need = msg_size(topic_len, stored);
+	bool last_chunk = false;
 	if (q->tail_used + need > CHUNK_DATA) {
 		struct intake_chunk *c = chunk_take(q);
 		if (c == NULL)
@@ -103,6 +104,7 @@ bool intake_push(struct intake *q, const char *topic, size_t topic_len, const vo
 		atomic_store(&q->tail->next, c);
 		q->tail = c;
 		q->tail_used = 0;
+		last_chunk = atomic_load(&q->chunks) >= q->max_chunks;
 	}
 	unsigned char *at = q->tail->data + q->tail_used;
 	struct intake_msg m = {
@@ -119,9 +121,10 @@ bool intake_push(struct intake *q, const char *topic, size_t topic_len, const vo
 	 * either it sees this message before sleeping, or this thread sees it
 	 * waiting. Waking it costs this thread a system call, so that is done
 	 * once INTAKE_WAKE_BATCH messages wait; fewer are picked up when its
-	 * timed wait ends. */
+	 * timed wait ends. A queue down to its last chunk wakes it at once: a
+	 * small cap must not refuse messages while the consumer sleeps. */
 	atomic_store(&q->tail->used, q->tail_used);
-	if (atomic_load(&q->consumer_waiting) && ++q->unsignalled >= INTAKE_WAKE_BATCH) {
+	if (atomic_load(&q->consumer_waiting) && (++q->unsignalled >= INTAKE_WAKE_BATCH || last_chunk)) {
 		q->unsignalled = 0;
 		pthread_mutex_lock(&q->mu);
 		pthread_cond_signal(&q->cv);
