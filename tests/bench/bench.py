@@ -42,9 +42,10 @@ Parts (each figure is a ratio or a count against a baseline of the same run):
   reference   CPU per LOWI message of broker + collector: a bare broker with
               the reference program's collector beside it (Python,
               paho-mqtt, MySQLdb: reference_subscriber.py) against lowi-p1
-              alone; 1,000 meters every 10 s on a clock 60x faster, 32.5
-              simulated minutes a run, --reps runs of each, alternated
-              (reference.py; about 7 min).
+              alone, and a bare broker with neither (the floor: the most
+              the ratio could be); 1,000 meters every 10 s on a clock 60x
+              faster, 32.5 simulated minutes a run, --reps runs of each,
+              alternated (reference.py; about 10 min).
   backfill    the price worker backfills six years (2020-10-01..2026-09-30,
               2,191 days) from the fixture server in the Elia format, on a
               clock 20x faster: PxElectr rows, rows/s without the politeness

@@ -4,16 +4,19 @@ CPU per LOWI message of the reference architecture against lowi-p1.
   (a) subscriber  a bare mosquitto and, beside it, the reference program's
                   collector (tests/bench/reference_subscriber.py: Python,
                   paho-mqtt, MySQLdb, one process for every meter);
-  (b) lowi-p1     mosquitto with the plugin and no subscriber.
+  (b) lowi-p1     mosquitto with the plugin and no subscriber;
+  (c) bare        mosquitto alone, no plugin and no subscriber: what the
+                  broker costs to receive the stream at all, so (a)/(c) is
+                  the most (a)/(b) could be if the plugin cost nothing.
 
-Both get the same stream: lowi-sim with `meters` meters publishing every
+All get the same stream: lowi-sim with `meters` meters publishing every
 10 s (QoS 1, as in the `scale` part), on a clock REF_SPEED times faster
 (libfaketime) from 10:13:00 to 10:45:30: the collector writes rows at the
 10:15, 10:30 and 10:45 boundaries, lowi-p1 those of the quarters 10:15 and
 10:30. The broker, the collector and the simulator share one simulated
 clock (each process starts its own libfaketime clock at the simulated time
-of its start). The two set-ups alternate for `reps` repetitions, each on a
-fresh broker and database.
+of its start). The set-ups alternate (the order rotates) for `reps`
+repetitions, each on a fresh broker and database.
 
 Figure: CPU seconds (utime + stime, all threads, from /proc) of the broker
 plus the collector from just before the first publish until every message
@@ -85,8 +88,11 @@ def rows(db, db_name, table="Conso"):
     return db.query(f"SELECT COUNT(*) FROM {table}", db=db_name)[0][0]
 
 
-def run_once(base, db, meters, with_plugin, rep, speed=REF_SPEED, timeout=300):
-    key = "plugin" if with_plugin else "subscriber"
+SETUPS = ("subscriber", "plugin", "bare")
+
+
+def run_once(base, db, meters, key, rep, speed=REF_SPEED, timeout=300):
+    with_plugin = key == "plugin"
     name = f"ref-{key}-{meters}-r{rep}"
     db_name = f"ref_{key}_{meters}_r{rep}"
     db.create_database(db_name, bench.DB_USER, bench.DB_PASSWORD)
@@ -99,7 +105,7 @@ def run_once(base, db, meters, with_plugin, rep, speed=REF_SPEED, timeout=300):
     sub = sub_out = sim = None
     res = {"key": key, "meters": meters}
     try:
-        if not with_plugin:
+        if key == "subscriber":
             sub, sub_out = start_subscriber(base, name, port, db, db_name, bench.fake_env(fake_now(t0, speed), speed))
             lib.wait_for(lambda: sub.poll() is not None or "subscribed" in open(sub_out).read(), 30,
                          "the collector's subscription")
@@ -138,15 +144,16 @@ def run_once(base, db, meters, with_plugin, rep, speed=REF_SPEED, timeout=300):
                 lib.wait_for(settled, 60, f"{want} Conso rows", 0.1)
             except lib.WaitTimeout:
                 pass
-        else:
+        elif sub:
             res["collector"] = wait_subscriber(sub, sub_out, acked, timeout)
         cpu1 = [bench.proc_cpu_s(p) for p in pids]
         res["db_cpu_s"] = bench.proc_cpu_s(db.proc.pid) - db0
         res["wall_s"] = real_time() - t_pub
         res["broker_cpu_s"] = cpu1[0] - cpu0[0]
         res["collector_cpu_s"] = cpu1[1] - cpu0[1] if sub else 0.0
-        res["rows"] = rows(db, db_name)
-        res["peaks"] = rows(db, db_name, "Pics")
+        # the bare broker writes nothing: its database has no tables
+        res["rows"] = rows(db, db_name) if key != "bare" else 0
+        res["peaks"] = rows(db, db_name, "Pics") if key != "bare" else 0
     finally:
         if sim and sim.poll() is None:
             sim.terminate()
@@ -175,19 +182,18 @@ def run_once(base, db, meters, with_plugin, rep, speed=REF_SPEED, timeout=300):
 
 
 def run(base, db, reps=5, meters=1000, speed=REF_SPEED):
-    """{'subscriber': [run dicts], 'plugin': [...]}, alternating set-ups;
-    the order flips every repetition."""
-    out = {"subscriber": [], "plugin": []}
+    """{'subscriber': [run dicts], 'plugin': [...], 'bare': [...]}, set-ups
+    alternating; the order rotates every repetition."""
+    out = {k: [] for k in SETUPS}
     for rep in range(reps):
-        for with_plugin in ((False, True) if rep % 2 == 0 else (True, False)):
-            r = run_once(base, db, meters, with_plugin, rep, speed)
-            out[r["key"]].append(r)
+        for key in SETUPS[rep % len(SETUPS):] + SETUPS[:rep % len(SETUPS)]:
+            out[key].append(run_once(base, db, meters, key, rep, speed))
     return out
 
 
 def report_rows(rf):
     """Rows (section, figure, value, target, note) for bench.report()."""
-    sub, plug = rf["subscriber"], rf["plugin"]
+    sub, plug, bare = rf["subscriber"], rf["plugin"], rf["bare"]
     med = statistics.median
     meters = sub[0]["meters"]
     sec = f"reference architecture, {bench.fmt_int(meters)} meters / 10 s, clock x{REF_SPEED}"
@@ -204,6 +210,11 @@ def report_rows(rf):
     ratios = [a["cpu_per_msg_s"] / b["cpu_per_msg_s"] for a, b in zip(sub, plug)]
     out.append((sec, "CPU per message, subscriber set-up / lowi-p1", f"{med(ratios):.1f}", ">= 20",
                 "median of the per-repetition ratios; range " + f"{min(ratios):.1f}-{max(ratios):.1f}"))
+    out.append((sec, "bare broker alone (no plugin, no subscriber): CPU per LOWI message", f"{us(bare, 'cpu_per_msg_s'):.1f} us",
+                "", f"median of {len(bare)}; the broker's own cost of receiving the stream"))
+    ceil = [a["cpu_per_msg_s"] / c["cpu_per_msg_s"] for a, c in zip(sub, bare)]
+    out.append((sec, "ceiling of that ratio: subscriber set-up / bare broker alone", f"{med(ceil):.1f}", "",
+                "what the ratio would be if lowi-p1 cost nothing; range " + f"{min(ceil):.1f}-{max(ceil):.1f}"))
     got = [r["collector"]["received"] if r.get("collector") else 0 for r in sub]
     out.append((sec, "messages acked by the broker / handled by the collector, per run",
                 " ".join(f"{r['acked']}/{g}" for r, g in zip(sub, got)), "",

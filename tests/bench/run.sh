@@ -9,7 +9,8 @@
 #                                          reference, backfill
 #   tests/bench/run.sh --parts reference   broker + collector CPU per LOWI message: a bare broker
 #                                          with the reference program's Python collector beside
-#                                          it vs lowi-p1 alone, 1,000 meters (about 7 minutes)
+#                                          it vs lowi-p1 alone, and a bare broker alone (the
+#                                          floor), 1,000 meters (about 10 minutes)
 #   tests/bench/run.sh --parts backfill    six years of Elia-format prices from the fixture
 #                                          server into PxElectr: rows, rows/s without the
 #                                          politeness pauses, broker CPU s (about 2.5 minutes)
