@@ -12,10 +12,10 @@
  * wakes a sleeping consumer only once a batch of messages waits, or the
  * queue is down to its last chunk: the consumer's own timed wait (its
  * caller chooses the bound) picks up a smaller backlog, so a message waits
- * at most that long. The queue grows one chunk at a time up to a memory cap; past it a message is
- * refused (the producer counts it). The queue owns its storage; topic and
- * payload are copied in, and a message returned by intake_next() stays valid
- * until the next intake_next() call.
+ * at most that long. The queue grows one chunk at a time up to a memory
+ * cap; past it a message is refused (the producer counts it). The queue owns
+ * its storage; topic and payload are copied in, and a message returned by
+ * intake_next() stays valid until the next intake_next() call.
  */
 #ifndef LOWI_INTAKE_H
 #define LOWI_INTAKE_H
