@@ -1,67 +1,51 @@
 #!/usr/bin/env bash
-# Runs every lowi-p1 test: installs what is missing, builds with warnings as
-# errors, runs the unit tests of the pure core, then the integration tests
-# (real mosquitto 2.0.11 loading build/plugin/lowi_p1.so, private MariaDB,
-# simulated LOWIs on an accelerated clock). Ends with "N passed, N failed".
+# Runs lowi-p1's tests through `meson test`: installs what is missing,
+# builds with warnings as errors, runs the chosen suites and ends with
+# "N passed, N failed" (the checks of every test; tests/summary.py).
 #
-#   tests/run.sh              everything
-#   tests/run.sh accuracy     only integration tests whose file name matches
+#   tests/run.sh                     every suite: unit, integration, slow
+#   tests/run.sh --suite unit        the pure core and in-process modules
+#                                    (seconds: the loop to run on every change)
+#   tests/run.sh --suite integration real broker + MariaDB, short scenarios
+#   tests/run.sh --suite slow        long accelerated scenarios
+#   tests/run.sh accuracy            only the tests whose name contains it
+#   LOWI_BUILD=build-x tests/run.sh  another build directory
+#
+# Suites and timeouts are declared in tests/unit/meson.build and
+# tests/integration/meson.build; `meson test -C build --list` shows them.
+# A test's whole output: build/test-logs/<name>.log.
 set -u
 cd "$(dirname "$0")/.."
-filter="${1:-}"
-
-tests/install-deps.sh || exit 1
-if [ ! -f build/build.ninja ]; then
-	meson setup build --werror >/dev/null || exit 1
-fi
-meson compile -C build >/dev/null || { meson compile -C build; exit 1; }
-
-passed=0
-failed=0
-logdir=build/test-logs
-mkdir -p "$logdir"
-
-count() { # file-with-output, label
-	local line
-	line=$(grep -E '[0-9]+ (checks )?passed, [0-9]+ failed' "$1" | tail -n 1)
-	if [ -z "$line" ]; then
-		echo "FAIL $2: no result line (see $1)"
-		failed=$((failed + 1))
-		return
-	fi
-	local p f
-	p=$(sed -E 's/.* ([0-9]+) (checks )?passed.*/\1/' <<<"$line")
-	f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
-	passed=$((passed + p))
-	failed=$((failed + f))
-	if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then
-		echo "FAIL $2: exit code $3 (see $1)"
-		failed=$((failed + 1))
-	fi
-}
-
-if [ -z "$filter" ]; then
-	for t in build/tests/unit/test_*; do
-		[ -f "$t" ] && [ -x "$t" ] || continue
-		name=$(basename "$t")
-		"$t" >"$logdir/$name.log" 2>&1
-		rc=$?
-		grep -E '^(FAIL|[a-z_]+: )' "$logdir/$name.log"
-		count "$logdir/$name.log" "$name" $rc
-	done
-fi
-
-for t in tests/integration/test_*.py; do
-	name=$(basename "$t" .py)
-	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
-	echo "== $name"
-	start=$(date +%s)
-	timeout -k 10 1200 /usr/bin/python3 "$t" >"$logdir/$name.log" 2>&1
-	rc=$?
-	grep -E '^(PASS|FAIL|  \.\.)' "$logdir/$name.log"
-	echo "   ($(( $(date +%s) - start )) s, log: $logdir/$name.log)"
-	count "$logdir/$name.log" "$name" $rc
+build="${LOWI_BUILD:-build}"
+suites=()
+filter=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--suite) [ $# -ge 2 ] || { echo "usage: $0 [--suite unit|integration|slow]... [name]" >&2; exit 2; }
+		suites+=(--suite "$2"); shift 2 ;;
+	--suite=*) suites+=(--suite "${1#--suite=}"); shift ;;
+	-*) echo "usage: $0 [--suite unit|integration|slow]... [name]" >&2; exit 2 ;;
+	*) filter=$1; shift ;;
+	esac
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tests/install-deps.sh || exit 1
+if [ ! -f "$build/build.ninja" ]; then
+	meson setup "$build" --werror >/dev/null || { meson setup --wipe "$build" --werror; exit 1; }
+fi
+meson compile -C "$build" >/dev/null || { meson compile -C "$build"; exit 1; }
+
+names=()
+if [ -n "$filter" ]; then
+	mapfile -t names < <(meson test -C "$build" --list "${suites[@]}" 2>/dev/null \
+		| sed -E 's/.* \/ //' | grep -F -- "$filter")
+	if [ ${#names[@]} -eq 0 ]; then
+		echo "run.sh: no test name contains '$filter'" >&2
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+fi
+
+meson test -C "$build" --no-rebuild "${suites[@]}" "${names[@]}" 2>&1 \
+	| grep -vE '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): +[0-9]+ *$|^Full log written|^$'
+/usr/bin/python3 tests/summary.py "$build/meson-logs/testlog.json" "$build/test-logs"

@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Runs the whole lowi-p1 test suite with AddressSanitizer (leaks included)
+# Runs the unit and integration suites of lowi-p1 (tests/unit/meson.build,
+# tests/integration/meson.build) with AddressSanitizer (leaks included)
 # and UndefinedBehaviorSanitizer: builds build-asan/ (meson, gcc,
 # -Db_sanitize=address,undefined), runs the unit tests from it, then the
-# integration tests with the sanitized plugin (build-asan/plugin/lowi_p1.so
+# integration scenarios with the sanitized plugin (build-asan/plugin/lowi_p1.so
 # loaded by the distribution's /usr/sbin/mosquitto, the ASan runtime
 # preloaded) and the sanitized simulator. A test fails on its own checks, and
 # also on any sanitizer report: in a unit test's output, in an integration
 # test's output (simulator), or in any broker.log it produced. Ends with
 # "N passed, N failed".
 #
-#   tests/sanitize.sh              everything
-#   tests/sanitize.sh accuracy     only integration tests whose file name matches
+# The slow suite is not replayed here: its scenarios drive the same code
+# paths as the integration suite for longer (more quarters, more meters,
+# more restarts), the plain run (tests/run.sh) checks their results, and the
+# parsers and the aggregation they feed are fuzzed under the same sanitizers
+# (tests/fuzz/run.sh). `tests/sanitize.sh --suite slow` runs it on demand.
+#
+#   tests/sanitize.sh                  unit + integration suites
+#   tests/sanitize.sh --suite slow     another suite (repeatable)
+#   tests/sanitize.sh accuracy         only integration tests whose name matches
 #   SANITIZE_SLOWDOWN=1 tests/sanitize.sh
 #                                  the tests' own clock speeds (default: half)
 #
@@ -29,7 +37,17 @@
 set -u
 cd "$(dirname "$0")/.."
 root=$PWD
-filter="${1:-}"
+suites=()
+filter=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--suite) [ $# -ge 2 ] || { echo "usage: $0 [--suite S]... [name]" >&2; exit 2; }
+		suites+=("$2"); shift 2 ;;
+	-*) echo "usage: $0 [--suite S]... [name]" >&2; exit 2 ;;
+	*) filter=$1; shift ;;
+	esac
+done
+[ ${#suites[@]} -eq 0 ] && suites=(unit integration)
 build=build-asan
 
 # gcc's sanitizer runtimes (normally already there with gcc).
@@ -177,10 +195,23 @@ else
 fi
 rm -rf "$canary_dir"
 
-if [ -z "$filter" ]; then
-	for t in "$build"/tests/unit/test_*; do
-		[ -f "$t" ] && [ -x "$t" ] || continue
-		name=$(basename "$t")
+# suite_tests SUITE: the names meson gives that suite's tests.
+suite_tests() {
+	meson test -C "$build" --no-rebuild --list --suite "$1" 2>/dev/null | sed -E 's/.* \/ //'
+}
+unit=0 itests_run=()
+for s in "${suites[@]}"; do
+	case "$s" in
+	unit) unit=1 ;;
+	*) mapfile -t -O ${#itests_run[@]} itests_run < <(suite_tests "$s") ;;
+	esac
+done
+
+if [ -z "$filter" ] && [ "$unit" -eq 1 ]; then
+	for name in $(suite_tests unit); do
+		t="$build/tests/unit/test_$name"
+		[ -x "$t" ] || { echo "FAIL $name (asan): $t not built"; failed=$((failed + 1)); continue; }
+		name=test_$name
 		"$t" >"$logdir/$name.log" 2>&1
 		rc=$?
 		grep -E '^(FAIL|[a-z_]+: )' "$logdir/$name.log"
@@ -198,8 +229,8 @@ slowdown="${SANITIZE_SLOWDOWN:-2}"
 scratch=$(mktemp -d /tmp/lowi-asan.XXXXXX)
 chmod 755 "$scratch"
 
-for t in tests/integration/test_*.py; do
-	name=$(basename "$t" .py)
+for n in "${itests_run[@]}"; do
+	name=test_$n
 	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
 	echo "== $name (asan)"
 	tmp="$scratch/$name"
