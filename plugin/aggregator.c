@@ -7,9 +7,9 @@
 
 #include <mosquitto.h>
 
+#include "log_prefix.h"
 #include "topic.h"
 
-#define PREFIX "lowi-p1: "
 /* How long a message may wait in the intake when traffic is light (the
  * producer wakes this thread only for a batch); its receive time is
  * already stamped, so only the row's commit is delayed. */

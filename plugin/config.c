@@ -32,7 +32,9 @@ void config_defaults(struct lowi_config *cfg)
 	cfg->db_tls_verify = 1;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+/* Writes the one-line reason into err; returns -1 for `return config_error(...)`. */
+__attribute__((format(printf, 3, 4)))
+static int config_error(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -44,14 +46,14 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 static int set_string(char **slot, const char *key, const char *value, bool secret, char *err, size_t errlen)
 {
 	if (*slot != NULL)
-		return fail(err, errlen, "plugin_opt_%s is given twice", key);
+		return config_error(err, errlen, "plugin_opt_%s is given twice", key);
 	if (value == NULL || value[0] == '\0')
-		return fail(err, errlen, "plugin_opt_%s needs a value", key);
+		return config_error(err, errlen, "plugin_opt_%s needs a value", key);
 	if (!secret && strlen(value) > 1024)
-		return fail(err, errlen, "plugin_opt_%s is longer than 1024 bytes", key);
+		return config_error(err, errlen, "plugin_opt_%s is longer than 1024 bytes", key);
 	*slot = strdup(value);
 	if (*slot == NULL)
-		return fail(err, errlen, "out of memory reading plugin_opt_%s", key);
+		return config_error(err, errlen, "out of memory reading plugin_opt_%s", key);
 	return 0;
 }
 
@@ -61,7 +63,7 @@ static int set_unsigned(unsigned *slot, const char *key, const char *value, unsi
 	errno = 0;
 	unsigned long v = value ? strtoul(value, &end, 10) : 0;
 	if (value == NULL || value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || v < min || v > max)
-		return fail(err, errlen, "invalid plugin_opt_%s value '%s' (a whole number from %u to %u)",
+		return config_error(err, errlen, "invalid plugin_opt_%s value '%s' (a whole number from %u to %u)",
 			key, value ? value : "", min, max);
 	*slot = (unsigned)v;
 	return 0;
@@ -86,7 +88,7 @@ int config_set(struct lowi_config *cfg, const char *key, const char *value, char
 			return -1;
 		for (const char *c = value; *c; c++)
 			if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_' || *c == '$'))
-				return fail(err, errlen, "invalid plugin_opt_db_name value '%s' (letters, digits, '_' and '$' only)", value);
+				return config_error(err, errlen, "invalid plugin_opt_db_name value '%s' (letters, digits, '_' and '$' only)", value);
 		return 0;
 	}
 	if (strcmp(key, "topic") == 0) {
@@ -94,7 +96,7 @@ int config_set(struct lowi_config *cfg, const char *key, const char *value, char
 			return -1;
 		const char *problem = topic_filter_problem(value);
 		if (problem)
-			return fail(err, errlen, "invalid plugin_opt_topic value '%s': %s", value, problem);
+			return config_error(err, errlen, "invalid plugin_opt_topic value '%s': %s", value, problem);
 		return 0;
 	}
 	if (strcmp(key, "queue_rows") == 0)
@@ -110,20 +112,20 @@ int config_set(struct lowi_config *cfg, const char *key, const char *value, char
 				return 0;
 			}
 		}
-		return fail(err, errlen, "invalid plugin_opt_price_source value '%s' (elia, energy-charts or none)", value ? value : "");
+		return config_error(err, errlen, "invalid plugin_opt_price_source value '%s' (elia, energy-charts or none)", value ? value : "");
 	}
 	if (strcmp(key, "price_url") == 0) {
 		if (set_string(&cfg->price_url, key, value, false, err, errlen) != 0)
 			return -1;
 		if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
-			return fail(err, errlen, "invalid plugin_opt_price_url value '%s' (an http:// or https:// URL)", value);
+			return config_error(err, errlen, "invalid plugin_opt_price_url value '%s' (an http:// or https:// URL)", value);
 		return 0;
 	}
 	if (strcmp(key, "price_start") == 0) {
 		int y, m, d, n = 0;
 		if (value == NULL || sscanf(value, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || value[n] != '\0'
 			|| y < 2015 || y > 2100 || m < 1 || m > 12 || d < 1 || d > 31)
-			return fail(err, errlen, "invalid plugin_opt_price_start value '%s' (a date YYYY-MM-DD from 2015)", value ? value : "");
+			return config_error(err, errlen, "invalid plugin_opt_price_start value '%s' (a date YYYY-MM-DD from 2015)", value ? value : "");
 		cfg->price_start_year = y;
 		cfg->price_start_month = m;
 		cfg->price_start_day = d;
@@ -135,14 +137,14 @@ int config_set(struct lowi_config *cfg, const char *key, const char *value, char
 		if (set_string(&cfg->stats_prefix, key, value, false, err, errlen) != 0)
 			return -1;
 		if (strpbrk(value, "+#") != NULL || value[strlen(value) - 1] == '/')
-			return fail(err, errlen, "invalid plugin_opt_stats_prefix value '%s' (a topic without wildcards or trailing '/')", value);
+			return config_error(err, errlen, "invalid plugin_opt_stats_prefix value '%s' (a topic without wildcards or trailing '/')", value);
 		return 0;
 	}
 	if (strcmp(key, "spool_dir") == 0) {
 		if (set_string(&cfg->spool_dir, key, value, false, err, errlen) != 0)
 			return -1;
 		if (value[0] != '/')
-			return fail(err, errlen, "invalid plugin_opt_spool_dir value '%s' (an absolute path)", value);
+			return config_error(err, errlen, "invalid plugin_opt_spool_dir value '%s' (an absolute path)", value);
 		return 0;
 	}
 	if (strcmp(key, "stats_interval") == 0)
@@ -154,11 +156,11 @@ int config_set(struct lowi_config *cfg, const char *key, const char *value, char
 			cfg->db_tls_verify = strcmp(value, "true") == 0;
 			return 0;
 		}
-		return fail(err, errlen, "invalid plugin_opt_db_tls_verify value '%s' (true or false)", value ? value : "");
+		return config_error(err, errlen, "invalid plugin_opt_db_tls_verify value '%s' (true or false)", value ? value : "");
 	}
 	if (strcmp(key, "max_meters") == 0)
 		return set_unsigned(&cfg->max_meters, key, value, 1, 10000000, err, errlen);
-	return fail(err, errlen, "unknown option plugin_opt_%s", key);
+	return config_error(err, errlen, "unknown option plugin_opt_%s", key);
 }
 
 static int read_password_file(struct lowi_config *cfg, char *err, size_t errlen)
@@ -170,7 +172,7 @@ static int read_password_file(struct lowi_config *cfg, char *err, size_t errlen)
 			"plugin_opt_db_password_file '%s' is readable by other users (mode %03o): chmod 600 it",
 			cfg->db_password_file, (unsigned)(st.st_mode & 0777));
 	if (f == NULL)
-		return fail(err, errlen, "plugin_opt_db_password_file '%s' cannot be read: %s",
+		return config_error(err, errlen, "plugin_opt_db_password_file '%s' cannot be read: %s",
 			cfg->db_password_file, strerror(errno));
 	char buf[1024];
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -181,27 +183,27 @@ static int read_password_file(struct lowi_config *cfg, char *err, size_t errlen)
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (too_long || buf[0] == '\0') {
 		memset(buf, 0, sizeof(buf));
-		return fail(err, errlen, "plugin_opt_db_password_file '%s' %s", cfg->db_password_file,
+		return config_error(err, errlen, "plugin_opt_db_password_file '%s' %s", cfg->db_password_file,
 			too_long ? "is longer than 1023 bytes" : "holds no password on its first line");
 	}
 	cfg->db_password = strdup(buf);
 	memset(buf, 0, sizeof(buf));
-	return cfg->db_password ? 0 : fail(err, errlen, "out of memory reading plugin_opt_db_password_file");
+	return cfg->db_password ? 0 : config_error(err, errlen, "out of memory reading plugin_opt_db_password_file");
 }
 
 static int default_string(char **slot, const char *value, char *err, size_t errlen)
 {
 	if (*slot == NULL && (*slot = strdup(value)) == NULL)
-		return fail(err, errlen, "out of memory");
+		return config_error(err, errlen, "out of memory");
 	return 0;
 }
 
 int config_finish(struct lowi_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->db_user == NULL)
-		return fail(err, errlen, "missing required option plugin_opt_db_user");
+		return config_error(err, errlen, "missing required option plugin_opt_db_user");
 	if (cfg->db_password && cfg->db_password_file)
-		return fail(err, errlen, "plugin_opt_db_password and plugin_opt_db_password_file are both given: keep one");
+		return config_error(err, errlen, "plugin_opt_db_password and plugin_opt_db_password_file are both given: keep one");
 	if (cfg->db_password_file && read_password_file(cfg, err, errlen) != 0)
 		return -1;
 	if (default_string(&cfg->db_host, "localhost", err, errlen) || default_string(&cfg->db_name, "P1", err, errlen)
@@ -209,7 +211,7 @@ int config_finish(struct lowi_config *cfg, char *err, size_t errlen)
 		|| default_string(&cfg->spool_dir, "/var/lib/mosquitto/lowi-p1", err, errlen))
 		return -1;
 	if (cfg->db_tls_ca && access(cfg->db_tls_ca, R_OK) != 0)
-		return fail(err, errlen, "plugin_opt_db_tls_ca '%s' cannot be read: %s", cfg->db_tls_ca, strerror(errno));
+		return config_error(err, errlen, "plugin_opt_db_tls_ca '%s' cannot be read: %s", cfg->db_tls_ca, strerror(errno));
 	if (cfg->batch_rows > cfg->queue_rows)
 		cfg->batch_rows = cfg->queue_rows;
 	return 0;

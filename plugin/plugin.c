@@ -31,6 +31,7 @@
 #include "deadline.h"
 #include "log_queue.h"
 #include "intake.h"
+#include "log_prefix.h"
 #include "meters.h"
 #include "payload.h"
 #include "price_worker.h"
@@ -41,7 +42,6 @@
 #include "stats.h"
 #include "topic.h"
 
-#define PREFIX "lowi-p1: "
 #define SUMMARY_INTERVAL_S 900
 #define REFUSED_LOG_INTERVAL_S 60
 /* Messages the aggregator has not reached yet: a cap so that a stalled
