@@ -94,57 +94,62 @@ static const struct readme_row *find_row(const struct readme_row *rows, int n, c
 	return NULL;
 }
 
-static void check_counters_table(const char *readme)
+/* One row a table of the code promises the README. */
+struct wanted_row {
+	const char *name;
+	char second[256]; /* the second cell exactly; "" for any text but a literal or "(required)" */
+};
+
+static void compare_table(const char *readme, const char *heading, const char *what, const char *source,
+	const struct wanted_row *want, size_t count)
 {
 	struct readme_row rows[MAX_ROWS];
-	int n = readme_table(readme, "### Counters", rows);
-	CHECK(n > 0, "README.md has no \"### Counters\" section with a table");
-	for (size_t i = 0; i < stats_counter_count; i++) {
-		const struct stats_counter *c = &stats_counters[i];
-		const struct readme_row *r = find_row(rows, n, c->name);
-		CHECK(r != NULL, "counter `%s` is in LOWI_STATS (plugin/stats.h) but not in README.md's counters table", c->name);
-		if (r)
-			CHECK(strcmp(r->second, stats_thread_name(c->thread)) == 0,
-				"counter `%s`: README.md says thread \"%s\", LOWI_STATS says \"%s\"", c->name, r->second,
-				stats_thread_name(c->thread));
+	int n = readme_table(readme, heading, rows);
+	CHECK(n > 0, "README.md has no \"%s\" section with a table", heading);
+	for (size_t i = 0; i < count; i++) {
+		const struct readme_row *r = find_row(rows, n, want[i].name);
+		CHECK(r != NULL, "%s `%s` is in %s but not in README.md's table under \"%s\"", what, want[i].name, source, heading);
+		if (r && want[i].second[0])
+			CHECK(strcmp(r->second, want[i].second) == 0, "%s `%s`: README.md's second column says %s, %s says %s",
+				what, want[i].name, r->second, source, want[i].second);
+		else if (r)
+			CHECK(r->second[0] != '`' && strcmp(r->second, "(required)") != 0,
+				"%s `%s`: README.md's second column says %s, %s has no default", what, want[i].name, r->second, source);
 	}
 	for (int i = 0; i < n; i++) {
 		bool known = false;
-		for (size_t j = 0; j < stats_counter_count; j++)
-			known = known || strcmp(rows[i].name, stats_counters[j].name) == 0;
-		CHECK(known, "counter `%s` is in README.md's counters table but not in LOWI_STATS (plugin/stats.h)", rows[i].name);
+		for (size_t j = 0; j < count; j++)
+			known = known || strcmp(rows[i].name, want[j].name) == 0;
+		CHECK(known, "%s `%s` is in README.md's table under \"%s\" but not in %s", what, rows[i].name, heading, source);
 	}
+}
+
+static void check_counters_table(const char *readme)
+{
+	struct wanted_row want[MAX_ROWS];
+	size_t count = 0;
+	for (size_t i = 0; i < stats_counter_count && count < MAX_ROWS; i++, count++) {
+		want[count].name = stats_counters[i].name;
+		snprintf(want[count].second, sizeof(want[count].second), "%s", stats_thread_name(stats_counters[i].thread));
+	}
+	compare_table(readme, "### Counters", "counter", "LOWI_STATS (plugin/stats.h)", want, count);
 }
 
 static void check_options_table(const char *readme)
 {
-	struct readme_row rows[MAX_ROWS];
-	int n = readme_table(readme, "## Options", rows);
-	CHECK(n > 0, "README.md has no \"## Options\" section with a table");
-	for (size_t i = 0; i < config_option_count; i++) {
+	struct wanted_row want[MAX_ROWS];
+	size_t count = 0;
+	for (size_t i = 0; i < config_option_count && count < MAX_ROWS; i++, count++) {
 		const struct config_option *o = &config_options[i];
-		const struct readme_row *r = find_row(rows, n, o->key);
-		CHECK(r != NULL, "option `%s` is in config_options[] (plugin/config.c) but not in README.md's options table", o->key);
-		if (r == NULL)
-			continue;
-		char expected[256];
+		want[count].name = o->key;
 		if (o->required)
-			snprintf(expected, sizeof(expected), "(required)");
+			snprintf(want[count].second, sizeof(want[count].second), "(required)");
 		else if (o->default_text)
-			snprintf(expected, sizeof(expected), "`%s`", o->default_text);
-		if (o->required || o->default_text)
-			CHECK(strcmp(r->second, expected) == 0, "option `%s`: README.md gives the default %s, config_options[] %s",
-				o->key, r->second, expected);
+			snprintf(want[count].second, sizeof(want[count].second), "`%s`", o->default_text);
 		else
-			CHECK(r->second[0] != '`' && strcmp(r->second, "(required)") != 0,
-				"option `%s`: README.md gives the default %s, config_options[] none", o->key, r->second);
+			want[count].second[0] = '\0';
 	}
-	for (int i = 0; i < n; i++) {
-		bool known = false;
-		for (size_t j = 0; j < config_option_count; j++)
-			known = known || strcmp(rows[i].name, config_options[j].key) == 0;
-		CHECK(known, "option `%s` is in README.md's options table but not in config_options[] (plugin/config.c)", rows[i].name);
-	}
+	compare_table(readme, "## Options", "option", "config_options[] (plugin/config.c)", want, count);
 }
 
 /* A default that does not parse would leave its field at zero unnoticed. */
