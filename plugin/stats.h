@@ -23,8 +23,8 @@ enum stats_thread { STATS_BROKER, STATS_AGGREGATOR, STATS_WRITER, STATS_PRICE_WO
 
 /*
  * X(name, thread, meaning): name is the struct field, the JSON key and the
- * word in the status line; rows of one thread stay together, since each
- * thread's counters make one status line.
+ * word in the status lines; rows of one thread stay together, since a
+ * thread's counters share their status line(s).
  */
 #define LOWI_STATS(X) \
 	X(messages_not_recorded, STATS_BROKER, "LOWI messages not recorded: the intake was full of messages the aggregator had not reached (still delivered to subscribers)") \
@@ -101,8 +101,9 @@ static inline void stat_add(_Atomic uint64_t *counter, uint64_t n)
 	atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
-/* The counter of one rejection reason (aggregator thread). Without a
- * default, the compiler names a status added to payload.h and missing here. */
+/* The counter of one rejection reason, for any status but LOWI_PAYLOAD_OK
+ * (aggregator thread). Without a default, the compiler names a status added
+ * to payload.h and missing here. */
 static inline _Atomic uint64_t *stats_rejected(struct lowi_stats *s, enum lowi_payload_status status)
 {
 	switch (status) {
