@@ -7,9 +7,9 @@
 
 #include <mosquitto.h>
 
+#include "log_prefix.h"
 #include "topic.h"
 
-#define PREFIX "lowi-p1: "
 /* How long a message may wait in the intake when traffic is light (the
  * producer wakes this thread only for a batch); its receive time is
  * already stamped, so only the row's commit is delayed. */
@@ -67,7 +67,7 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 		}
 		return;
 	}
-	stat_add(&st->messages_seen, 1);
+	stat_add(&st->messages, 1);
 
 	struct lowi_reading reading;
 	struct lowi_payload_error err;
@@ -81,9 +81,10 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 		s = lowi_payload_decode(intake_msg_payload(m), m->payload_len, &reading, &err);
 	}
 	if (s != LOWI_PAYLOAD_OK) {
+		_Atomic uint64_t *of_reason = stats_rejected(st, s);
 		stat_add(&st->payloads_rejected, 1);
-		stat_add(&st->rejected_by_status[s], 1);
-		reject_log_offer(a->rejects, (int)s, atomic_load(&st->rejected_by_status[s]), time(NULL), "meter %s: payload rejected (%s, %" PRIu32 " bytes): %s; %" PRIu64 " rejected so far",
+		stat_add(of_reason, 1);
+		reject_log_offer(a->rejects, (int)s, atomic_load(of_reason), time(NULL), "meter %s: payload rejected (%s, %" PRIu32 " bytes): %s; %" PRIu64 " rejected so far",
 			serial, lowi_payload_status_name(s), m->payload_len, err.reason, atomic_load(&st->payloads_rejected));
 		return;
 	}
@@ -103,9 +104,24 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 
 	struct emit_ctx ctx = { a, serial };
 	enum quarter_feed_result r = quarters_feed(&meter->quarters, &a->params, m->received_ms, &reading, emit_row, &ctx);
-	stat_add(&st->by_feed_result[r], 1);
-	if (r != QUARTER_DUPLICATE && r != QUARTER_OUT_OF_ORDER)
-		stat_add(&st->readings_accepted, 1);
+	switch (r) {
+	case QUARTER_DUPLICATE:
+		stat_add(&st->duplicates, 1);
+		return;
+	case QUARTER_OUT_OF_ORDER:
+		stat_add(&st->out_of_order, 1);
+		return;
+	case QUARTER_DISCONTINUITY:
+		stat_add(&st->discontinuities, 1);
+		break;
+	case QUARTER_RESTARTED:
+		stat_add(&st->series_restarts, 1);
+		break;
+	case QUARTER_FIRST:
+	case QUARTER_ACCEPTED:
+		break;
+	}
+	stat_add(&st->readings, 1);
 	if (r == QUARTER_DISCONTINUITY || r == QUARTER_RESTARTED)
 		log_queue_push(a->log, MOSQ_LOG_WARNING, PREFIX "meter %s: %s (counters went backwards, jumped, or stopped"
 			" too long); the quarters around it are flagged estimated", serial,

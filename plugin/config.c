@@ -1,6 +1,7 @@
 /*
- * Option parsing; see config.h. Each option is checked where it is read so
- * the operator gets one precise line naming the key and the value.
+ * The options' table and its parser; see config.h. Each option is checked
+ * where it is read so the operator gets one precise line naming the key and
+ * the value.
  */
 #include "config.h"
 
@@ -15,24 +16,9 @@
 
 #include "topic.h"
 
-void config_defaults(struct lowi_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->db_port = 3306;
-	cfg->queue_rows = 262144;
-	cfg->db_timeout_s = 30;
-	cfg->batch_rows = 500;
-	cfg->max_meters = 200000;
-	cfg->price_source = PRICE_SOURCE_ELIA;
-	cfg->price_start_year = 2020;
-	cfg->price_start_month = 1;
-	cfg->price_start_day = 1;
-	cfg->price_timeout_s = 60;
-	cfg->stats_interval_s = 60;
-	cfg->db_tls_verify = 1;
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+/* Writes the one-line reason into err; returns -1 for `return config_error(...)`. */
+__attribute__((format(printf, 3, 4)))
+static int config_error(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -41,17 +27,17 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-static int set_string(char **slot, const char *key, const char *value, bool secret, char *err, size_t errlen)
+static int set_text(char **slot, const char *key, const char *value, bool secret, char *err, size_t errlen)
 {
 	if (*slot != NULL)
-		return fail(err, errlen, "plugin_opt_%s is given twice", key);
+		return config_error(err, errlen, "plugin_opt_%s is given twice", key);
 	if (value == NULL || value[0] == '\0')
-		return fail(err, errlen, "plugin_opt_%s needs a value", key);
+		return config_error(err, errlen, "plugin_opt_%s needs a value", key);
 	if (!secret && strlen(value) > 1024)
-		return fail(err, errlen, "plugin_opt_%s is longer than 1024 bytes", key);
+		return config_error(err, errlen, "plugin_opt_%s is longer than 1024 bytes", key);
 	*slot = strdup(value);
 	if (*slot == NULL)
-		return fail(err, errlen, "out of memory reading plugin_opt_%s", key);
+		return config_error(err, errlen, "out of memory reading plugin_opt_%s", key);
 	return 0;
 }
 
@@ -61,104 +47,178 @@ static int set_unsigned(unsigned *slot, const char *key, const char *value, unsi
 	errno = 0;
 	unsigned long v = value ? strtoul(value, &end, 10) : 0;
 	if (value == NULL || value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || v < min || v > max)
-		return fail(err, errlen, "invalid plugin_opt_%s value '%s' (a whole number from %u to %u)",
+		return config_error(err, errlen, "invalid plugin_opt_%s value '%s' (a whole number from %u to %u)",
 			key, value ? value : "", min, max);
 	*slot = (unsigned)v;
 	return 0;
 }
 
-int config_set(struct lowi_config *cfg, const char *key, const char *value, char *err, size_t errlen)
+static int set_bool(unsigned *slot, const char *key, const char *value, char *err, size_t errlen)
 {
-	if (strcmp(key, "db_host") == 0)
-		return set_string(&cfg->db_host, key, value, false, err, errlen);
-	if (strcmp(key, "db_port") == 0)
-		return set_unsigned(&cfg->db_port, key, value, 1, 65535, err, errlen);
-	if (strcmp(key, "db_socket") == 0)
-		return set_string(&cfg->db_socket, key, value, false, err, errlen);
-	if (strcmp(key, "db_user") == 0)
-		return set_string(&cfg->db_user, key, value, false, err, errlen);
-	if (strcmp(key, "db_password") == 0)
-		return set_string(&cfg->db_password, key, value, true, err, errlen);
-	if (strcmp(key, "db_password_file") == 0)
-		return set_string(&cfg->db_password_file, key, value, false, err, errlen);
-	if (strcmp(key, "db_name") == 0) {
-		if (set_string(&cfg->db_name, key, value, false, err, errlen) != 0)
-			return -1;
-		for (const char *c = value; *c; c++)
-			if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_' || *c == '$'))
-				return fail(err, errlen, "invalid plugin_opt_db_name value '%s' (letters, digits, '_' and '$' only)", value);
+	if (value && (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)) {
+		*slot = strcmp(value, "true") == 0;
 		return 0;
 	}
-	if (strcmp(key, "topic") == 0) {
-		if (set_string(&cfg->topic, key, value, false, err, errlen) != 0)
-			return -1;
-		const char *problem = topic_filter_problem(value);
-		if (problem)
-			return fail(err, errlen, "invalid plugin_opt_topic value '%s': %s", value, problem);
-		return 0;
-	}
-	if (strcmp(key, "queue_rows") == 0)
-		return set_unsigned(&cfg->queue_rows, key, value, 16, 16u << 20, err, errlen);
-	if (strcmp(key, "db_timeout") == 0)
-		return set_unsigned(&cfg->db_timeout_s, key, value, 1, 86400, err, errlen);
-	if (strcmp(key, "batch_rows") == 0)
-		return set_unsigned(&cfg->batch_rows, key, value, 1, 10000, err, errlen);
-	if (strcmp(key, "price_source") == 0) {
-		for (int s = 0; s <= PRICE_SOURCE_NONE; s++) {
-			if (value && strcmp(value, price_source_name(s)) == 0) {
-				cfg->price_source = s;
-				return 0;
-			}
-		}
-		return fail(err, errlen, "invalid plugin_opt_price_source value '%s' (elia, energy-charts or none)", value ? value : "");
-	}
-	if (strcmp(key, "price_url") == 0) {
-		if (set_string(&cfg->price_url, key, value, false, err, errlen) != 0)
-			return -1;
-		if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
-			return fail(err, errlen, "invalid plugin_opt_price_url value '%s' (an http:// or https:// URL)", value);
-		return 0;
-	}
-	if (strcmp(key, "price_start") == 0) {
-		int y, m, d, n = 0;
-		if (value == NULL || sscanf(value, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || value[n] != '\0'
-			|| y < 2015 || y > 2100 || m < 1 || m > 12 || d < 1 || d > 31)
-			return fail(err, errlen, "invalid plugin_opt_price_start value '%s' (a date YYYY-MM-DD from 2015)", value ? value : "");
-		cfg->price_start_year = y;
-		cfg->price_start_month = m;
-		cfg->price_start_day = d;
-		return 0;
-	}
-	if (strcmp(key, "price_timeout") == 0)
-		return set_unsigned(&cfg->price_timeout_s, key, value, 1, 86400, err, errlen);
-	if (strcmp(key, "stats_prefix") == 0) {
-		if (set_string(&cfg->stats_prefix, key, value, false, err, errlen) != 0)
-			return -1;
-		if (strpbrk(value, "+#") != NULL || value[strlen(value) - 1] == '/')
-			return fail(err, errlen, "invalid plugin_opt_stats_prefix value '%s' (a topic without wildcards or trailing '/')", value);
-		return 0;
-	}
-	if (strcmp(key, "spool_dir") == 0) {
-		if (set_string(&cfg->spool_dir, key, value, false, err, errlen) != 0)
-			return -1;
-		if (value[0] != '/')
-			return fail(err, errlen, "invalid plugin_opt_spool_dir value '%s' (an absolute path)", value);
-		return 0;
-	}
-	if (strcmp(key, "stats_interval") == 0)
-		return set_unsigned(&cfg->stats_interval_s, key, value, 0, 86400, err, errlen);
-	if (strcmp(key, "db_tls_ca") == 0)
-		return set_string(&cfg->db_tls_ca, key, value, false, err, errlen);
-	if (strcmp(key, "db_tls_verify") == 0) {
-		if (value && (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)) {
-			cfg->db_tls_verify = strcmp(value, "true") == 0;
+	return config_error(err, errlen, "invalid plugin_opt_%s value '%s' (true or false)", key, value ? value : "");
+}
+
+/* The database name goes into SQL as an identifier: no quoting needed. */
+static int check_db_name(const char *value, char *err, size_t errlen)
+{
+	for (const char *c = value; *c; c++)
+		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_' || *c == '$'))
+			return config_error(err, errlen, "invalid plugin_opt_db_name value '%s' (letters, digits, '_' and '$' only)", value);
+	return 0;
+}
+
+static int check_topic(const char *value, char *err, size_t errlen)
+{
+	const char *problem = topic_filter_problem(value);
+	if (problem)
+		return config_error(err, errlen, "invalid plugin_opt_topic value '%s': %s", value, problem);
+	return 0;
+}
+
+static int check_price_url(const char *value, char *err, size_t errlen)
+{
+	if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+		return config_error(err, errlen, "invalid plugin_opt_price_url value '%s' (an http:// or https:// URL)", value);
+	return 0;
+}
+
+/* The prefix becomes the start of a topic the plugin publishes on. */
+static int check_stats_prefix(const char *value, char *err, size_t errlen)
+{
+	if (strpbrk(value, "+#") != NULL || value[strlen(value) - 1] == '/')
+		return config_error(err, errlen, "invalid plugin_opt_stats_prefix value '%s' (a topic without wildcards or trailing '/')", value);
+	return 0;
+}
+
+/* mosquitto may run from any directory: a relative spool would move with it. */
+static int check_spool_dir(const char *value, char *err, size_t errlen)
+{
+	if (value[0] != '/')
+		return config_error(err, errlen, "invalid plugin_opt_spool_dir value '%s' (an absolute path)", value);
+	return 0;
+}
+
+static int parse_price_source(struct lowi_config *cfg, const char *value, char *err, size_t errlen)
+{
+	for (int s = 0; s <= PRICE_SOURCE_NONE; s++) {
+		if (value && strcmp(value, price_source_name(s)) == 0) {
+			cfg->price_source = s;
 			return 0;
 		}
-		return fail(err, errlen, "invalid plugin_opt_db_tls_verify value '%s' (true or false)", value ? value : "");
 	}
-	if (strcmp(key, "max_meters") == 0)
-		return set_unsigned(&cfg->max_meters, key, value, 1, 10000000, err, errlen);
-	return fail(err, errlen, "unknown option plugin_opt_%s", key);
+	return config_error(err, errlen, "invalid plugin_opt_price_source value '%s' (elia, energy-charts or none)", value ? value : "");
+}
+
+static int parse_price_start(struct lowi_config *cfg, const char *value, char *err, size_t errlen)
+{
+	int y, m, d, n = 0;
+	if (value == NULL || sscanf(value, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || value[n] != '\0'
+		|| y < 2015 || y > 2100 || m < 1 || m > 12 || d < 1 || d > 31)
+		return config_error(err, errlen, "invalid plugin_opt_price_start value '%s' (a date YYYY-MM-DD from 2015)", value ? value : "");
+	cfg->price_start_year = y;
+	cfg->price_start_month = m;
+	cfg->price_start_day = d;
+	return 0;
+}
+
+#define FIELD(name) offsetof(struct lowi_config, name)
+
+/* In the README's order. */
+const struct config_option config_options[] = {
+	{ .key = "db_user", .kind = CONFIG_TEXT, .offset = FIELD(db_user), .required = true,
+	  .doc = "MariaDB user" },
+	{ .key = "db_password_file", .kind = CONFIG_TEXT, .offset = FIELD(db_password_file),
+	  .doc = "file whose first line is the password" },
+	{ .key = "db_password", .kind = CONFIG_SECRET, .offset = FIELD(db_password),
+	  .doc = "the password itself (not with db_password_file)" },
+	{ .key = "db_host", .kind = CONFIG_TEXT, .offset = FIELD(db_host), .default_text = "localhost",
+	  .doc = "MariaDB host; localhost means the client library's default Unix socket" },
+	{ .key = "db_port", .kind = CONFIG_UNSIGNED, .offset = FIELD(db_port), .default_text = "3306", .min = 1, .max = 65535,
+	  .doc = "MariaDB TCP port" },
+	{ .key = "db_socket", .kind = CONFIG_TEXT, .offset = FIELD(db_socket),
+	  .doc = "MariaDB Unix socket path" },
+	{ .key = "db_name", .kind = CONFIG_TEXT, .offset = FIELD(db_name), .default_text = "P1", .check = check_db_name,
+	  .doc = "database" },
+	{ .key = "topic", .kind = CONFIG_TEXT, .offset = FIELD(topic), .default_text = "+/PUB/CH0", .check = check_topic,
+	  .doc = "MQTT subscription filter of the LOWI CH0 topics" },
+	{ .key = "spool_dir", .kind = CONFIG_TEXT, .offset = FIELD(spool_dir), .default_text = "/var/lib/mosquitto/lowi-p1",
+	  .check = check_spool_dir, .doc = "rows waiting for the database, and the meter journal" },
+	{ .key = "queue_rows", .kind = CONFIG_UNSIGNED, .offset = FIELD(queue_rows), .default_text = "262144", .min = 16, .max = 16u << 20,
+	  .doc = "rows held in memory on their way to the database or the spool" },
+	{ .key = "batch_rows", .kind = CONFIG_UNSIGNED, .offset = FIELD(batch_rows), .default_text = "500", .min = 1, .max = 10000,
+	  .doc = "rows per transaction (at most queue_rows)" },
+	{ .key = "db_timeout", .kind = CONFIG_UNSIGNED, .offset = FIELD(db_timeout_s), .default_text = "30", .min = 1, .max = 86400,
+	  .doc = "seconds for connecting, reading and writing to MariaDB" },
+	{ .key = "max_meters", .kind = CONFIG_UNSIGNED, .offset = FIELD(max_meters), .default_text = "200000", .min = 1, .max = 10000000,
+	  .doc = "distinct meters tracked; more are refused" },
+	{ .key = "price_source", .kind = CONFIG_CUSTOM, .default_text = "elia", .parse = parse_price_source,
+	  .doc = "elia, energy-charts or none" },
+	{ .key = "price_url", .kind = CONFIG_TEXT, .offset = FIELD(price_url), .check = check_price_url,
+	  .doc = "base URL of the price source; none: the source's public address" },
+	{ .key = "price_start", .kind = CONFIG_CUSTOM, .default_text = "2020-01-01", .parse = parse_price_start,
+	  .doc = "first Brussels day kept in PxElectr" },
+	{ .key = "price_timeout", .kind = CONFIG_UNSIGNED, .offset = FIELD(price_timeout_s), .default_text = "60", .min = 1, .max = 86400,
+	  .doc = "seconds for one HTTP request" },
+	{ .key = "stats_prefix", .kind = CONFIG_TEXT, .offset = FIELD(stats_prefix), .default_text = "lowi-p1", .check = check_stats_prefix,
+	  .doc = "the counters go to <prefix>/stats, retained" },
+	{ .key = "stats_interval", .kind = CONFIG_UNSIGNED, .offset = FIELD(stats_interval_s), .default_text = "60", .min = 0, .max = 86400,
+	  .doc = "seconds between two publications of the counters; 0: never" },
+	{ .key = "db_tls_ca", .kind = CONFIG_TEXT, .offset = FIELD(db_tls_ca),
+	  .doc = "CA file: TLS towards MariaDB, server certificate checked" },
+	{ .key = "db_tls_verify", .kind = CONFIG_BOOL, .offset = FIELD(db_tls_verify), .default_text = "true",
+	  .doc = "with db_tls_ca, also check the host name in the certificate" },
+};
+const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);
+
+static void *field(struct lowi_config *cfg, const struct config_option *o)
+{
+	return (char *)cfg + o->offset;
+}
+
+static int apply(struct lowi_config *cfg, const struct config_option *o, const char *value, char *err, size_t errlen)
+{
+	switch (o->kind) {
+	case CONFIG_TEXT:
+		if (set_text(field(cfg, o), o->key, value, false, err, errlen) != 0)
+			return -1;
+		return o->check ? o->check(value, err, errlen) : 0;
+	case CONFIG_SECRET:
+		return set_text(field(cfg, o), o->key, value, true, err, errlen);
+	case CONFIG_UNSIGNED:
+		return set_unsigned(field(cfg, o), o->key, value, o->min, o->max, err, errlen);
+	case CONFIG_BOOL:
+		return set_bool(field(cfg, o), o->key, value, err, errlen);
+	case CONFIG_CUSTOM:
+		return o->parse(cfg, value, err, errlen);
+	}
+	return config_error(err, errlen, "plugin_opt_%s has no parser", o->key);
+}
+
+static bool is_text(const struct config_option *o)
+{
+	return o->kind == CONFIG_TEXT || o->kind == CONFIG_SECRET;
+}
+
+void config_defaults(struct lowi_config *cfg)
+{
+	char err[256];
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < config_option_count; i++)
+		if (config_options[i].default_text && !is_text(&config_options[i]))
+			/* Cannot fail: tests/unit/test_readme.c parses every default. */
+			(void)apply(cfg, &config_options[i], config_options[i].default_text, err, sizeof(err));
+}
+
+int config_set(struct lowi_config *cfg, const char *key, const char *value, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < config_option_count; i++)
+		if (strcmp(key, config_options[i].key) == 0)
+			return apply(cfg, &config_options[i], value, err, errlen);
+	return config_error(err, errlen, "unknown option plugin_opt_%s", key);
 }
 
 static int read_password_file(struct lowi_config *cfg, char *err, size_t errlen)
@@ -170,7 +230,7 @@ static int read_password_file(struct lowi_config *cfg, char *err, size_t errlen)
 			"plugin_opt_db_password_file '%s' is readable by other users (mode %03o): chmod 600 it",
 			cfg->db_password_file, (unsigned)(st.st_mode & 0777));
 	if (f == NULL)
-		return fail(err, errlen, "plugin_opt_db_password_file '%s' cannot be read: %s",
+		return config_error(err, errlen, "plugin_opt_db_password_file '%s' cannot be read: %s",
 			cfg->db_password_file, strerror(errno));
 	char buf[1024];
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -181,35 +241,33 @@ static int read_password_file(struct lowi_config *cfg, char *err, size_t errlen)
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (too_long || buf[0] == '\0') {
 		memset(buf, 0, sizeof(buf));
-		return fail(err, errlen, "plugin_opt_db_password_file '%s' %s", cfg->db_password_file,
+		return config_error(err, errlen, "plugin_opt_db_password_file '%s' %s", cfg->db_password_file,
 			too_long ? "is longer than 1023 bytes" : "holds no password on its first line");
 	}
 	cfg->db_password = strdup(buf);
 	memset(buf, 0, sizeof(buf));
-	return cfg->db_password ? 0 : fail(err, errlen, "out of memory reading plugin_opt_db_password_file");
-}
-
-static int default_string(char **slot, const char *value, char *err, size_t errlen)
-{
-	if (*slot == NULL && (*slot = strdup(value)) == NULL)
-		return fail(err, errlen, "out of memory");
-	return 0;
+	return cfg->db_password ? 0 : config_error(err, errlen, "out of memory reading plugin_opt_db_password_file");
 }
 
 int config_finish(struct lowi_config *cfg, char *err, size_t errlen)
 {
-	if (cfg->db_user == NULL)
-		return fail(err, errlen, "missing required option plugin_opt_db_user");
+	for (size_t i = 0; i < config_option_count; i++) {
+		const struct config_option *o = &config_options[i];
+		if (o->required && *(char **)field(cfg, o) == NULL)
+			return config_error(err, errlen, "missing required option plugin_opt_%s", o->key);
+	}
 	if (cfg->db_password && cfg->db_password_file)
-		return fail(err, errlen, "plugin_opt_db_password and plugin_opt_db_password_file are both given: keep one");
+		return config_error(err, errlen, "plugin_opt_db_password and plugin_opt_db_password_file are both given: keep one");
 	if (cfg->db_password_file && read_password_file(cfg, err, errlen) != 0)
 		return -1;
-	if (default_string(&cfg->db_host, "localhost", err, errlen) || default_string(&cfg->db_name, "P1", err, errlen)
-		|| default_string(&cfg->topic, "+/PUB/CH0", err, errlen) || default_string(&cfg->stats_prefix, "lowi-p1", err, errlen)
-		|| default_string(&cfg->spool_dir, "/var/lib/mosquitto/lowi-p1", err, errlen))
-		return -1;
+	for (size_t i = 0; i < config_option_count; i++) {
+		const struct config_option *o = &config_options[i];
+		char **slot = field(cfg, o);
+		if (is_text(o) && o->default_text && *slot == NULL && (*slot = strdup(o->default_text)) == NULL)
+			return config_error(err, errlen, "out of memory");
+	}
 	if (cfg->db_tls_ca && access(cfg->db_tls_ca, R_OK) != 0)
-		return fail(err, errlen, "plugin_opt_db_tls_ca '%s' cannot be read: %s", cfg->db_tls_ca, strerror(errno));
+		return config_error(err, errlen, "plugin_opt_db_tls_ca '%s' cannot be read: %s", cfg->db_tls_ca, strerror(errno));
 	if (cfg->batch_rows > cfg->queue_rows)
 		cfg->batch_rows = cfg->queue_rows;
 	return 0;
@@ -227,19 +285,14 @@ const char *price_source_name(int source)
 
 void config_free(struct lowi_config *cfg)
 {
-	if (cfg->db_password) {
-		memset(cfg->db_password, 0, strlen(cfg->db_password));
-		free(cfg->db_password);
+	for (size_t i = 0; i < config_option_count; i++) {
+		const struct config_option *o = &config_options[i];
+		if (!is_text(o))
+			continue;
+		char **slot = field(cfg, o);
+		if (*slot && o->kind == CONFIG_SECRET)
+			memset(*slot, 0, strlen(*slot));
+		free(*slot);
 	}
-	free(cfg->db_host);
-	free(cfg->db_socket);
-	free(cfg->db_user);
-	free(cfg->db_password_file);
-	free(cfg->db_name);
-	free(cfg->topic);
-	free(cfg->price_url);
-	free(cfg->stats_prefix);
-	free(cfg->spool_dir);
-	free(cfg->db_tls_ca);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -8,6 +8,7 @@
 #ifndef LOWI_CONFIG_H
 #define LOWI_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct lowi_config {
@@ -41,13 +42,46 @@ struct lowi_config {
 enum price_source { PRICE_SOURCE_ELIA, PRICE_SOURCE_ENERGY_CHARTS, PRICE_SOURCE_NONE };
 const char *price_source_name(int source);
 
+/*
+ * The options' table: config_defaults, config_set, config_finish and the
+ * README check (tests/unit/test_readme.c) all read it, so an option exists
+ * in all of them or in none. Read-only; any thread.
+ */
+enum config_kind {
+	CONFIG_TEXT,     /* char *, at most 1024 bytes, then `check` if any */
+	CONFIG_SECRET,   /* char *, any length, never echoed */
+	CONFIG_UNSIGNED, /* unsigned, a whole number from min to max */
+	CONFIG_BOOL,     /* unsigned 0/1, written true or false */
+	CONFIG_CUSTOM,   /* `parse` reads it into its field(s) */
+};
+
+struct config_option {
+	const char *key;          /* plugin_opt_<key> */
+	enum config_kind kind;
+	size_t offset;            /* of its field in struct lowi_config (not CONFIG_CUSTOM) */
+	const char *default_text; /* the default as an operator would write it; NULL: none */
+	bool required;
+	unsigned min, max;        /* CONFIG_UNSIGNED */
+	/* CONFIG_TEXT: further rules on the stored value; 0 or -1 with err. */
+	int (*check)(const char *value, char *err, size_t errlen);
+	/* CONFIG_CUSTOM: the whole parse; 0 or -1 with err. */
+	int (*parse)(struct lowi_config *cfg, const char *value, char *err, size_t errlen);
+	const char *doc;          /* one line, for the reader of the table */
+};
+
+extern const struct config_option config_options[];
+extern const size_t config_option_count;
+
+/* Every option at its default; text defaults are applied by config_finish,
+ * so that config_set can tell a text option given twice. */
 void config_defaults(struct lowi_config *cfg);
 
 /* Applies one option. Returns 0, or -1 with a one-line reason naming the key
  * in err (unknown key, bad value, repeated key). */
 int config_set(struct lowi_config *cfg, const char *key, const char *value, char *err, size_t errlen);
 
-/* Checks required keys and reads db_password_file. Returns 0 or -1 with err. */
+/* Checks required keys, reads db_password_file and applies the text
+ * defaults. Returns 0 or -1 with err. */
 int config_finish(struct lowi_config *cfg, char *err, size_t errlen);
 
 void config_free(struct lowi_config *cfg);

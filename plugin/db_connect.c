@@ -10,7 +10,7 @@
 
 #include "schema_sql.h"
 
-static MYSQL *fail(MYSQL *m, const char *what, const char *hint, char *err, size_t errlen, unsigned *errnum)
+static MYSQL *db_connect_close_with_error(MYSQL *m, const char *what, const char *hint, char *err, size_t errlen, unsigned *errnum)
 {
 	*errnum = mysql_errno(m);
 	snprintf(err, errlen, "%s failed (error %u: %s)%s", what, *errnum, mysql_error(m), hint);
@@ -39,15 +39,15 @@ MYSQL *db_connect(const struct lowi_config *cfg, char *err, size_t errlen, unsig
 		mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, (void *)&(my_bool){ 1 });
 	}
 	if (!mysql_real_connect(m, cfg->db_host, cfg->db_user, cfg->db_password, NULL, cfg->db_port, cfg->db_socket, 0))
-		return fail(m, "connection", "", err, errlen, errnum);
+		return db_connect_close_with_error(m, "connection", "", err, errlen, errnum);
 	if (mysql_select_db(m, cfg->db_name) != 0)
-		return fail(m, "USE", " - see the README for CREATE DATABASE and GRANT", err, errlen, errnum);
+		return db_connect_close_with_error(m, "USE", " - see the README for CREATE DATABASE and GRANT", err, errlen, errnum);
 	for (size_t i = 0; i < sizeof(lowi_schema_sql) / sizeof(lowi_schema_sql[0]); i++) {
 		if (mysql_query(m, lowi_schema_sql[i]) != 0)
-			return fail(m, "schema creation", " - GRANT the plugin's user the privileges the README lists", err, errlen, errnum);
+			return db_connect_close_with_error(m, "schema creation", " - GRANT the plugin's user the privileges the README lists", err, errlen, errnum);
 	}
 	if (mysql_autocommit(m, 0) != 0)
-		return fail(m, "autocommit off", "", err, errlen, errnum);
+		return db_connect_close_with_error(m, "autocommit off", "", err, errlen, errnum);
 	return m;
 }
 

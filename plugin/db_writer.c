@@ -24,7 +24,7 @@
 #include "db_connect.h"
 #include "spool.h"
 
-#define PREFIX "lowi-p1: "
+#include "log_prefix.h"
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
 #define STOP_GRACE_S 2

@@ -31,6 +31,7 @@
 #include "deadline.h"
 #include "log_queue.h"
 #include "intake.h"
+#include "log_prefix.h"
 #include "meters.h"
 #include "payload.h"
 #include "price_worker.h"
@@ -41,7 +42,6 @@
 #include "stats.h"
 #include "topic.h"
 
-#define PREFIX "lowi-p1: "
 #define SUMMARY_INTERVAL_S 900
 #define REFUSED_LOG_INTERVAL_S 60
 /* Messages the aggregator has not reached yet: a cap so that a stalled
@@ -81,44 +81,35 @@ static void drain_log(struct lowi_plugin *p)
 		reject_log_flush(&p->rejects, time(NULL), log_sink);
 }
 
+static void log_status_line(void *when, const char *text)
+{
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, PREFIX "%s: %s", (const char *)when, text);
+}
+
+/* The gauges are sampled here, when a status line or the JSON is made. */
+static void sample_gauges(struct lowi_plugin *p)
+{
+	atomic_store(&p->stats.rows_pending, p->rows_ready ? row_queue_length(&p->rows) : 0);
+}
+
 static void log_summary(struct lowi_plugin *p, const char *when)
 {
-	struct lowi_stats *s = &p->stats;
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, PREFIX "%s: meters %" PRIu64 ", messages %" PRIu64 ", readings %" PRIu64
-		", rejected %" PRIu64 ", duplicates %" PRIu64 ", out-of-order %" PRIu64 ", discontinuities %" PRIu64
-		", rows queued %" PRIu64 " (estimated %" PRIu64 "), written %" PRIu64 ", dropped %" PRIu64
-		", pending %zu, spooled %" PRIu64 ", replayed %" PRIu64 ", spool errors %" PRIu64 ", refused %" PRIu64 ", db errors %" PRIu64 "; price requests %" PRIu64 " (failed %" PRIu64 "), periods stored %" PRIu64
-		"; messages not recorded (intake full) %" PRIu64,
-		when, atomic_load(&s->meters), atomic_load(&s->messages_seen), atomic_load(&s->readings_accepted), atomic_load(&s->payloads_rejected),
-		atomic_load(&s->by_feed_result[QUARTER_DUPLICATE]), atomic_load(&s->by_feed_result[QUARTER_OUT_OF_ORDER]),
-		atomic_load(&s->by_feed_result[QUARTER_DISCONTINUITY]), atomic_load(&s->rows_queued), atomic_load(&s->rows_estimated),
-		atomic_load(&s->rows_written), atomic_load(&s->rows_dropped), row_queue_length(&p->rows), atomic_load(&s->rows_spooled),
-		atomic_load(&s->rows_replayed), atomic_load(&s->spool_errors), atomic_load(&s->rows_refused), atomic_load(&s->db_errors),
-		atomic_load(&s->price_requests), atomic_load(&s->price_failures), atomic_load(&s->price_periods),
-		atomic_load(&s->intake_refused));
+	sample_gauges(p);
+	stats_format_lines(&p->stats, log_status_line, (void *)when);
 }
 
 /* Counters on a retained topic, for MQTT Explorer or Home Assistant. */
 static void publish_stats(struct lowi_plugin *p, const char *state)
 {
-	struct lowi_stats *s = &p->stats;
-	char topic[1100], json[1024];
+	char topic[1100], json[4096];
 	snprintf(topic, sizeof(topic), "%s/stats", p->cfg.stats_prefix);
-	int n = snprintf(json, sizeof(json),
-		"{\"state\":\"%s\",\"time\":%lld,\"meters\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"readings\":%" PRIu64
-		",\"payloads_rejected\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"out_of_order\":%" PRIu64
-		",\"discontinuities\":%" PRIu64 ",\"rows_queued\":%" PRIu64 ",\"rows_estimated\":%" PRIu64
-		",\"rows_written\":%" PRIu64 ",\"rows_dropped\":%" PRIu64 ",\"rows_pending\":%zu,\"rows_spooled\":%" PRIu64
-		",\"rows_replayed\":%" PRIu64 ",\"spool_errors\":%" PRIu64 ",\"db_errors\":%" PRIu64
-		",\"price_requests\":%" PRIu64 ",\"price_failures\":%" PRIu64 ",\"price_periods\":%" PRIu64
-		",\"messages_not_recorded\":%" PRIu64 "}",
-		state, (long long)time(NULL), atomic_load(&s->meters), atomic_load(&s->messages_seen), atomic_load(&s->readings_accepted), atomic_load(&s->payloads_rejected),
-		atomic_load(&s->by_feed_result[QUARTER_DUPLICATE]), atomic_load(&s->by_feed_result[QUARTER_OUT_OF_ORDER]),
-		atomic_load(&s->by_feed_result[QUARTER_DISCONTINUITY]), atomic_load(&s->rows_queued), atomic_load(&s->rows_estimated),
-		atomic_load(&s->rows_written), atomic_load(&s->rows_dropped), row_queue_length(&p->rows), atomic_load(&s->rows_spooled),
-		atomic_load(&s->rows_replayed), atomic_load(&s->spool_errors), atomic_load(&s->db_errors),
-		atomic_load(&s->price_requests), atomic_load(&s->price_failures), atomic_load(&s->price_periods),
-		atomic_load(&s->intake_refused));
+	sample_gauges(p);
+	int n = snprintf(json, sizeof(json), "{\"state\":\"%s\",\"time\":%lld,", state, (long long)time(NULL));
+	int m = stats_format_json(&p->stats, json + n, sizeof(json) - (size_t)n - 1);
+	if (m < 0)
+		return;
+	n += m;
+	json[n++] = '}';
 	mosquitto_broker_publish_copy(NULL, topic, n, json, 0, true, NULL);
 }
 
@@ -151,7 +142,7 @@ static int on_message(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	if (intake_push(&p->intake, msg->topic, topic_len, msg->payload, msg->payloadlen, LOWI_PAYLOAD_MAX_BYTES, wall_clock_ms()))
 		return MOSQ_ERR_SUCCESS;
-	stat_add(&p->stats.intake_refused, 1);
+	stat_add(&p->stats.messages_not_recorded, 1);
 	time_t now = time(NULL);
 	if (p->refused_logged_at != 0 && now - p->refused_logged_at < REFUSED_LOG_INTERVAL_S) {
 		p->refused_suppressed++;
@@ -159,7 +150,7 @@ static int on_message(int event, void *event_data, void *userdata)
 	}
 	mosquitto_log_printf(MOSQ_LOG_ERR, PREFIX "message on '%.100s' not recorded: %zu MiB of messages wait for the"
 		" aggregator thread (%" PRIu64 " not recorded so far, %" PRIu64 " since the last such line)", msg->topic,
-		INTAKE_MAX_BYTES >> 20, atomic_load(&p->stats.intake_refused), p->refused_suppressed);
+		INTAKE_MAX_BYTES >> 20, atomic_load(&p->stats.messages_not_recorded), p->refused_suppressed);
 	p->refused_logged_at = now;
 	p->refused_suppressed = 0;
 	return MOSQ_ERR_SUCCESS;

@@ -8,7 +8,7 @@
 
 #include <mosquitto.h>
 
-#define PREFIX "lowi-p1: "
+#include "log_prefix.h"
 
 void reject_log_init(struct reject_log *r)
 {

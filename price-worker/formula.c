@@ -88,9 +88,9 @@ static void set_error(struct formula_error *err, size_t position, const char *fm
 	va_end(ap);
 }
 
-/* Records the first error only; always returns -1 for `return fail(...)`. */
+/* Records the first error only; always returns -1 for `return formula_parse_error(...)`. */
 __attribute__((format(printf, 3, 4)))
-static int fail(struct parser *p, size_t position, const char *fmt, ...)
+static int formula_parse_error(struct parser *p, size_t position, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -189,14 +189,14 @@ static int lex_number(struct parser *p, size_t start)
 		for (run = start; run < p->len && (is_name_char(s[run]) || s[run] == '.'); run++)
 			;
 		excerpt(p, start, run, excerpt_buf);
-		return fail(p, start, "malformed number '%s' at position %zu", excerpt_buf, start);
+		return formula_parse_error(p, start, "malformed number '%s' at position %zu", excerpt_buf, start);
 	}
 	memcpy(buf, s + start, i - start);
 	buf[i - start] = '\0';
 	v = strtod_l(buf, NULL, p->c_locale);
 	if (!isfinite(v)) {
 		excerpt(p, start, i, excerpt_buf);
-		return fail(p, start, "number '%s' at position %zu is too large", excerpt_buf, start);
+		return formula_parse_error(p, start, "number '%s' at position %zu is too large", excerpt_buf, start);
 	}
 	p->tok.kind = T_NUMBER;
 	p->tok.len = i - start;
@@ -232,13 +232,13 @@ static int lex_name(struct parser *p, size_t start)
 	}
 	excerpt(p, start, i, name);
 	if (n == 5 && strncasecmp(s + start, "price", 5) == 0)
-		return fail(p, start, "unknown name '%s' at position %zu (names are case-sensitive: write 'price')",
+		return formula_parse_error(p, start, "unknown name '%s' at position %zu (names are case-sensitive: write 'price')",
 			name, start);
 	while (i < p->len && is_space(s[i]))
 		i++;
 	if (i < p->len && s[i] == '(')
-		return fail(p, start, "unknown function '%s' at position %zu (only min, max and round)", name, start);
-	return fail(p, start, "unknown name '%s' at position %zu (only 'price' is allowed)", name, start);
+		return formula_parse_error(p, start, "unknown function '%s' at position %zu (only min, max and round)", name, start);
+	return formula_parse_error(p, start, "unknown name '%s' at position %zu (only 'price' is allowed)", name, start);
 }
 
 /* A non-ASCII byte, typically text pasted from a document: name the ASCII
@@ -257,10 +257,10 @@ static int unexpected_utf8(struct parser *p)
 	for (k = 0; k < sizeof lookalikes / sizeof lookalikes[0]; k++) {
 		n = strlen(lookalikes[k].utf8);
 		if (p->len - at >= n && memcmp(p->text + at, lookalikes[k].utf8, n) == 0)
-			return fail(p, at, "unexpected %s at position %zu (write '%s' instead)", lookalikes[k].name,
+			return formula_parse_error(p, at, "unexpected %s at position %zu (write '%s' instead)", lookalikes[k].name,
 				at, lookalikes[k].ascii);
 	}
-	return fail(p, at, "unexpected byte 0x%02X at position %zu (only ASCII is allowed)",
+	return formula_parse_error(p, at, "unexpected byte 0x%02X at position %zu (only ASCII is allowed)",
 		(unsigned char)p->text[at], at);
 }
 
@@ -300,8 +300,8 @@ static int next(struct parser *p)
 	if (c >= 0x80)
 		return unexpected_utf8(p);
 	if (c < 0x20 || c == 0x7f)
-		return fail(p, p->pos, "unexpected control byte 0x%02X at position %zu", c, p->pos);
-	return fail(p, p->pos, "unexpected character '%c' at position %zu (only numbers, price, + - * / ( ) "
+		return formula_parse_error(p, p->pos, "unexpected control byte 0x%02X at position %zu", c, p->pos);
+	return formula_parse_error(p, p->pos, "unexpected character '%c' at position %zu (only numbers, price, + - * / ( ) "
 		"min max round)", c, p->pos);
 }
 
@@ -310,7 +310,7 @@ static int emit(struct parser *p, enum op_kind kind, size_t position, double val
 	struct formula_op *op;
 
 	if (p->f->count >= p->cap)
-		return fail(p, position, "formula is too complex at position %zu", position);
+		return formula_parse_error(p, position, "formula is too complex at position %zu", position);
 	switch (kind) {
 	case OP_CONST:
 	case OP_PRICE:
@@ -329,7 +329,7 @@ static int emit(struct parser *p, enum op_kind kind, size_t position, double val
 	if (p->stack > p->max_stack)
 		p->max_stack = p->stack;
 	if (p->max_stack > STACK_MAX)
-		return fail(p, position, "formula is too complex at position %zu (more than %d pending values)",
+		return formula_parse_error(p, position, "formula is too complex at position %zu (more than %d pending values)",
 			position, STACK_MAX);
 	op = &p->f->ops[p->f->count++];
 	op->kind = kind;
@@ -348,23 +348,23 @@ static int unexpected_after_operand(struct parser *p, enum context ctx, size_t o
 
 	if (p->tok.kind == T_END) {
 		if (ctx == CTX_PAREN)
-			return fail(p, open_position, "input ends inside parentheses opened at position %zu",
+			return formula_parse_error(p, open_position, "input ends inside parentheses opened at position %zu",
 				open_position);
 		if (ctx == CTX_CALL)
-			return fail(p, open_position, "input ends inside %s( opened at position %zu", call,
+			return formula_parse_error(p, open_position, "input ends inside %s( opened at position %zu", call,
 				open_position);
 	}
 	if (ctx == CTX_TOP && p->tok.kind == T_RPAREN)
-		return fail(p, at, "unexpected ')' at position %zu (no '(' to close)", at);
+		return formula_parse_error(p, at, "unexpected ')' at position %zu (no '(' to close)", at);
 	if (ctx != CTX_CALL && p->tok.kind == T_COMMA)
-		return fail(p, at, "unexpected ',' at position %zu (write decimals with '.'; commas only "
+		return formula_parse_error(p, at, "unexpected ',' at position %zu (write decimals with '.'; commas only "
 			"separate min, max and round arguments)", at);
 	describe(p, found);
 	if (ctx == CTX_TOP)
-		return fail(p, at, "expected an operator or the end at position %zu, found %s", at, found);
+		return formula_parse_error(p, at, "expected an operator or the end at position %zu, found %s", at, found);
 	if (ctx == CTX_PAREN)
-		return fail(p, at, "expected an operator or ')' at position %zu, found %s", at, found);
-	return fail(p, at, "expected an operator, ',' or ')' at position %zu, found %s", at, found);
+		return formula_parse_error(p, at, "expected an operator or ')' at position %zu, found %s", at, found);
+	return formula_parse_error(p, at, "expected an operator, ',' or ')' at position %zu, found %s", at, found);
 }
 
 static int parse_expr(struct parser *p);
@@ -373,7 +373,7 @@ static int parse_expr(struct parser *p);
 static int open_paren(struct parser *p)
 {
 	if (p->depth >= FORMULA_MAX_DEPTH)
-		return fail(p, p->tok.position, "parentheses nest deeper than %d levels at position %zu",
+		return formula_parse_error(p, p->tok.position, "parentheses nest deeper than %d levels at position %zu",
 			FORMULA_MAX_DEPTH, p->tok.position);
 	p->depth++;
 	return next(p);
@@ -406,7 +406,7 @@ static int parse_call(struct parser *p)
 	if (next(p))
 		return -1;
 	if (p->tok.kind != T_LPAREN)
-		return fail(p, p->tok.position, "expected '(' at position %zu after '%s'", p->tok.position, name);
+		return formula_parse_error(p, p->tok.position, "expected '(' at position %zu after '%s'", p->tok.position, name);
 	if (open_paren(p))
 		return -1;
 	if (p->tok.kind != T_RPAREN) {
@@ -425,10 +425,10 @@ static int parse_call(struct parser *p)
 		}
 	}
 	if (func == OP_ROUND && argc != 2)
-		return fail(p, name_position, "round() takes 2 arguments, got %u (call at position %zu)", argc,
+		return formula_parse_error(p, name_position, "round() takes 2 arguments, got %u (call at position %zu)", argc,
 			name_position);
 	if (func != OP_ROUND && argc < 2)
-		return fail(p, name_position, "%s() takes at least 2 arguments, got %u (call at position %zu)", name,
+		return formula_parse_error(p, name_position, "%s() takes at least 2 arguments, got %u (call at position %zu)", name,
 			argc, name_position);
 	if (func == OP_ROUND && !program_uses_price(p, arg_start)) {
 		double digits;
@@ -437,7 +437,7 @@ static int parse_call(struct parser *p)
 		 * evaluate (1/0) is left for formula_eval to report. */
 		if (run(p->f->ops + arg_start, p->f->count - arg_start, 0.0, &digits, NULL) == 0 &&
 				!round_digits_ok(digits))
-			return fail(p, arg_position, "round() digits must be a whole number from 0 to %d, got %g "
+			return formula_parse_error(p, arg_position, "round() digits must be a whole number from 0 to %d, got %g "
 				"(at position %zu)", FORMULA_MAX_ROUND_DIGITS, digits, arg_position);
 	}
 	p->depth--;
@@ -471,10 +471,10 @@ static int parse_primary(struct parser *p)
 		p->depth--;
 		return next(p);
 	case T_END:
-		return fail(p, at, "unexpected end of input at position %zu (expected a number, 'price' or '(')", at);
+		return formula_parse_error(p, at, "unexpected end of input at position %zu (expected a number, 'price' or '(')", at);
 	default:
 		describe(p, found);
-		return fail(p, at, "expected a number, 'price' or '(' at position %zu, found %s", at, found);
+		return formula_parse_error(p, at, "expected a number, 'price' or '(' at position %zu, found %s", at, found);
 	}
 }
 

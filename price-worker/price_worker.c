@@ -29,7 +29,8 @@
 #include "price_store.h"
 #include "tariff.h"
 
-#define PREFIX "lowi-p1: prices: "
+#define PREFIX LOWI_LOG_PREFIX "prices: "
+#include "log_prefix.h"
 #define ELIA_BASE "https://griddata.elia.be/eliabecontrols.prod/interface/Interconnections"
 #define ENERGY_CHARTS_BASE "https://api.energy-charts.info"
 #define PUBLICATION_S (13 * 3600)      /* results for tomorrow: ~12:55 Brussels */

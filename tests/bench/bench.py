@@ -140,20 +140,9 @@ def plugin_opts(db, db_name, base, speed=1):
             "db_timeout": str(30 * speed), "price_source": "none", "spool_dir": spool_dir(base)}
 
 
-SUMMARY_RE = re.compile(
-    r"lowi-p1: stopping: meters (\d+), messages (\d+), readings (\d+), rejected (\d+), duplicates (\d+), "
-    r"out-of-order (\d+), discontinuities (\d+), rows queued (\d+) \(estimated (\d+)\), written (\d+), dropped (\d+)"
-    r"(?:, pending (\d+), spooled (\d+))?")
-SUMMARY_KEYS = ("meters", "messages", "readings", "rejected", "duplicates", "out_of_order",
-                "discontinuities", "rows_queued", "rows_estimated", "rows_written", "rows_dropped",
-                "rows_pending", "rows_spooled")
-
-
 def plugin_summary(broker):
-    m = None
-    for m in SUMMARY_RE.finditer(broker.log_text()):
-        pass
-    return dict(zip(SUMMARY_KEYS, (int(g or 0) for g in m.groups()))) if m else None
+    """The counters of the plugin's last stop, name -> value (README, Counters)."""
+    return lib.counters_in(ln for ln in broker.log_text().splitlines() if "lowi-p1: stopping: " in ln) or None
 
 
 def start_broker(base, name, port, opts=None, env=None, wait_db=True):

@@ -524,6 +524,14 @@ _LISTENER_RE = re.compile(r"^\s*listener\s+(\d+)", re.MULTILINE)
 _USER_RE = re.compile(r"^\s*user\s+(\S+)", re.MULTILINE)
 
 
+def counters_in(lines):
+    """name -> value from plugin status lines ("... aggregator: meters 2, messages 349")."""
+    found = {}
+    for line in lines:
+        found.update((name, int(value)) for name, value in re.findall(r"\b(\w+) (\d+)(?=,|$)", line))
+    return found
+
+
 class Broker:
     """mosquitto -c <workdir>/mosquitto.conf, stderr+stdout to <workdir>/broker.log.
 
@@ -626,6 +634,12 @@ class Broker:
         """Log lines matching the regular expression `pattern`."""
         rx = re.compile(pattern)
         return [ln for ln in self.log_text().splitlines() if rx.search(ln)]
+
+    def counters(self, when="stopping"):
+        """The plugin's counters from its `when` status lines ("stopping" or
+        "status"), name -> value. Each writing thread has its own line(s);
+        a later line overrides an earlier one, so this is the last stop."""
+        return counters_in(self.log_lines(rf"lowi-p1: {when}: "))
 
     def wait_log(self, pattern, timeout, count=1):
         """Wait until at least `count` log lines match `pattern`; returns them."""

@@ -77,7 +77,7 @@ def main():
     replayed = sum(int(n) for n in re.findall(r"replayed (\d+) spooled rows", log))
     check("rows went to the spool during the outage and were replayed", spooled > 0 and replayed == spooled,
           f"spooled {spooled}, replayed {replayed}")
-    check("no spool error", not re.search(r"spool errors [1-9]|lowi-p1: spool:", log), "")
+    check("no spool error", not re.search(r"spool_errors [1-9]|lowi-p1: spool:", log), "")
     resumed = re.findall(r"spool .*: (\d+) meters resume .*\((\d+) from their last reading", log)
     note(f"restarts resumed (meters, from saved state): {resumed}")
 
