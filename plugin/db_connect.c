@@ -3,8 +3,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 
 #include "brussels.h"
 
@@ -68,17 +66,4 @@ void db_time(MYSQL_TIME *t, int64_t utc_s, bool date_only)
 	t->minute = (unsigned)(sod / 60 % 60);
 	t->second = (unsigned)(sod % 60);
 	t->time_type = MYSQL_TIMESTAMP_DATETIME;
-}
-
-void db_join_worker(pthread_t thread, int grace_s, int fd_if_stuck(void *), void *ctx)
-{
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += grace_s;
-	if (pthread_timedjoin_np(thread, NULL, &deadline) != 0) {
-		int fd = fd_if_stuck(ctx);
-		if (fd >= 0)
-			shutdown(fd, SHUT_RDWR);
-		pthread_join(thread, NULL);
-	}
 }

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,6 +27,7 @@
 #include "price_parse.h"
 #include "price_store.h"
 #include "tariff.h"
+#include "worker.h"
 
 #define PREFIX "lowi-p1: prices: "
 #define ELIA_BASE "https://griddata.elia.be/eliabecontrols.prod/interface/Interconnections"
@@ -45,7 +45,6 @@
  * jitter between two of them. */
 #define GAP_MARGIN_MS 250
 #define ENERGY_CHARTS_MAX_DAYS 31
-#define STOP_GRACE_S 2
 
 struct day_state {
 	uint16_t minutes;   /* covered by stored periods */
@@ -72,7 +71,7 @@ struct price_worker {
 	size_t ndays;
 	int64_t last_request_ms, paused_until_ms; /* request spacing, UTC ms */
 	int64_t next_tariff_check, next_progress;
-	int db_backoff_s;
+	struct worker_backoff db_backoff;
 	size_t fetched_since_progress;
 	bool reported_up_to_date;
 };
@@ -421,13 +420,9 @@ static void step(struct price_worker *w)
 	report_progress(w, now, last_day, false);
 }
 
-static void *worker_main(void *arg)
+static void price_main(void *arg)
 {
 	struct price_worker *w = arg;
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	mysql_thread_init();
 	w->curl = curl_easy_init();
 	if (w->curl == NULL)
 		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "cannot create a libcurl handle; no prices will be fetched");
@@ -437,13 +432,13 @@ static void *worker_main(void *arg)
 			char err[600];
 			w->store = price_store_open(w->cfg, err, sizeof(err));
 			if (w->store == NULL) {
-				log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "database %s; retrying in %d s", err, w->db_backoff_s);
-				wait_until(w, time(NULL) + w->db_backoff_s);
-				w->db_backoff_s = w->db_backoff_s * 2 > 60 ? 60 : w->db_backoff_s * 2;
+				int wait_ms = worker_backoff_next_ms(&w->db_backoff);
+				log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "database %s; retrying in %d s", err, wait_ms / 1000);
+				wait_until_ms(w, wall_clock_ms() + wait_ms);
 				continue;
 			}
 			atomic_store(&w->db_socket, price_store_socket(w->store));
-			w->db_backoff_s = 1;
+			worker_backoff_reset(&w->db_backoff);
 		}
 		if (!w->loaded) {
 			int64_t now = time(NULL), t = today(now);
@@ -459,8 +454,6 @@ static void *worker_main(void *arg)
 	close_store(w);
 	if (w->curl)
 		curl_easy_cleanup(w->curl);
-	mysql_thread_end();
-	return NULL;
 }
 
 struct price_worker *price_worker_start(const struct lowi_config *cfg, struct log_queue *lq, struct lowi_stats *stats)
@@ -473,7 +466,7 @@ struct price_worker *price_worker_start(const struct lowi_config *cfg, struct lo
 	w->cfg = cfg;
 	w->lq = lq;
 	w->stats = stats;
-	w->db_backoff_s = 1;
+	worker_backoff_reset(&w->db_backoff);
 	w->first_day = civil_to_days(cfg->price_start_year, cfg->price_start_month, cfg->price_start_day);
 	w->cutover_day = civil_to_days(2025, 10, 1);
 	tariff_init(&w->tariff);
@@ -481,7 +474,7 @@ struct price_worker *price_worker_start(const struct lowi_config *cfg, struct lo
 	atomic_init(&w->db_socket, -1);
 	pthread_mutex_init(&w->mu, NULL);
 	monotonic_cond_init(&w->cv);
-	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	int rc = worker_start(&w->thread, price_main, w);
 	if (rc != 0) {
 		log_queue_push(lq, MOSQ_LOG_ERR, PREFIX "cannot start the price worker thread: %s", strerror(rc));
 		pthread_cond_destroy(&w->cv);
@@ -505,7 +498,7 @@ void price_worker_stop(struct price_worker *w)
 	atomic_store(&w->stop, true);
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	db_join_worker(w->thread, STOP_GRACE_S, worker_socket, w);
+	worker_join(w->thread, worker_socket, w);
 	tariff_free(&w->tariff);
 	free(w->days);
 	pthread_cond_destroy(&w->cv);
