@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "price_source.h"
+
 struct lowi_config {
 	char *db_host;
 	unsigned db_port;
@@ -37,9 +39,6 @@ struct lowi_config {
 	char *spool_dir;         /* rows waiting for the database, meter journal */
 	char warning[512];       /* set by config_finish for the operator, "" if none */
 };
-
-enum price_source { PRICE_SOURCE_ELIA, PRICE_SOURCE_ENERGY_CHARTS, PRICE_SOURCE_NONE };
-const char *price_source_name(int source);
 
 void config_defaults(struct lowi_config *cfg);
 

@@ -4,10 +4,13 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include <mysql.h>
+
+#include "brussels.h"
 
 void worker_backoff_reset(struct worker_backoff *b)
 {
@@ -66,4 +69,23 @@ void worker_join(pthread_t thread, int fd_if_stuck(void *), void *ctx)
 			shutdown(fd, SHUT_RDWR);
 		pthread_join(thread, NULL);
 	}
+}
+
+void db_time(MYSQL_TIME *t, int64_t utc_s, bool date_only)
+{
+	int64_t days = utc_s >= 0 ? utc_s / 86400 : -((-utc_s + 86399) / 86400);
+	struct civil_date d = days_to_civil(days);
+	int64_t sod = utc_s - days * 86400;
+	memset(t, 0, sizeof(*t));
+	t->year = (unsigned)d.year;
+	t->month = (unsigned)d.month;
+	t->day = (unsigned)d.day;
+	if (date_only) {
+		t->time_type = MYSQL_TIMESTAMP_DATE;
+		return;
+	}
+	t->hour = (unsigned)(sod / 3600);
+	t->minute = (unsigned)(sod / 60 % 60);
+	t->second = (unsigned)(sod % 60);
+	t->time_type = MYSQL_TIMESTAMP_DATETIME;
 }

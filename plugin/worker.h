@@ -1,8 +1,9 @@
 /*
  * What the plugin's MariaDB worker threads (the database writer and the
  * price worker) share: how the thread runs, how it reconnects after a
- * failure, and how it is stopped. One rule for both, so that an operator
- * reading the log sees the same reconnect timing from either.
+ * failure, how it is stopped, and how it binds an instant. One rule for
+ * both, so that an operator reading the log sees the same reconnect
+ * timing from either.
  *
  * worker_start and worker_join are called on the thread that owns the
  * worker (the broker thread); the back-off functions on the worker's own
@@ -13,6 +14,10 @@
 #define LOWI_WORKER_H
 
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <mysql.h>
 
 /* Reconnect back-off: the first retry after 1 s, each further failure
  * doubles the wait, up to a minute; a success starts again from 1 s. The
@@ -45,5 +50,9 @@ int worker_start(pthread_t *thread, void (*body)(void *arg), void *arg);
  * WORKER_STOP_GRACE_S (a query hanging on a stalled server), shuts down its
  * database socket (fd_if_stuck(ctx), if >= 0) so the call fails at once. */
 void worker_join(pthread_t thread, int fd_if_stuck(void *ctx), void *ctx);
+
+/* A UTC instant (epoch seconds) as a bound DATETIME, or as a DATE: both
+ * workers store UTC instants. Any thread. */
+void db_time(MYSQL_TIME *t, int64_t utc_s, bool date_only);
 
 #endif
