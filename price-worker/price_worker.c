@@ -23,6 +23,7 @@
 #include "brussels.h"
 #include "deadline.h"
 #include "price_fetch.h"
+#include "price_market.h"
 #include "price_parse.h"
 #include "price_store.h"
 #include "tariff.h"
@@ -65,7 +66,7 @@ struct price_worker {
 	struct price_store *store;
 	struct tariff tariff;
 	bool loaded;
-	int64_t first_day, cutover_day;
+	int64_t first_day;
 	struct day_state *days;
 	size_t ndays;
 	int64_t last_request_ms, paused_until_ms; /* request spacing, UTC ms */
@@ -319,7 +320,7 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 /* Days [first, last] are fetched together (Energy-Charts) or one (Elia). */
 static enum fetch_outcome fetch_days(struct price_worker *w, int64_t first, int64_t last, size_t *stored)
 {
-	bool hourly = first < w->cutover_day;
+	bool hourly = price_market_period_s(first) == 3600;
 	/* A day refetched is replaced: its minutes are counted again. */
 	for (int64_t d = first; d <= last; d++)
 		w->days[d - w->first_day].minutes = 0;
@@ -396,7 +397,7 @@ static void step(struct price_worker *w)
 		/* One request for a run of missing days, never across the change
 		 * from hourly to quarter-hourly periods. */
 		while (last + 1 <= last_day && last + 1 - first < ENERGY_CHARTS_MAX_DAYS && !complete(w, last + 1)
-			&& (last + 1 < w->cutover_day) == (first < w->cutover_day))
+			&& price_market_period_s(last + 1) == price_market_period_s(first))
 			last++;
 	}
 	size_t stored = 0;
@@ -465,7 +466,6 @@ struct price_worker *price_worker_start(const struct price_host *host)
 	w->host = *host;
 	worker_backoff_reset(&w->db_backoff);
 	w->first_day = host->first_day;
-	w->cutover_day = civil_to_days(2025, 10, 1);
 	tariff_init(&w->tariff);
 	atomic_init(&w->stop, false);
 	atomic_init(&w->db_socket, -1);

@@ -33,8 +33,20 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-# Delivery day from which the market time unit is 15 minutes (DOMAIN.md s4).
-QH_SWITCH_DAY = dt.date(2025, 10, 1)
+
+def _quarter_hour_first_day():
+    """The first delivery day of 15-minute periods, read from the plugin's
+    price-worker/price_market.h so that the two cannot disagree."""
+    header = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "price-worker", "price_market.h")
+    with open(header) as f:
+        m = re.search(r"^#define PRICE_QUARTER_HOUR_FIRST_DAY (\d+)$", f.read(), re.M)
+    if m is None:
+        raise SystemExit(f"{header}: no PRICE_QUARTER_HOUR_FIRST_DAY")
+    return dt.date(1970, 1, 1) + dt.timedelta(days=int(m.group(1)))
+
+
+# Delivery day from which the market time unit is 15 minutes.
+QH_SWITCH_DAY = _quarter_hour_first_day()
 
 # The reference sample: hourly, from 2019-12-31 23:00 UTC (2020-01-01 00:00
 # Brussels) onward.
