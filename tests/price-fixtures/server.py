@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Fixture HTTP server for the price worker: Elia griddata and Energy-Charts.
 
-Serves both day-ahead price sources in their real formats (see README in
-this directory and DOMAIN.md section 4) for any date, from deterministic
-synthetic prices (price_at), so that the price worker can be tested with
-real libcurl against 127.0.0.1. Faults are injected at run time over HTTP
-(POST /_control) and every request is logged (GET /_requests).
+Serves both day-ahead price sources in their real formats (docs/prices.md;
+README in this directory lists what it assumes beyond them) for any date,
+from deterministic synthetic prices (price_at), so that the price worker
+can be tested with real libcurl against 127.0.0.1. Faults are injected at
+run time over HTTP (POST /_control) and every request is logged
+(GET /_requests).
 
 All timing (publication of tomorrow's prices, the Energy-Charts rate limit,
 the request log) reads time.time(), so the server follows libfaketime
