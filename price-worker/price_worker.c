@@ -30,7 +30,6 @@
 #include "worker.h"
 
 #define PREFIX "lowi-p1: prices: "
-/* Every log line goes to the host. */
 #define LOG(w, level, ...) (w)->host.log((w)->host.ctx, (level), __VA_ARGS__)
 #define ELIA_BASE "https://griddata.elia.be/eliabecontrols.prod/interface/Interconnections"
 #define ENERGY_CHARTS_BASE "https://api.energy-charts.info"
