@@ -273,16 +273,6 @@ int config_finish(struct lowi_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-const char *price_source_name(int source)
-{
-	switch (source) {
-	case PRICE_SOURCE_ELIA: return "elia";
-	case PRICE_SOURCE_ENERGY_CHARTS: return "energy-charts";
-	case PRICE_SOURCE_NONE: return "none";
-	}
-	return "?";
-}
-
 void config_free(struct lowi_config *cfg)
 {
 	for (size_t i = 0; i < config_option_count; i++) {

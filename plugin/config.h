@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "price_source.h"
+
 struct lowi_config {
 	char *db_host;
 	unsigned db_port;
@@ -38,9 +40,6 @@ struct lowi_config {
 	char *spool_dir;         /* rows waiting for the database, meter journal */
 	char warning[512];       /* set by config_finish for the operator, "" if none */
 };
-
-enum price_source { PRICE_SOURCE_ELIA, PRICE_SOURCE_ENERGY_CHARTS, PRICE_SOURCE_NONE };
-const char *price_source_name(int source);
 
 /*
  * The options' table: config_defaults, config_set, config_finish and the

@@ -3,10 +3,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-
-#include "brussels.h"
 
 #include "schema_sql.h"
 
@@ -49,36 +45,4 @@ MYSQL *db_connect(const struct lowi_config *cfg, char *err, size_t errlen, unsig
 	if (mysql_autocommit(m, 0) != 0)
 		return db_connect_close_with_error(m, "autocommit off", "", err, errlen, errnum);
 	return m;
-}
-
-void db_time(MYSQL_TIME *t, int64_t utc_s, bool date_only)
-{
-	int64_t days = utc_s >= 0 ? utc_s / 86400 : -((-utc_s + 86399) / 86400);
-	struct civil_date d = days_to_civil(days);
-	int64_t sod = utc_s - days * 86400;
-	memset(t, 0, sizeof(*t));
-	t->year = (unsigned)d.year;
-	t->month = (unsigned)d.month;
-	t->day = (unsigned)d.day;
-	if (date_only) {
-		t->time_type = MYSQL_TIMESTAMP_DATE;
-		return;
-	}
-	t->hour = (unsigned)(sod / 3600);
-	t->minute = (unsigned)(sod / 60 % 60);
-	t->second = (unsigned)(sod % 60);
-	t->time_type = MYSQL_TIMESTAMP_DATETIME;
-}
-
-void db_join_worker(pthread_t thread, int grace_s, int fd_if_stuck(void *), void *ctx)
-{
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += grace_s;
-	if (pthread_timedjoin_np(thread, NULL, &deadline) != 0) {
-		int fd = fd_if_stuck(ctx);
-		if (fd >= 0)
-			shutdown(fd, SHUT_RDWR);
-		pthread_join(thread, NULL);
-	}
 }

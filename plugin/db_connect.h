@@ -10,10 +10,7 @@
 #ifndef LOWI_DB_CONNECT_H
 #define LOWI_DB_CONNECT_H
 
-#include <pthread.h>
-#include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include <mysql.h>
 
@@ -22,13 +19,5 @@
 /* Returns a ready session, or NULL with a one-line reason in err and the
  * MariaDB error number in *errnum (0 when none). */
 MYSQL *db_connect(const struct lowi_config *cfg, char *err, size_t errlen, unsigned *errnum);
-
-/* A UTC instant (epoch seconds) as a bound DATETIME, or as a DATE. */
-void db_time(MYSQL_TIME *t, int64_t utc_s, bool date_only);
-
-/* Joins a worker thread that was asked to stop; when it is still busy after
- * grace_s (a query hanging on a stalled server), shuts down its database
- * socket (if fd >= 0) so the call fails at once. Caller's thread. */
-void db_join_worker(pthread_t thread, int grace_s, int fd_if_stuck(void *), void *ctx);
 
 #endif

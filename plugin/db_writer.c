@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,11 +22,9 @@
 #include "brussels.h"
 #include "db_connect.h"
 #include "spool.h"
+#include "worker.h"
 
 #include "log_prefix.h"
-#define BACKOFF_MIN_MS 1000
-#define BACKOFF_MAX_MS 60000
-#define STOP_GRACE_S 2
 
 /* Statements are prepared for several row counts: a batch goes out as a
  * few multi-row INSERTs (one round trip and one statement execution per
@@ -491,15 +488,11 @@ static int replay_spool(struct db_writer *w)
 	return 0;
 }
 
-static void *writer_main(void *arg)
+static void writer_main(void *arg)
 {
 	struct db_writer *w = arg;
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	mysql_thread_init();
-
-	int backoff_ms = BACKOFF_MIN_MS;
+	struct worker_backoff backoff;
+	worker_backoff_reset(&backoff);
 	for (;;) {
 		bool stopping = row_queue_stopping(w->rows);
 		if (w->mysql == NULL) {
@@ -507,11 +500,10 @@ static void *writer_main(void *arg)
 				break;
 			if (connect_db(w) != 0) {
 				spool_queued(w);
-				row_queue_wait_stop(w->rows, backoff_ms);
-				backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
+				row_queue_wait_stop(w->rows, worker_backoff_next_ms(&backoff));
 				continue;
 			}
-			backoff_ms = BACKOFF_MIN_MS;
+			worker_backoff_reset(&backoff);
 			if (replay_spool(w) != 0) {
 				disconnect(w);
 				continue;
@@ -535,8 +527,6 @@ static void *writer_main(void *arg)
 	if (left > 0)
 		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "stopping with %zu rows neither in the database nor spooled: they are lost", left);
 	disconnect(w);
-	mysql_thread_end();
-	return NULL;
 }
 
 static void free_writer(struct db_writer *w)
@@ -586,7 +576,7 @@ struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queu
 	w->stats = stats;
 	w->spool = spool;
 	atomic_init(&w->socket_fd, -1);
-	int rc = pthread_create(&w->thread, NULL, writer_main, w);
+	int rc = worker_start(&w->thread, writer_main, w);
 	if (rc != 0) {
 		log_queue_push(lq, MOSQ_LOG_ERR, PREFIX "cannot start the database writer thread: %s", strerror(rc));
 		free_writer(w);
@@ -605,6 +595,6 @@ void db_writer_stop(struct db_writer *w)
 	if (w == NULL)
 		return;
 	row_queue_stop(w->rows);
-	db_join_worker(w->thread, STOP_GRACE_S, writer_socket, w);
+	worker_join(w->thread, writer_socket, w);
 	free_writer(w);
 }

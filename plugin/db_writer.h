@@ -6,7 +6,7 @@
  * only, writes rows in batches of one transaction each (a batch goes out
  * as a few multi-row INSERTs per table, not one per row), and removes rows
  * from the queue only after COMMIT succeeded. On any error it drops the
- * connection and reconnects with exponential back-off (1 s to 60 s); while
+ * connection and reconnects on the back-off of worker.h (1 s to 60 s); while
  * the database is away, queued rows go to the on-disk spool (when there is
  * one) and are replayed first once it is back. Every row made durable is
  * recorded in the spool's meter journal. It logs through the log queue only.

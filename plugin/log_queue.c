@@ -21,11 +21,16 @@ void log_queue_destroy(struct log_queue *q)
 
 void log_queue_push(struct log_queue *q, int level, const char *fmt, ...)
 {
-	char buf[LOG_QUEUE_LINE_BYTES];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	log_queue_vpush(q, level, fmt, ap);
 	va_end(ap);
+}
+
+void log_queue_vpush(struct log_queue *q, int level, const char *fmt, va_list ap)
+{
+	char buf[LOG_QUEUE_LINE_BYTES];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 
 	pthread_mutex_lock(&q->mu);
 	if (q->count == LOG_QUEUE_LINES) {

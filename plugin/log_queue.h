@@ -11,6 +11,7 @@
 #define LOWI_LOG_QUEUE_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,6 +34,9 @@ void log_queue_destroy(struct log_queue *q);
 /* Any thread. level is a MOSQ_LOG_* value. */
 void log_queue_push(struct log_queue *q, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same for a caller that forwards its own variable arguments. */
+void log_queue_vpush(struct log_queue *q, int level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 /* Any thread: false when no line was pushed since the last drain began;
  * cheap enough to ask for every message. */

@@ -26,7 +26,9 @@
 #include <mosquitto_plugin.h>
 
 #include "aggregator.h"
+#include "brussels.h"
 #include "config.h"
+#include "db_connect.h"
 #include "db_writer.h"
 #include "deadline.h"
 #include "log_queue.h"
@@ -244,6 +246,41 @@ static void plugin_free(struct lowi_plugin *p)
 	free(p);
 }
 
+/* What the price worker gets from the plugin (struct price_host): its
+ * settings, the log queue, a session as the writer's, its counters. */
+static void price_log(void *ctx, int level, const char *fmt, ...)
+{
+	struct lowi_plugin *p = ctx;
+	va_list ap;
+	va_start(ap, fmt);
+	log_queue_vpush(&p->log, level, fmt, ap);
+	va_end(ap);
+}
+
+static MYSQL *price_db_connect(void *ctx, char *err, size_t errlen)
+{
+	struct lowi_plugin *p = ctx;
+	unsigned errnum;
+	return db_connect(&p->cfg, err, errlen, &errnum);
+}
+
+static struct price_worker *start_prices(struct lowi_plugin *p)
+{
+	struct price_host host = {
+		.source = (enum price_source)p->cfg.price_source,
+		.url = p->cfg.price_url,
+		.timeout_s = p->cfg.price_timeout_s,
+		.first_day = civil_to_days(p->cfg.price_start_year, p->cfg.price_start_month, p->cfg.price_start_day),
+		.ctx = p,
+		.log = price_log,
+		.db_connect = price_db_connect,
+		.requests = &p->stats.price_requests,
+		.failures = &p->stats.price_failures,
+		.periods = &p->stats.price_periods,
+	};
+	return price_worker_start(&host);
+}
+
 int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, struct mosquitto_opt *options, int option_count)
 {
 	char err[512];
@@ -291,7 +328,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		goto fail;
 	}
 	if (p->cfg.price_source != PRICE_SOURCE_NONE) {
-		p->prices = price_worker_start(&p->cfg, &p->log, &p->stats);
+		p->prices = start_prices(p);
 		if (p->prices == NULL) {
 			snprintf(err, sizeof(err), "cannot start the price worker");
 			goto fail;

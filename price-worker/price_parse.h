@@ -12,7 +12,7 @@
  * (re)initialised by every parse call, so it must not hold points from an
  * earlier call (free it first).
  *
- * Formats (see DOMAIN.md section 4 and tests/price-fixtures/README):
+ * Formats (docs/prices.md describes both sources):
  *   Elia:   [{"dateTime":"2025-10-01T22:00:00Z","price":93.91,"isVisible":true},...]
  *   Energy-Charts: {"license_info":"...","unix_seconds":[...],"price":[...],
  *                   "unit":"EUR / MWh","deprecated":false}

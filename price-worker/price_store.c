@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "brussels.h"
-#include "db_connect.h"
+#include "worker.h"
 
 enum { DEC = 32 };
 
@@ -131,15 +131,14 @@ static int prepare_all(struct price_store *s, char *err, size_t errlen)
 	return 0;
 }
 
-struct price_store *price_store_open(const struct lowi_config *cfg, char *err, size_t errlen)
+struct price_store *price_store_open(const struct price_host *host, char *err, size_t errlen)
 {
 	struct price_store *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	unsigned errnum;
-	s->m = db_connect(cfg, err, errlen, &errnum);
+	s->m = host->db_connect(host->ctx, err, errlen);
 	if (s->m == NULL || prepare_all(s, err, errlen) != 0) {
 		price_store_close(s);
 		return NULL;

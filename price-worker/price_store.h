@@ -3,7 +3,7 @@
  * contract formulas, storing prices with their Buy/Sell, and recomputing
  * Buy/Sell when a formula changes. Prepared statements for every value.
  *
- * Price-worker thread only. The store owns its connection (db_connect) and
+ * Price-worker thread only. The store owns its connection (from the host) and
  * statements; every call returns 0, or -1 with a reason in err, after
  * which the caller closes the store and reconnects later.
  */
@@ -13,13 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
 #include "price_parse.h"
+#include "price_worker.h"
 #include "tariff.h"
 
 struct price_store;
 
-struct price_store *price_store_open(const struct lowi_config *cfg, char *err, size_t errlen);
+/* A session from host->db_connect with the store's statements prepared. */
+struct price_store *price_store_open(const struct price_host *host, char *err, size_t errlen);
 void price_store_close(struct price_store *s);
 /* Socket of the session, for the stopping thread to cut a hung query. */
 int price_store_socket(const struct price_store *s);

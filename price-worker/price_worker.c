@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,15 +21,17 @@
 #include <mysql.h>
 
 #include "brussels.h"
-#include "db_connect.h"
 #include "deadline.h"
 #include "price_fetch.h"
+#include "price_market.h"
 #include "price_parse.h"
 #include "price_store.h"
 #include "tariff.h"
+#include "worker.h"
 
 #define PREFIX LOWI_LOG_PREFIX "prices: "
 #include "log_prefix.h"
+#define LOG(w, level, ...) (w)->host.log((w)->host.ctx, (level), __VA_ARGS__)
 #define ELIA_BASE "https://griddata.elia.be/eliabecontrols.prod/interface/Interconnections"
 #define ENERGY_CHARTS_BASE "https://api.energy-charts.info"
 #define PUBLICATION_S (13 * 3600)      /* results for tomorrow: ~12:55 Brussels */
@@ -46,7 +47,6 @@
  * jitter between two of them. */
 #define GAP_MARGIN_MS 250
 #define ENERGY_CHARTS_MAX_DAYS 31
-#define STOP_GRACE_S 2
 
 struct day_state {
 	uint16_t minutes;   /* covered by stored periods */
@@ -55,9 +55,7 @@ struct day_state {
 };
 
 struct price_worker {
-	const struct lowi_config *cfg;
-	struct log_queue *lq;
-	struct lowi_stats *stats;
+	struct price_host host;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -68,12 +66,12 @@ struct price_worker {
 	struct price_store *store;
 	struct tariff tariff;
 	bool loaded;
-	int64_t first_day, cutover_day;
+	int64_t first_day;
 	struct day_state *days;
 	size_t ndays;
 	int64_t last_request_ms, paused_until_ms; /* request spacing, UTC ms */
 	int64_t next_tariff_check, next_progress;
-	int db_backoff_s;
+	struct worker_backoff db_backoff;
 	size_t fetched_since_progress;
 	bool reported_up_to_date;
 };
@@ -151,7 +149,7 @@ static void log_tariff(struct price_worker *w)
 		char from[16];
 		day_text(r->from_day, from);
 		if (r->problem[0])
-			log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "FormPxElectr row %s is not used: %s; Buy/Sell of its periods are left as they are",
+			LOG(w, MOSQ_LOG_ERR, PREFIX "FormPxElectr row %s is not used: %s; Buy/Sell of its periods are left as they are",
 				from, r->problem);
 	}
 }
@@ -161,7 +159,7 @@ static int refresh_tariff(struct price_worker *w, bool force)
 	char err[400];
 	uint64_t before = w->tariff.fingerprint;
 	if (price_store_load_tariff(w->store, &w->tariff, err, sizeof(err)) != 0) {
-		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "%s", err);
+		LOG(w, MOSQ_LOG_ERR, PREFIX "%s", err);
 		return -1;
 	}
 	w->next_tariff_check = time(NULL) + TARIFF_CHECK_S;
@@ -170,11 +168,11 @@ static int refresh_tariff(struct price_worker *w, bool force)
 	log_tariff(w);
 	size_t updated;
 	if (price_store_recompute(w->store, &w->tariff, &updated, err, sizeof(err)) != 0) {
-		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "%s", err);
+		LOG(w, MOSQ_LOG_ERR, PREFIX "%s", err);
 		return -1;
 	}
 	if (updated || !force)
-		log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "contract formulas %s: Buy/Sell recomputed for %zu periods",
+		LOG(w, MOSQ_LOG_NOTICE, PREFIX "contract formulas %s: Buy/Sell recomputed for %zu periods",
 			force ? "checked" : "changed", updated);
 	return 0;
 }
@@ -190,7 +188,7 @@ static int load_state(struct price_worker *w, int64_t last_day)
 	/* Minutes covered per day: sum of Minutes of the stored periods. */
 	int rc = price_store_count_days(w->store, w->first_day, w->ndays, counts, err, sizeof(err));
 	if (rc != 0)
-		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "%s", err);
+		LOG(w, MOSQ_LOG_ERR, PREFIX "%s", err);
 	size_t done = 0;
 	for (size_t i = 0; rc == 0 && i < w->ndays; i++) {
 		w->days[i].minutes = counts[i];
@@ -202,8 +200,8 @@ static int load_state(struct price_worker *w, int64_t last_day)
 	char first[16], last[16];
 	day_text(w->first_day, first);
 	day_text(last_day, last);
-	log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "source %s; %zu of %zu days from %s to %s already stored",
-		price_source_name(w->cfg->price_source), done, w->ndays, first, last);
+	LOG(w, MOSQ_LOG_NOTICE, PREFIX "source %s; %zu of %zu days from %s to %s already stored",
+		price_source_name(w->host.source), done, w->ndays, first, last);
 	return refresh_tariff(w, true);
 }
 
@@ -228,8 +226,8 @@ static void build_url(const struct price_worker *w, int64_t first, int64_t last,
 	char a[16], b[16];
 	day_text(first, a);
 	day_text(last, b);
-	const char *base = w->cfg->price_url;
-	if (w->cfg->price_source == PRICE_SOURCE_ENERGY_CHARTS)
+	const char *base = w->host.url;
+	if (w->host.source == PRICE_SOURCE_ENERGY_CHARTS)
 		snprintf(url, len, "%s/price?bzn=BE&start=%s&end=%s", base ? base : ENERGY_CHARTS_BASE, a, b);
 	else
 		snprintf(url, len, "%s/daily/%s/%s", base ? base : ELIA_BASE, hourly ? "auctionresults" : "auctionresultsqh", a);
@@ -241,7 +239,7 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 {
 	char url[1200];
 	build_url(w, first, last, hourly, url, sizeof(url));
-	int64_t gap = w->cfg->price_source == PRICE_SOURCE_ENERGY_CHARTS ? ENERGY_CHARTS_GAP_S : ELIA_GAP_S;
+	int64_t gap = w->host.source == PRICE_SOURCE_ENERGY_CHARTS ? ENERGY_CHARTS_GAP_S : ELIA_GAP_S;
 	int64_t ready_ms = w->last_request_ms + gap * 1000 + GAP_MARGIN_MS;
 	if (ready_ms < w->paused_until_ms)
 		ready_ms = w->paused_until_ms;
@@ -253,49 +251,49 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 
 	struct http_response r;
 	w->last_request_ms = wall_clock_ms();
-	atomic_fetch_add(&w->stats->price_requests, 1);
-	int rc = http_get(w->curl, url, w->cfg->price_timeout_s, &w->stop, &r);
+	atomic_fetch_add(w->host.requests, 1);
+	int rc = http_get(w->curl, url, w->host.timeout_s, &w->stop, &r);
 	if (atomic_load(&w->stop)) {
 		http_response_free(&r);
 		return FETCH_STOPPED;
 	}
 	enum fetch_outcome out = FETCH_FAILED;
 	if (rc != 0) {
-		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s failed: %s", url, r.error);
+		LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s failed: %s", url, r.error);
 	} else if (r.status == 429) {
 		long after = r.retry_after_s > 0 ? r.retry_after_s : 60;
 		w->paused_until_ms = wall_clock_ms() + (int64_t)after * 1000;
-		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: 429 Too Many Requests; pausing %ld s as asked", url, after);
+		LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s: 429 Too Many Requests; pausing %ld s as asked", url, after);
 		out = FETCH_RATE_LIMITED;
 	} else if (r.status == 404) {
-		log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "GET %s: no prices yet (HTTP 404); asking again later", url);
+		LOG(w, MOSQ_LOG_NOTICE, PREFIX "GET %s: no prices yet (HTTP 404); asking again later", url);
 		out = FETCH_NOT_YET;
 	} else if (r.status != 200) {
-		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: HTTP %ld%s", url, r.status,
+		LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s: HTTP %ld%s", url, r.status,
 			r.status >= 500 ? "; backing off" : "");
 	} else {
 		struct price_parse_result pr;
 		int64_t from = day_start(first), to = day_end(last);
-		enum price_parse_status st = w->cfg->price_source == PRICE_SOURCE_ENERGY_CHARTS
+		enum price_parse_status st = w->host.source == PRICE_SOURCE_ENERGY_CHARTS
 			? price_parse_energy_charts(r.body, r.len, from, to, &pr)
 			: price_parse_elia(r.body, r.len, hourly ? 3600 : 900, from, to, &pr);
 		if (st == PRICE_PARSE_MALFORMED) {
-			log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: answer rejected: %s", url, pr.reason);
+			LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s: answer rejected: %s", url, pr.reason);
 		} else if (st == PRICE_PARSE_NOT_YET || pr.count == 0) {
 			if (pr.rejected)
-				log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: no valid period (%zu rejected: %s)", url, pr.rejected, pr.reason);
+				LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s: no valid period (%zu rejected: %s)", url, pr.rejected, pr.reason);
 			else
-				log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "GET %s: no prices yet (empty answer); asking again later", url);
+				LOG(w, MOSQ_LOG_NOTICE, PREFIX "GET %s: no prices yet (empty answer); asking again later", url);
 			out = pr.rejected ? FETCH_FAILED : FETCH_NOT_YET;
 		} else {
 			char err[400];
 			size_t formula_failures;
 			if (pr.rejected)
-				log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "GET %s: %zu periods rejected (%s); the valid %zu are stored",
+				LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s: %zu periods rejected (%s); the valid %zu are stored",
 					url, pr.rejected, pr.reason, pr.count);
-			if (price_store_put(w->store, pr.points, pr.count, price_source_name(w->cfg->price_source), &w->tariff,
+			if (price_store_put(w->store, pr.points, pr.count, price_source_name(w->host.source), &w->tariff,
 					&formula_failures, err, sizeof(err)) != 0) {
-				log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "%s", err);
+				LOG(w, MOSQ_LOG_ERR, PREFIX "%s", err);
 				out = FETCH_DB_ERROR;
 			} else {
 				for (size_t i = 0; i < pr.count; i++) {
@@ -305,8 +303,8 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 						w->days[idx].minutes = (uint16_t)(w->days[idx].minutes + pr.points[i].period_s / 60);
 				}
 				if (formula_failures)
-					log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "%zu periods stored without Buy/Sell: no valid formula", formula_failures);
-				atomic_fetch_add(&w->stats->price_periods, pr.count);
+					LOG(w, MOSQ_LOG_WARNING, PREFIX "%zu periods stored without Buy/Sell: no valid formula", formula_failures);
+				atomic_fetch_add(w->host.periods, pr.count);
 				*stored += pr.count;
 				out = FETCH_STORED;
 			}
@@ -314,7 +312,7 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 		price_parse_result_free(&pr);
 	}
 	if (out == FETCH_FAILED)
-		atomic_fetch_add(&w->stats->price_failures, 1);
+		atomic_fetch_add(w->host.failures, 1);
 	http_response_free(&r);
 	return out;
 }
@@ -322,12 +320,12 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 /* Days [first, last] are fetched together (Energy-Charts) or one (Elia). */
 static enum fetch_outcome fetch_days(struct price_worker *w, int64_t first, int64_t last, size_t *stored)
 {
-	bool hourly = first < w->cutover_day;
+	bool hourly = price_market_period_s(first) == 3600;
 	/* A day refetched is replaced: its minutes are counted again. */
 	for (int64_t d = first; d <= last; d++)
 		w->days[d - w->first_day].minutes = 0;
 	enum fetch_outcome out = fetch_once(w, first, last, hourly, stored);
-	if (w->cfg->price_source == PRICE_SOURCE_ELIA && !hourly && out == FETCH_NOT_YET)
+	if (w->host.source == PRICE_SOURCE_ELIA && !hourly && out == FETCH_NOT_YET)
 		out = fetch_once(w, first, last, true, stored); /* quarter-hourly missing: hourly */
 	return out;
 }
@@ -348,7 +346,7 @@ static void report_progress(struct price_worker *w, int64_t now, int64_t last_da
 	if (newest >= 0)
 		day_text(newest, day);
 	if (w->fetched_since_progress || force)
-		log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "%zu of %" PRId64 " days stored (latest %s); %zu periods fetched since the last report",
+		LOG(w, MOSQ_LOG_NOTICE, PREFIX "%zu of %" PRId64 " days stored (latest %s); %zu periods fetched since the last report",
 			done, last_day - w->first_day + 1, day, w->fetched_since_progress);
 	w->fetched_since_progress = 0;
 	w->next_progress = now + PROGRESS_EVERY_S;
@@ -360,7 +358,7 @@ static void step(struct price_worker *w)
 	int64_t now = time(NULL), t = today(now);
 	int64_t last_day = now >= brussels_local_to_utc(t, PUBLICATION_S) ? t + 1 : t;
 	if (ensure_days(w, last_day) != 0) {
-		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "out of memory");
+		LOG(w, MOSQ_LOG_ERR, PREFIX "out of memory");
 		wait_until(w, now + 60);
 		return;
 	}
@@ -395,11 +393,11 @@ static void step(struct price_worker *w)
 	}
 	w->reported_up_to_date = false;
 	int64_t last = first;
-	if (w->cfg->price_source == PRICE_SOURCE_ENERGY_CHARTS) {
+	if (w->host.source == PRICE_SOURCE_ENERGY_CHARTS) {
 		/* One request for a run of missing days, never across the change
 		 * from hourly to quarter-hourly periods. */
 		while (last + 1 <= last_day && last + 1 - first < ENERGY_CHARTS_MAX_DAYS && !complete(w, last + 1)
-			&& (last + 1 < w->cutover_day) == (first < w->cutover_day))
+			&& price_market_period_s(last + 1) == price_market_period_s(first))
 			last++;
 	}
 	size_t stored = 0;
@@ -422,29 +420,25 @@ static void step(struct price_worker *w)
 	report_progress(w, now, last_day, false);
 }
 
-static void *worker_main(void *arg)
+static void price_main(void *arg)
 {
 	struct price_worker *w = arg;
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	mysql_thread_init();
 	w->curl = curl_easy_init();
 	if (w->curl == NULL)
-		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "cannot create a libcurl handle; no prices will be fetched");
+		LOG(w, MOSQ_LOG_ERR, PREFIX "cannot create a libcurl handle; no prices will be fetched");
 
 	while (w->curl && !atomic_load(&w->stop)) {
 		if (w->store == NULL) {
 			char err[600];
-			w->store = price_store_open(w->cfg, err, sizeof(err));
+			w->store = price_store_open(&w->host, err, sizeof(err));
 			if (w->store == NULL) {
-				log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "database %s; retrying in %d s", err, w->db_backoff_s);
-				wait_until(w, time(NULL) + w->db_backoff_s);
-				w->db_backoff_s = w->db_backoff_s * 2 > 60 ? 60 : w->db_backoff_s * 2;
+				int wait_ms = worker_backoff_next_ms(&w->db_backoff);
+				LOG(w, MOSQ_LOG_ERR, PREFIX "database %s; retrying in %d s", err, wait_ms / 1000);
+				wait_until_ms(w, wall_clock_ms() + wait_ms);
 				continue;
 			}
 			atomic_store(&w->db_socket, price_store_socket(w->store));
-			w->db_backoff_s = 1;
+			worker_backoff_reset(&w->db_backoff);
 		}
 		if (!w->loaded) {
 			int64_t now = time(NULL), t = today(now);
@@ -460,31 +454,26 @@ static void *worker_main(void *arg)
 	close_store(w);
 	if (w->curl)
 		curl_easy_cleanup(w->curl);
-	mysql_thread_end();
-	return NULL;
 }
 
-struct price_worker *price_worker_start(const struct lowi_config *cfg, struct log_queue *lq, struct lowi_stats *stats)
+struct price_worker *price_worker_start(const struct price_host *host)
 {
 	struct price_worker *w = calloc(1, sizeof(*w));
 	if (w == NULL) {
-		log_queue_push(lq, MOSQ_LOG_ERR, PREFIX "out of memory");
+		host->log(host->ctx, MOSQ_LOG_ERR, PREFIX "out of memory");
 		return NULL;
 	}
-	w->cfg = cfg;
-	w->lq = lq;
-	w->stats = stats;
-	w->db_backoff_s = 1;
-	w->first_day = civil_to_days(cfg->price_start_year, cfg->price_start_month, cfg->price_start_day);
-	w->cutover_day = civil_to_days(2025, 10, 1);
+	w->host = *host;
+	worker_backoff_reset(&w->db_backoff);
+	w->first_day = host->first_day;
 	tariff_init(&w->tariff);
 	atomic_init(&w->stop, false);
 	atomic_init(&w->db_socket, -1);
 	pthread_mutex_init(&w->mu, NULL);
 	monotonic_cond_init(&w->cv);
-	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	int rc = worker_start(&w->thread, price_main, w);
 	if (rc != 0) {
-		log_queue_push(lq, MOSQ_LOG_ERR, PREFIX "cannot start the price worker thread: %s", strerror(rc));
+		host->log(host->ctx, MOSQ_LOG_ERR, PREFIX "cannot start the price worker thread: %s", strerror(rc));
 		pthread_cond_destroy(&w->cv);
 		pthread_mutex_destroy(&w->mu);
 		free(w);
@@ -506,7 +495,7 @@ void price_worker_stop(struct price_worker *w)
 	atomic_store(&w->stop, true);
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	db_join_worker(w->thread, STOP_GRACE_S, worker_socket, w);
+	worker_join(w->thread, worker_socket, w);
 	tariff_free(&w->tariff);
 	free(w->days);
 	pthread_cond_destroy(&w->cv);

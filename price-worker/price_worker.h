@@ -2,30 +2,59 @@
  * The price-worker thread: keeps PxElectr filled with day-ahead prices
  * (EPEX SPOT Belgium) and the contract's Buy/Sell prices.
  *
- * On start it backfills every Brussels day from plugin_opt_price_start that
- * is not complete in the database (so a restart resumes where it stopped
- * and repeats no day already stored), then fetches tomorrow after the
- * auction results are published (about 13:00 Brussels time), retrying with
+ * On start it backfills every Brussels day from host->first_day that is
+ * not complete in the database (so a restart resumes where it stopped and
+ * repeats no day already stored), then fetches tomorrow after the auction
+ * results are published (about 13:00 Brussels time), retrying with
  * back-off until it is in. It honours each source's rate limit and
  * Retry-After, reloads FormPxElectr every minute and recomputes the periods
- * whose formula changed. It owns its MariaDB connection and CURL handle and
- * logs only through the log queue.
+ * whose formula changed. It owns its MariaDB connection and CURL handle.
  *
- * price_worker_start/stop are called on the broker thread (plugin init and
- * cleanup); cfg, lq and stats must outlive the worker. curl_global_init and
- * mysql_library_init must have been called before start.
+ * This header is the module's whole interface. What the worker needs from
+ * the program that hosts it (settings, a log, a MariaDB session, counters)
+ * comes in struct price_host, so the module knows nothing of the plugin's
+ * configuration, log queue or statistics. Besides this, the module uses the
+ * plugin's worker-thread kit (worker.h) and its pure calendar and clock
+ * headers (brussels.h, deadline.h).
+ *
+ * price_worker_start/stop are called on one thread (the broker thread:
+ * plugin init and cleanup). curl_global_init and mysql_library_init must
+ * have been called before start.
  */
 #ifndef LOWI_PRICE_WORKER_H
 #define LOWI_PRICE_WORKER_H
 
-#include "config.h"
-#include "log_queue.h"
-#include "stats.h"
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mysql.h>
+
+#include "price_source.h"
+
+struct price_host {
+	enum price_source source;  /* not PRICE_SOURCE_NONE */
+	const char *url;           /* base URL; NULL: the source's public address */
+	unsigned timeout_s;        /* one HTTP request, connection included */
+	int64_t first_day;         /* first Brussels day kept, days since 1970-01-01 */
+
+	void *ctx;                 /* passed to log and db_connect */
+	/* A log line (level: a MOSQ_LOG_* value), from the worker's thread or
+	 * the caller of price_worker_start. */
+	void (*log)(void *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+	/* A MariaDB session with the schema in place and autocommit off, or
+	 * NULL with a one-line reason in err. Called on the worker's thread,
+	 * which then owns the session (mysql_close). */
+	MYSQL *(*db_connect)(void *ctx, char *err, size_t errlen);
+	/* Counters only the worker's thread adds to; anyone may read them. */
+	_Atomic uint64_t *requests, *failures, *periods;
+};
 
 struct price_worker;
 
-/* NULL (and a line in lq) when the thread cannot be started. */
-struct price_worker *price_worker_start(const struct lowi_config *cfg, struct log_queue *lq, struct lowi_stats *stats);
+/* The host is copied; url, ctx and the counters must outlive the worker.
+ * NULL (and a log line) when the thread cannot be started. */
+struct price_worker *price_worker_start(const struct price_host *host);
 
 /* Stops the thread within about two seconds, even during a hanging request
  * or query, joins it and frees everything. */

@@ -2,7 +2,7 @@
  * libFuzzer target: price-worker/price_parse.h price_parse_elia on arbitrary
  * bodies, read for fixed Brussels days (a 24-hour and a 25-hour day with
  * 3600 s periods, a 100-quarter and a 96-quarter day with 900 s periods,
- * and a five-day range across the 2025-10-01 switch).
+ * and a five-day range across the switch to quarters, price_market.h).
  * Invariants: no crash, no leak; the result obeys price_parse.h (points
  * sorted, unique, inside the day, on the period, prices in range; reason
  * NUL-terminated; MALFORMED and NOT_YET carry no points); the result does
@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ 3600, fuzz_midnight(2024, 10, 27), fuzz_midnight(2024, 10, 28) },
 		{ 900, fuzz_midnight(2025, 10, 26), fuzz_midnight(2025, 10, 27) },
 		{ 900, fuzz_midnight(2025, 11, 15), fuzz_midnight(2025, 11, 16) },
-		{ 900, fuzz_midnight(2025, 9, 29), fuzz_midnight(2025, 10, 4) },
+		{ 900, fuzz_day_start(PRICE_QUARTER_HOUR_FIRST_DAY - 2), fuzz_day_start(PRICE_QUARTER_HOUR_FIRST_DAY + 3) },
 	};
 	const char *body = (const char *)data;
 	for (size_t i = 0; i < sizeof(days) / sizeof(days[0]); i++) {

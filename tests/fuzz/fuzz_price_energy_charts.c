@@ -2,7 +2,7 @@
  * libFuzzer target: price-worker/price_parse.h price_parse_energy_charts on
  * arbitrary bodies, read for fixed Brussels days (an hourly day, the
  * 25-hour and the 100-quarter DST days, and a five-day range across the
- * 2025-10-01 switch from hourly to quarter-hourly periods).
+ * switch from hourly to quarter-hourly periods, price_market.h).
  * Invariants: no crash, no leak; the result obeys price_parse.h (points
  * sorted, unique, inside the range, period 900 or 3600 and start on it,
  * prices in range; reason NUL-terminated; MALFORMED and NOT_YET carry no
@@ -21,11 +21,11 @@ struct day {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct day days[] = {
-		{ fuzz_midnight(2025, 9, 30), fuzz_midnight(2025, 10, 1) },
+		{ fuzz_day_start(PRICE_QUARTER_HOUR_FIRST_DAY - 1), fuzz_day_start(PRICE_QUARTER_HOUR_FIRST_DAY) },
 		{ fuzz_midnight(2024, 10, 27), fuzz_midnight(2024, 10, 28) },
 		{ fuzz_midnight(2025, 10, 26), fuzz_midnight(2025, 10, 27) },
 		{ fuzz_midnight(2025, 11, 15), fuzz_midnight(2025, 11, 16) },
-		{ fuzz_midnight(2025, 9, 29), fuzz_midnight(2025, 10, 4) },
+		{ fuzz_day_start(PRICE_QUARTER_HOUR_FIRST_DAY - 2), fuzz_day_start(PRICE_QUARTER_HOUR_FIRST_DAY + 3) },
 	};
 	const char *body = (const char *)data;
 	for (size_t i = 0; i < sizeof(days) / sizeof(days[0]); i++) {

@@ -10,12 +10,19 @@
 
 #include "brussels.h"
 #include "fuzz_check.h"
+#include "price_market.h"
 #include "price_parse.h"
 
 /* UTC instant of Brussels midnight starting civil day y-m-d. */
 static inline int64_t fuzz_midnight(int y, int m, int d)
 {
 	return brussels_local_to_utc(civil_to_days(y, m, d), 0);
+}
+
+/* UTC instant of Brussels midnight starting day number n (brussels.h). */
+static inline int64_t fuzz_day_start(int64_t n)
+{
+	return brussels_local_to_utc(n, 0);
 }
 
 /* period_s: the one asked for (Elia), or 0 when the parser infers it. */

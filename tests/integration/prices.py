@@ -16,6 +16,10 @@ import scenario as sc
 FIXTURES = os.path.join(sc.ROOT, "tests", "price-fixtures")
 sys.path.insert(0, FIXTURES)
 from server import price_at  # noqa: E402,F401  (expected prices, as served)
+from server import QH_SWITCH_DAY, brussels_day_bounds  # noqa: E402  (read from price-worker/price_market.h)
+
+# The first quarter-hour delivery day, and the UTC instant it starts.
+QH_SWITCH_S = brussels_day_bounds(QH_SWITCH_DAY)[0]
 
 ELIA_PATH = "/eliabecontrols.prod/interface/Interconnections"
 BRUSSELS = zoneinfo.ZoneInfo("Europe/Brussels")

@@ -1,8 +1,8 @@
 """Price issue, done-when 2, 5 and 6.
 The broker starts on 2026-03-30 at 14:00 Brussels time with price_start
 2025-03-28: the worker backfills a year from the Elia-format fixture server.
- - hourly rows up to delivery day 2025-09-30, quarter-hour rows from
-   2025-10-01; the DST days give 23/25 hours and 92/100 quarters; every
+ - hourly rows up to the day before the switch to quarters
+   (price-worker/price_market.h), quarter-hour rows from it; the DST days give 23/25 hours and 92/100 quarters; every
    period present once, no gap; each period's price as served;
  - the broker is stopped in the middle of the backfill and started again:
    it resumes, and no day already stored is requested again;
@@ -10,7 +10,7 @@ The broker starts on 2026-03-30 at 14:00 Brussels time with price_start
    a broken formula is reported with its position and leaves its periods as
    they were;
  - the ConsoCost view prices Conso quarters with the covering period on
-   both sides of 2025-10-01."""
+   both sides of that switch."""
 import datetime as dt
 from decimal import Decimal
 
@@ -48,8 +48,9 @@ def main():
 
     rows = px.stored(db, "P1")
     days = px.complete_days(rows, FIRST, LAST)
-    for day, want in ((dt.date(2025, 3, 30), (23, 60)), (dt.date(2025, 9, 30), (24, 60)),
-                      (dt.date(2025, 10, 1), (96, 15)), (dt.date(2025, 10, 26), (100, 15)),
+    qh, last_hourly = px.QH_SWITCH_DAY, px.QH_SWITCH_DAY - dt.timedelta(days=1)
+    for day, want in ((dt.date(2025, 3, 30), (23, 60)), (last_hourly, (24, 60)),
+                      (qh, (96, 15)), (dt.date(2025, 10, 26), (100, 15)),
                       (dt.date(2026, 3, 29), (92, 15)), (dt.date(2026, 3, 31), (96, 15))):
         n = days[day][0]
         minutes = {m for ts, _, _, _, m, _ in rows if px.brussels_day(ts) == day}
@@ -84,16 +85,18 @@ def main():
     rows2 = px.stored(db, "P1")
     check("its periods are left as they were", [r[1:4] for r in rows2] == [r[1:4] for r in rows], "")
 
-    # Done-when 6: the cost view on both sides of 2025-10-01.
+    # Done-when 6: the cost view on both sides of the switch to quarters:
+    # a quarter inside the last hourly period, one in the first quarter day.
+    before, after = px.QH_SWITCH_S - 45 * 60, px.QH_SWITCH_S + 12 * 3600 + 15 * 60
     db.query("INSERT INTO Conso (DtTm, In_D, In_N, OUT_D, OUT_N, Soutire, Injecte, Serial) VALUES"
-             " ('2025-09-30 21:15:00', 1, 1, 0, 0, 0.500, 0.100, 'x'),"
-             " ('2025-10-01 10:15:00', 1, 1, 0, 0, 0.250, 0.300, 'x')", db="P1")
+             f" ('{utc_text(before)}', 1, 1, 0, 0, 0.500, 0.100, 'x'),"
+             f" ('{utc_text(after)}', 1, 1, 0, 0, 0.250, 0.300, 'x')", db="P1")
     cost = db.query("SELECT TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm), TIMESTAMPDIFF(SECOND, '1970-01-01', PriceDtTm),"
                     " PriceMinutes, Buy, Sell, Cost_EUR FROM ConsoCost ORDER BY DtTm", db="P1")
     by_ts = {r[0]: r for r in px.stored(db, "P1")}
     for (ts, pts, minutes, buy, sell, eur), (sout, inj, want_pts, want_min) in zip(cost, (
-            (Decimal("0.5"), Decimal("0.1"), ts_of("2025-09-30 21:00"), 60),
-            (Decimal("0.25"), Decimal("0.3"), ts_of("2025-10-01 10:15"), 15))):
+            (Decimal("0.5"), Decimal("0.1"), before - before % 3600, 60),
+            (Decimal("0.25"), Decimal("0.3"), after, 15))):
         want = (sout * Decimal(str(by_ts[want_pts][2])) - inj * Decimal(str(by_ts[want_pts][3]))) / 100
         check(f"ConsoCost at {dt.datetime.utcfromtimestamp(ts)} uses the {want_min}-minute period at "
               f"{dt.datetime.utcfromtimestamp(want_pts)}", pts == want_pts and minutes == want_min and abs(eur - want) < Decimal("0.000001"),
@@ -104,8 +107,8 @@ def main():
     db.stop()
 
 
-def ts_of(text):
-    return int(dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc).timestamp())
+def utc_text(ts):
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 run_main(main)

@@ -30,7 +30,7 @@ FAULTS = {  # day -> (fault mode, expected log line)
 
 def energy_charts(base, db, fixtures):
     db.create_database("EC", sc.DB_USER, sc.DB_PASSWORD)
-    fixtures.fault("start=2025-10-01", "429", times=1, retry_after=120)
+    fixtures.fault(f"start={px.QH_SWITCH_DAY}", "429", times=1, retry_after=120)
     broker = px.start_broker(base, db, "EC", "energy-charts", fixtures, price_start=FIRST.isoformat())
     ok = px.wait_days(db, "EC", FIRST, LAST, 60)
     check("energy-charts: every day from 2025-09-01 to tomorrow stored", ok, "")
@@ -48,7 +48,7 @@ def energy_charts(base, db, fixtures):
     rows = px.stored(db, "EC")
     wrong = [r for r in rows if abs(r[1] - px.price_at(r[0], r[4] * 60)) > 0.0005]
     check("energy-charts: prices as served, hourly then quarter-hourly",
-          not wrong and {r[4] for r in rows if r[0] < 1759269600} == {60} and {r[4] for r in rows if r[0] >= 1759269600} == {15},
+          not wrong and {r[4] for r in rows if r[0] < px.QH_SWITCH_S} == {60} and {r[4] for r in rows if r[0] >= px.QH_SWITCH_S} == {15},
           f"{len(rows)} periods")
     broker.stop()
 

@@ -138,10 +138,11 @@ def check_elia(a):
     expect_elia_day(a, "auctionresults", "2025-01-15", 3600, 24)
     expect_elia_day(a, "auctionresults", "2025-03-30", 3600, 23)
     expect_elia_day(a, "auctionresults", "2024-10-27", 3600, 25)
-    expect_elia_day(a, "auctionresults", "2025-09-30", 3600, 24)
-    expect_elia_day(a, "auctionresults", "2025-10-01", 3600, 0)   # hourly after the switch: []
-    expect_elia_day(a, "auctionresultsqh", "2025-09-30", 900, 0)  # quarters before the switch: []
-    expect_elia_day(a, "auctionresultsqh", "2025-10-01", 900, 96)
+    qh, last_hourly = str(fx.QH_SWITCH_DAY), str(fx.QH_SWITCH_DAY - dt.timedelta(days=1))
+    expect_elia_day(a, "auctionresults", last_hourly, 3600, 24)
+    expect_elia_day(a, "auctionresults", qh, 3600, 0)   # hourly after the switch: []
+    expect_elia_day(a, "auctionresultsqh", last_hourly, 900, 0)  # quarters before the switch: []
+    expect_elia_day(a, "auctionresultsqh", qh, 900, 96)
     expect_elia_day(a, "auctionresultsqh", "2025-10-26", 900, 100)
     expect_elia_day(a, "auctionresultsqh", "2026-03-29", 900, 92)
     expect_elia_day(a, "auctionresultsqh", "2026-06-30", 900, 96)  # --published-until
@@ -159,14 +160,15 @@ def check_elia(a):
 def check_energy_charts(a):
     print("# Energy-Charts")
     a.post("/_reset")
-    st, h, obj = a.get_json(ec_path("2025-09-30", "2025-10-01"))
+    last_hourly, qh = fx.QH_SWITCH_DAY - dt.timedelta(days=1), fx.QH_SWITCH_DAY
+    st, h, obj = a.get_json(ec_path(str(last_hourly), str(qh)))
     ok = st == 200 and set(obj) == {"license_info", "unix_seconds", "price", "unit", "deprecated"}
     ok = ok and obj["unit"] == "EUR / MWh" and obj["deprecated"] is False and "CC BY 4.0" in obj["license_info"]
     check(ok, "fields license_info, unix_seconds, price, unit, deprecated")
-    s30, e30 = fx.brussels_day_bounds(dt.date(2025, 9, 30))
-    s01, e01 = fx.brussels_day_bounds(dt.date(2025, 10, 1))
+    s30, e30 = fx.brussels_day_bounds(last_hourly)
+    s01, e01 = fx.brussels_day_bounds(qh)
     want_t = list(range(s30, e30, 3600)) + list(range(s01, e01, 900))
-    check(ok and obj["unix_seconds"] == want_t, "2025-09-30..10-01: 24 hourly then 96 quarter timestamps (%d)"
+    check(ok and obj["unix_seconds"] == want_t, "last hourly day and first quarter day: 24 hourly then 96 quarter timestamps (%d)"
           % (len(obj["unix_seconds"]) if ok else -1))
     check(ok and obj["price"] == [fx.price_at(t, 3600 if t < e30 else 900) for t in want_t],
           "prices = price_at")

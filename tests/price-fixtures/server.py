@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Fixture HTTP server for the price worker: Elia griddata and Energy-Charts.
 
-Serves both day-ahead price sources in their real formats (see README in
-this directory and DOMAIN.md section 4) for any date, from deterministic
-synthetic prices (price_at), so that the price worker can be tested with
-real libcurl against 127.0.0.1. Faults are injected at run time over HTTP
-(POST /_control) and every request is logged (GET /_requests).
+Serves both day-ahead price sources in their real formats (docs/prices.md;
+README in this directory lists what it assumes beyond them) for any date,
+from deterministic synthetic prices (price_at), so that the price worker
+can be tested with real libcurl against 127.0.0.1. Faults are injected at
+run time over HTTP (POST /_control) and every request is logged
+(GET /_requests).
 
 All timing (publication of tomorrow's prices, the Energy-Charts rate limit,
 the request log) reads time.time(), so the server follows libfaketime
@@ -33,8 +34,20 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-# Delivery day from which the market time unit is 15 minutes (DOMAIN.md s4).
-QH_SWITCH_DAY = dt.date(2025, 10, 1)
+
+def _quarter_hour_first_day():
+    """The first delivery day of 15-minute periods, read from the plugin's
+    price-worker/price_market.h so that the two cannot disagree."""
+    header = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "price-worker", "price_market.h")
+    with open(header) as f:
+        m = re.search(r"^#define PRICE_QUARTER_HOUR_FIRST_DAY (\d+)$", f.read(), re.M)
+    if m is None:
+        raise SystemExit(f"{header}: no PRICE_QUARTER_HOUR_FIRST_DAY")
+    return dt.date(1970, 1, 1) + dt.timedelta(days=int(m.group(1)))
+
+
+# Delivery day from which the market time unit is 15 minutes.
+QH_SWITCH_DAY = _quarter_hour_first_day()
 
 # The reference sample: hourly, from 2019-12-31 23:00 UTC (2020-01-01 00:00
 # Brussels) onward.

@@ -217,7 +217,7 @@ static void test_reference_contract(void)
 	}
 }
 
-/* DOMAIN.md section 5, spring 2026, including negative prices. */
+/* Dynamic contracts of spring 2026 (docs/prices.md), negative prices included. */
 static void test_spring_2026_contracts(void)
 {
 	static const struct { double price; const char *engie_buy, *engie_sell, *frank_buy; } rows[] = {

@@ -10,6 +10,7 @@
  *   energy-charts/README and checks the listed status, count and rejected
  *   count, and that each README lists every file of its directory.
  */
+#include "price_market.h"
 #include "price_parse.h"
 
 #include <dirent.h>
@@ -80,6 +81,16 @@ static void iso(int64_t t, char *buf, size_t size)
 	snprintf(buf, size, "%04d-%02u-%02uT%02u:%02u:%02uZ", (int)(y % 10000), (unsigned)m % 13u,
 		(unsigned)d % 32u, (unsigned)(sod / 3600) % 24u, (unsigned)(sod / 60 % 60) % 60u,
 		(unsigned)(sod % 60) % 60u);
+}
+
+/* The civil day of a day number (days since 1970-01-01). */
+static struct day day_numbered(int64_t n)
+{
+	char buf[32];
+	int y, m, d;
+	iso(n * 86400, buf, sizeof(buf));
+	sscanf(buf, "%d-%d-%d", &y, &m, &d);
+	return day_of(y, m, d);
 }
 
 /* ---- body builder ------------------------------------------------------- */
@@ -527,7 +538,7 @@ static void test_energy_charts(void)
 
 	/* a range across the switch to quarters: each day gets its own period */
 	{
-		struct day h = day_of(2025, 9, 30), qd = day_of(2025, 10, 1);
+		struct day h = day_numbered(PRICE_QUARTER_HOUR_FIRST_DAY - 1), qd = day_numbered(PRICE_QUARTER_HOUR_FIRST_DAY);
 		struct sb a = ec_range(h.start, h.end, 3600), b = ec_range(qd.start, qd.end, 900);
 		struct sb m = { 0 };
 		/* splice: hourly times then quarter times, hourly prices then quarter prices */
@@ -538,11 +549,11 @@ static void test_energy_charts(void)
 		sb_printf(&m, "{\"unix_seconds\":[%.*s,%.*s],\"price\":[%.*s,%.*s]}", (int)(ae - at), at, (int)(be - bt),
 			bt, (int)(ape - ap), ap, (int)(bpe - bp), bp);
 		st = ec(m.s, h, &r);
-		CHECK(st == PRICE_PARSE_OK && r.count == 24 && r.points[0].period_s == 3600, "switch range: 09-30 hourly (%zu, %s)",
+		CHECK(st == PRICE_PARSE_OK && r.count == 24 && r.points[0].period_s == 3600, "switch range: last hourly day (%zu, %s)",
 			r.count, r.reason);
 		price_parse_result_free(&r);
 		st = ec(m.s, qd, &r);
-		CHECK(st == PRICE_PARSE_OK && r.count == 96 && r.points[0].period_s == 900, "switch range: 10-01 quarters (%zu, %s)",
+		CHECK(st == PRICE_PARSE_OK && r.count == 96 && r.points[0].period_s == 900, "switch range: first quarter day (%zu, %s)",
 			r.count, r.reason);
 		price_parse_result_free(&r);
 		/* both days in one call: each point keeps its own period */

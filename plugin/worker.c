@@ -1,0 +1,91 @@
+/* The plugin's worker-thread kit; see worker.h. */
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <mysql.h>
+
+#include "brussels.h"
+
+void worker_backoff_reset(struct worker_backoff *b)
+{
+	b->next_ms = WORKER_BACKOFF_MIN_MS;
+}
+
+int worker_backoff_next_ms(struct worker_backoff *b)
+{
+	int ms = b->next_ms < WORKER_BACKOFF_MIN_MS ? WORKER_BACKOFF_MIN_MS : b->next_ms;
+	b->next_ms = ms > WORKER_BACKOFF_MAX_MS / 2 ? WORKER_BACKOFF_MAX_MS : ms * 2;
+	return ms;
+}
+
+struct worker_run {
+	void (*body)(void *);
+	void *arg;
+};
+
+static void *worker_main(void *p)
+{
+	struct worker_run run = *(struct worker_run *)p;
+	free(p);
+	mysql_thread_init();
+	run.body(run.arg);
+	mysql_thread_end();
+	return NULL;
+}
+
+int worker_start(pthread_t *thread, void (*body)(void *), void *arg)
+{
+	struct worker_run *run = malloc(sizeof(*run));
+	if (run == NULL)
+		return ENOMEM;
+	run->body = body;
+	run->arg = arg;
+	/* Blocked before the thread exists, so no signal can reach it in the
+	 * moment before it could block them itself; it inherits this mask. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int rc = pthread_create(thread, NULL, worker_main, run);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		free(run);
+	return rc;
+}
+
+void worker_join(pthread_t thread, int fd_if_stuck(void *), void *ctx)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += WORKER_STOP_GRACE_S;
+	if (pthread_timedjoin_np(thread, NULL, &deadline) != 0) {
+		int fd = fd_if_stuck(ctx);
+		if (fd >= 0)
+			shutdown(fd, SHUT_RDWR);
+		pthread_join(thread, NULL);
+	}
+}
+
+void db_time(MYSQL_TIME *t, int64_t utc_s, bool date_only)
+{
+	int64_t days = utc_s >= 0 ? utc_s / 86400 : -((-utc_s + 86399) / 86400);
+	struct civil_date d = days_to_civil(days);
+	int64_t sod = utc_s - days * 86400;
+	memset(t, 0, sizeof(*t));
+	t->year = (unsigned)d.year;
+	t->month = (unsigned)d.month;
+	t->day = (unsigned)d.day;
+	if (date_only) {
+		t->time_type = MYSQL_TIMESTAMP_DATE;
+		return;
+	}
+	t->hour = (unsigned)(sod / 3600);
+	t->minute = (unsigned)(sod / 60 % 60);
+	t->second = (unsigned)(sod % 60);
+	t->time_type = MYSQL_TIMESTAMP_DATETIME;
+}
