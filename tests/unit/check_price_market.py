@@ -11,13 +11,14 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "price-fixtures"))
 import server  # noqa: E402
 
-failed = 0
+passed = failed = 0
 
 
 def check(ok, what):
-    global failed
+    global passed, failed
     if not ok:
         print("FAIL " + what)
+    passed += bool(ok)
     failed += not ok
 
 
@@ -35,5 +36,5 @@ for sub in ("tests/integration", "tests/price-fixtures", "tests/bench"):
             text = open(os.path.join(ROOT, sub, name)).read()
             hits = [n for n, line in enumerate(text.splitlines(), 1) if stray.search(line)]
             check(not hits, f"{sub}/{name}: no cut-over literal" + (f" (lines {hits})" if hits else ""))
-print(f"check_price_market: {'FAILED' if failed else 'passed'}")
+print(f"check_price_market: {passed} checks passed, {failed} failed")
 sys.exit(1 if failed else 0)
