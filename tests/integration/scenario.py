@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from decimal import Decimal
 
-from lib import (Broker, MariaDB, broker_conf, clock_factor, note, real_time)
+from lib import (Broker, MariaDB, broker_conf, clock_factor, note, real_time, sleep)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # LOWI_BUILD_DIR: another build of the same tree (tests/sanitize.sh uses
@@ -145,6 +145,27 @@ def db_rows(db, db_name="P1"):
             "import_wh": wh(sout), "export_wh": wh(inj), "gas_l": wh(gas), "water_l": wh(water),
             "estimated": bool(est)}
     return out
+
+
+def await_rows(db, *bases, db_name="P1", timeout=120):
+    """Waits (up to `timeout` real seconds) until Conso holds a row for every
+    measurable quarter of the simulator runs in `bases`, so that a test
+    stops the broker after the plugin wrote what it was sent, not after a
+    guess of how long that takes on a busy machine. Never fails by itself:
+    the test's own checks then report what is missing."""
+    want = {}
+    for base in bases:
+        want.update(measurable(load_truth(base), load_published(base)))
+    t0 = real_time()
+    deadline = t0 + timeout
+    while True:
+        rows = db_rows(db, db_name)
+        missing = [k for k in want if k not in rows]
+        if not missing or real_time() >= deadline:
+            break
+        sleep(0.1)
+    note(f"rows for {len(want) - len(missing)} of {len(want)} measurable quarters after "
+         f"{real_time() - t0:.2f} s real")
 
 
 def offline_sim(base, start_s, **args):

@@ -28,6 +28,7 @@ def main():
     db, broker = sc.start_stack(base, port)
     sc.run_sim(port, base, meters=2, interval=60, jitter=5, duration=24 * 3600 + 1200, seed=7,
                household="typical")
+    sc.await_rows(db, base)
     stop = broker.stop()
     note(f"broker stopped in {stop.seconds:.2f} s real")
 

@@ -22,6 +22,7 @@ def main():
     m = re.search(r"bad[ =:]+(\d+)", out)
     bad_sent = int(m.group(1)) if m else -1
     check("broker still up after the corpus", broker.alive(), f"bad payloads sent: {bad_sent}")
+    sc.await_rows(db, base)
     broker.stop()
     sent, got, lost, extra = sc.delivery_check(base)
     check("every message delivered byte for byte, bad ones included", lost == 0 and extra == 0 and sent > 0,

@@ -30,6 +30,7 @@ def main():
     out, _ = sim.communicate(timeout=600 * lib.clock_factor())
     note(out.strip().replace("\n", " | "))
     check("simulator finished", sim.returncode == 0, f"exit {sim.returncode}")
+    sc.await_rows(db, base)
     broker.stop()
     sent, got, lost, extra = sc.delivery_check(base)
     check("messages delivered while the database was frozen", lost == 0 and extra == 0 and sent > 0,

@@ -73,6 +73,7 @@ def prepare(base, name):
 def record_rows(name, conf, d, db, db_name, port, **auth):
     broker = Broker().start(conf, d, port=port)
     sc.run_sim(port, d, meters=1, interval=60, jitter=5, duration=3600 + 600, seed=21, **auth)
+    sc.await_rows(db, d, db_name=db_name)
     rows = sc.db_rows(db, db_name)
     truth = sc.measurable(sc.load_truth(d), sc.load_published(d))
     broker.stop()

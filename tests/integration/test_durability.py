@@ -70,6 +70,7 @@ def main():
     note("04:00 clean restart")
     out, _ = sim.communicate(timeout=600 * SPEED)
     note("simulator: " + out.strip().replace("\n", " "))
+    sc.await_rows(db, base)
     broker.stop()
     log = broker.log_text()   # one log file, appended by every broker run
 

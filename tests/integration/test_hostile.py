@@ -90,6 +90,7 @@ def main():
          f"broker RSS {before} KiB before, peak {peak} KiB, {after} KiB after")
     out, _ = sim.communicate(timeout=900 * SPEED)
     check("broker up through the flood", broker.alive() and sim.returncode == 0, out.strip().replace("\n", " ")[-120:])
+    sc.await_rows(db, base)
     broker.stop()
     counters = broker.counters()
     check("memory bounded: resident set grew less than 64 MiB", after - before < 64 * 1024,

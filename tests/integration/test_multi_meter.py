@@ -15,6 +15,7 @@ def main():
     db, broker = sc.start_stack(base, port)
     sc.run_sim(port, base, meters=3, interval=60, jitter=5, duration=6 * 3600 + 1200, seed=11, noise=3,
                subscribe=True, record=f"{base}/received.txt", sent=f"{base}/sent.txt")
+    sc.await_rows(db, base)
     broker.stop()
     sent, got, lost, extra = sc.delivery_check(base)
     check("every message delivered byte for byte", sent > 0 and lost == 0 and extra == 0,

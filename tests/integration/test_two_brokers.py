@@ -32,6 +32,7 @@ def main():
     for d, p in sims:
         out, _ = p.communicate(timeout=900 * lib.clock_factor())
         check(f"simulator {d[-4:]} finished", p.returncode == 0, out.strip().replace("\n", " ")[-100:])
+    sc.await_rows(db, *(d for d, _ in sims))
     for b in brokers:
         b.stop()
     rows = sc.db_rows(db)
