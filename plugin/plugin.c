@@ -177,7 +177,7 @@ static void restore_meter(void *ctx, const struct meter *saved)
 {
 	struct lowi_plugin *p = ctx;
 	bool created;
-	struct meter *m = serial_map_get(&p->agg.meters, saved->serial, &created);
+	struct meter *m = meters_get(&p->agg.meters, saved->serial, &created);
 	if (m != NULL)
 		m->quarters = saved->quarters;
 }
@@ -186,7 +186,7 @@ static void resume_meter(void *ctx, const struct conso_row *row)
 {
 	struct lowi_plugin *p = ctx;
 	bool created;
-	struct meter *m = serial_map_get(&p->agg.meters, row->serial, &created);
+	struct meter *m = meters_get(&p->agg.meters, row->serial, &created);
 	if (m != NULL)
 		quarters_resume(&m->quarters, &row->q);
 }

@@ -37,14 +37,14 @@ struct spool {
 	uint64_t next_seq;
 	int journal_fd;
 	size_t journal_lines;
-	struct serial_map last; /* serial -> struct durable: resume and compaction source */
+	struct meters_table last; /* serial -> struct durable: resume and compaction source */
 };
 
 /* Keeps row as the meter's last durable row unless a newer one is known. */
-static void note_durable(struct serial_map *last, const struct conso_row *r)
+static void note_durable(struct meters_table *last, const struct conso_row *r)
 {
 	bool created;
-	struct durable *d = serial_map_get(last, r->serial, &created);
+	struct durable *d = meters_get(last, r->serial, &created);
 	if (d == NULL || (!created && r->q.start_s < d->start_s))
 		return;
 	const struct quarter_row *q = &r->q;
@@ -195,7 +195,7 @@ static int rows_line(void *ctx, size_t i, char *buf, size_t len)
 
 static int durable_line(void *ctx, size_t i, char *buf, size_t len)
 {
-	const struct durable *d = serial_map_slot(ctx, i);
+	const struct durable *d = meters_slot(ctx, i);
 	if (d == NULL)
 		return -1;
 	struct conso_row r;
@@ -240,7 +240,7 @@ static int scan(struct spool *s, char *oldest, size_t len, size_t *files)
 }
 
 /* *torn: the file ends in a line without its newline (crash mid-append). */
-static long load_file(const char *path, struct serial_map *last, bool *torn)
+static long load_file(const char *path, struct meters_table *last, bool *torn)
 {
 	*torn = false;
 	FILE *f = fopen(path, "r");
@@ -278,7 +278,7 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
 	s->next_seq = 1;
 	size_t files;
 	scan(s, NULL, 0, &files);
-	serial_map_init(&s->last, sizeof(struct durable), SIZE_MAX);
+	meters_init(&s->last, sizeof(struct durable), SIZE_MAX);
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/" STATE, dir);
 	bool torn;
@@ -307,7 +307,7 @@ void spool_close(struct spool *s)
 		return;
 	if (s->journal_fd >= 0)
 		close(s->journal_fd);
-	serial_map_free(&s->last);
+	meters_free(&s->last);
 	free(s);
 }
 
@@ -439,7 +439,7 @@ int spool_journal(struct spool *s, const struct conso_row *rows, size_t n, char 
 void spool_each_last(struct spool *s, void (*fn)(void *ctx, const struct conso_row *row), void *ctx)
 {
 	const struct durable *d;
-	for (size_t i = 0; (d = serial_map_slot(&s->last, i)) != NULL; i++) {
+	for (size_t i = 0; (d = meters_slot(&s->last, i)) != NULL; i++) {
 		struct conso_row r;
 		durable_row(d, &r);
 		fn(ctx, &r);
@@ -494,7 +494,7 @@ static bool parse_live(char *line, struct meter *m)
 	return q->last_ms > 0;
 }
 
-int spool_save_live(struct spool *s, const struct serial_map *meters, char *err, size_t errlen)
+int spool_save_live(struct spool *s, const struct meters_table *meters, char *err, size_t errlen)
 {
 	char path[1100], tmp[1200];
 	snprintf(path, sizeof(path), "%s/" LIVE, s->dir);
@@ -504,7 +504,7 @@ int spool_save_live(struct spool *s, const struct serial_map *meters, char *err,
 		return fail(err, errlen, "cannot create", tmp);
 	char line[2048];
 	const struct meter *m;
-	for (size_t i = 0; (m = serial_map_slot(meters, i)) != NULL; i++) {
+	for (size_t i = 0; (m = meters_slot(meters, i)) != NULL; i++) {
 		if (m->quarters.last_ms > 0) {
 			format_live(m, line, sizeof(line));
 			fputs(line, f);
@@ -533,7 +533,7 @@ long spool_take_live(struct spool *s, void (*fn)(void *ctx, const struct meter *
 		if (!parse_live(line, &m))
 			continue;
 		/* Only a state at least as new as the meter's last durable row. */
-		const struct durable *last = serial_map_find(&s->last, m.serial);
+		const struct durable *last = meters_find(&s->last, m.serial);
 		if (last && m.quarters.boundary_s < last->start_s + QUARTER_S)
 			continue;
 		fn(ctx, &m);

@@ -62,7 +62,7 @@ size_t spool_meters(const struct spool *s);
 /* At a clean stop (broker thread, after the writer stopped): every meter's
  * whole quarter state to <dir>/meters.live, so a restart continues from the
  * last reading itself rather than from the last row. */
-int spool_save_live(struct spool *s, const struct serial_map *meters, char *err, size_t errlen);
+int spool_save_live(struct spool *s, const struct meters_table *meters, char *err, size_t errlen);
 
 /* At init: calls fn for each meter of meters.live that is at least as new as
  * its last durable row, then removes the file. Returns the count or -1. */

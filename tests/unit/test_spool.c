@@ -172,17 +172,17 @@ int main(void)
 
 	/* A live state for a meter without a durable row is restored and adds
 	 * no durable row. */
-	struct serial_map live;
-	serial_map_init(&live, sizeof(struct meter), 10);
+	struct meters_table live;
+	meters_init(&live, sizeof(struct meter), 10);
 	bool created;
-	struct meter *m = serial_map_get(&live, "NEW", &created);
+	struct meter *m = meters_get(&live, "NEW", &created);
 	quarters_reset(&m->quarters);
 	m->quarters.last_ms = (T0 + 100) * 1000;
 	CHECK(spool_save_live(s, &live, err, sizeof(err)) == 0, "save live: %s", err);
 	int n_restored = 0;
 	CHECK(spool_take_live(s, restored, &n_restored, err, sizeof(err)) == 1 && n_restored == 1, "live restored");
 	CHECK(spool_meters(s) == 4, "no durable row invented: %zu meters", spool_meters(s));
-	serial_map_free(&live);
+	meters_free(&live);
 
 	/* A spool file larger than the write buffer comes back whole. */
 	struct conso_row *big = malloc(2000 * sizeof(*big));
