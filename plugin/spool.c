@@ -76,7 +76,7 @@ static void durable_row(const struct durable *d, struct conso_row *r)
 	q->water_index_l = d->water_index_l;
 }
 
-static int fail(char *err, size_t errlen, const char *what, const char *path)
+static int spool_fail_errno(char *err, size_t errlen, const char *what, const char *path)
 {
 	snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
 	return -1;
@@ -146,7 +146,7 @@ static int write_file(struct spool *s, const char *path, line_fn line, void *ctx
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return fail(err, errlen, "cannot create", tmp);
+		return spool_fail_errno(err, errlen, "cannot create", tmp);
 	char buf[64 * 1024];
 	size_t used = 0;
 	bool ok = true;
@@ -164,18 +164,18 @@ static int write_file(struct spool *s, const char *path, line_fn line, void *ctx
 		i--;
 	}
 	if (!ok) {
-		fail(err, errlen, "cannot write", tmp);
+		spool_fail_errno(err, errlen, "cannot write", tmp);
 		close(fd);
 		unlink(tmp);
 		return -1;
 	}
 	if (fsync(fd) != 0 || close(fd) != 0) {
-		fail(err, errlen, "cannot sync", tmp);
+		spool_fail_errno(err, errlen, "cannot sync", tmp);
 		unlink(tmp);
 		return -1;
 	}
 	if (rename(tmp, path) != 0 || sync_dir(s->dir) != 0) {
-		fail(err, errlen, "cannot commit", path);
+		spool_fail_errno(err, errlen, "cannot commit", path);
 		unlink(tmp);
 		return -1;
 	}
@@ -261,11 +261,11 @@ static long load_file(const char *path, struct meters_table *last, bool *torn)
 struct spool *spool_open(const char *dir, char *err, size_t errlen)
 {
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		fail(err, errlen, "cannot create the spool directory", dir);
+		spool_fail_errno(err, errlen, "cannot create the spool directory", dir);
 		return NULL;
 	}
 	if (access(dir, R_OK | W_OK | X_OK) != 0) {
-		fail(err, errlen, "cannot write into the spool directory", dir);
+		spool_fail_errno(err, errlen, "cannot write into the spool directory", dir);
 		return NULL;
 	}
 	struct spool *s = calloc(1, sizeof(*s));
@@ -285,7 +285,7 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
 	long rc = load_file(path, &s->last, &torn);
 	snprintf(path, sizeof(path), "%s/" JOURNAL, dir);
 	if (rc != 0 || load_file(path, &s->last, &torn) != 0) {
-		fail(err, errlen, "cannot read the meter journal in", dir);
+		spool_fail_errno(err, errlen, "cannot read the meter journal in", dir);
 		spool_close(s);
 		return NULL;
 	}
@@ -294,7 +294,7 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
 	/* Ends a torn line, or the next line appended would join it and be
 	 * skipped with it at the next start. */
 	if (s->journal_fd < 0 || (torn && (write_all(s->journal_fd, "\n", 1) != 0 || fdatasync(s->journal_fd) != 0))) {
-		fail(err, errlen, "cannot open", path);
+		spool_fail_errno(err, errlen, "cannot open", path);
 		spool_close(s);
 		return NULL;
 	}
@@ -336,12 +336,12 @@ int spool_read_oldest(struct spool *s, struct conso_row **rows, size_t *n, char 
 	*n = 0;
 	int found = scan(s, name, namelen, &files);
 	if (found <= 0)
-		return found < 0 ? fail(err, errlen, "cannot list", s->dir) : 0;
+		return found < 0 ? spool_fail_errno(err, errlen, "cannot list", s->dir) : 0;
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
 	FILE *f = fopen(path, "r");
 	if (f == NULL)
-		return fail(err, errlen, "cannot open", path);
+		return spool_fail_errno(err, errlen, "cannot open", path);
 	size_t cap = 0, lineno = 0;
 	char line[LINE_MAX_BYTES];
 	bool bad = false;
@@ -381,7 +381,7 @@ int spool_remove(struct spool *s, const char *name, char *err, size_t errlen)
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
 	if (unlink(path) != 0 || sync_dir(s->dir) != 0)
-		return fail(err, errlen, "cannot remove", path);
+		return spool_fail_errno(err, errlen, "cannot remove", path);
 	return 0;
 }
 
@@ -391,9 +391,9 @@ int spool_set_aside(struct spool *s, const struct conso_row *row, char *err, siz
 	snprintf(path, sizeof(path), "%s/rejected.rows", s->dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return fail(err, errlen, "cannot open", path);
+		return spool_fail_errno(err, errlen, "cannot open", path);
 	int len = format_row(row, line, sizeof(line));
-	int rc = write_all(fd, line, (size_t)len) == 0 && fdatasync(fd) == 0 ? 0 : fail(err, errlen, "cannot append to", path);
+	int rc = write_all(fd, line, (size_t)len) == 0 && fdatasync(fd) == 0 ? 0 : spool_fail_errno(err, errlen, "cannot append to", path);
 	close(fd);
 	return rc;
 }
@@ -409,7 +409,7 @@ static int compact(struct spool *s, char *err, size_t errlen)
 	if (write_file(s, path, durable_line, &s->last, err, errlen) != 0)
 		return -1;
 	if (ftruncate(s->journal_fd, 0) != 0 || fdatasync(s->journal_fd) != 0)
-		return fail(err, errlen, "cannot empty", JOURNAL);
+		return spool_fail_errno(err, errlen, "cannot empty", JOURNAL);
 	s->journal_lines = 0;
 	return 0;
 }
@@ -429,7 +429,7 @@ int spool_journal(struct spool *s, const struct conso_row *rows, size_t n, char 
 		used += (size_t)format_row(&rows[i], buf + used, LINE_MAX_BYTES);
 	}
 	ok = ok && write_all(s->journal_fd, buf, used) == 0 && fdatasync(s->journal_fd) == 0;
-	int rc = ok ? 0 : fail(err, errlen, "cannot append to", JOURNAL);
+	int rc = ok ? 0 : spool_fail_errno(err, errlen, "cannot append to", JOURNAL);
 	s->journal_lines += n;
 	if (rc == 0 && s->journal_lines > 4 * s->last.count + 4096)
 		rc = compact(s, err, errlen);
@@ -501,7 +501,7 @@ int spool_save_live(struct spool *s, const struct meters_table *meters, char *er
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
 	if (f == NULL)
-		return fail(err, errlen, "cannot create", tmp);
+		return spool_fail_errno(err, errlen, "cannot create", tmp);
 	char line[2048];
 	const struct meter *m;
 	for (size_t i = 0; (m = meters_slot(meters, i)) != NULL; i++) {
@@ -514,7 +514,7 @@ int spool_save_live(struct spool *s, const struct meters_table *meters, char *er
 	ok = fclose(f) == 0 && ok;
 	if (!ok || rename(tmp, path) != 0 || sync_dir(s->dir) != 0) {
 		unlink(tmp);
-		return fail(err, errlen, "cannot write", path);
+		return spool_fail_errno(err, errlen, "cannot write", path);
 	}
 	return 0;
 }
@@ -525,7 +525,7 @@ long spool_take_live(struct spool *s, void (*fn)(void *ctx, const struct meter *
 	snprintf(path, sizeof(path), "%s/" LIVE, s->dir);
 	FILE *f = fopen(path, "r");
 	if (f == NULL)
-		return errno == ENOENT ? 0 : fail(err, errlen, "cannot read", path);
+		return errno == ENOENT ? 0 : spool_fail_errno(err, errlen, "cannot read", path);
 	char line[2048];
 	struct meter m;
 	long n = 0;
@@ -542,6 +542,6 @@ long spool_take_live(struct spool *s, void (*fn)(void *ctx, const struct meter *
 	fclose(f);
 	/* Used once: a crash later must resume from the journal, not from this. */
 	if (unlink(path) != 0 || sync_dir(s->dir) != 0)
-		return fail(err, errlen, "cannot remove", path);
+		return spool_fail_errno(err, errlen, "cannot remove", path);
 	return n;
 }
