@@ -209,6 +209,8 @@ static void open_spool(struct lowi_plugin *p)
 	if (live < 0) {
 		p->stats.spool_errors++;
 		mosquitto_log_printf(MOSQ_LOG_ERR, PREFIX "%s", err);
+	} else if (err[0] != '\0') {
+		mosquitto_log_printf(MOSQ_LOG_WARNING, PREFIX "%s", err);
 	}
 	atomic_store(&p->stats.meters, p->agg.meters.count);
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, PREFIX "spool %s: %zu meters resume from their last durable row (%ld from"

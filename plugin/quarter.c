@@ -7,7 +7,9 @@
  */
 #include "quarter.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define QUARTER_MS ((int64_t)QUARTER_S * 1000)
@@ -274,6 +276,191 @@ const char *quarter_feed_result_name(enum quarter_feed_result r)
 	case QUARTER_OUT_OF_ORDER: return "out-of-order";
 	case QUARTER_DISCONTINUITY: return "discontinuity";
 	case QUARTER_RESTARTED: return "restarted";
+	}
+	return "?";
+}
+
+/* ---- The state record (layout in quarter.h) ---- */
+
+_Static_assert(QC_COUNT == 6, "record version 1 holds six counters");
+_Static_assert(sizeof(double) == 8 && sizeof(float) == 4, "record version 1 stores binary64 and binary32");
+
+enum {
+	FLAG_HAS_POWER = 1,
+	FLAG_HAS_GAS = 2,
+	FLAG_HAS_WATER = 4,
+	FLAG_BOUNDARY_VALID = 8,
+	FLAG_OPEN_ESTIMATED = 16,
+	FLAGS_KNOWN = 31,
+};
+
+static unsigned char *put_u64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+	return p + 8;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* int64_t and int8_t are two's complement without padding, so memcpy
+ * between them and their unsigned twins keeps every value. */
+static unsigned char *put_i64(unsigned char *p, int64_t v)
+{
+	uint64_t u;
+	memcpy(&u, &v, sizeof(u));
+	return put_u64(p, u);
+}
+
+static int64_t get_i64(const unsigned char *p)
+{
+	uint64_t u = get_u64(p);
+	int64_t v;
+	memcpy(&v, &u, sizeof(v));
+	return v;
+}
+
+static unsigned char *put_f64(unsigned char *p, double v)
+{
+	uint64_t u;
+	memcpy(&u, &v, sizeof(u));
+	return put_u64(p, u);
+}
+
+static double get_f64(const unsigned char *p)
+{
+	uint64_t u = get_u64(p);
+	double v;
+	memcpy(&v, &u, sizeof(v));
+	return v;
+}
+
+static unsigned char *put_f32(unsigned char *p, float v)
+{
+	uint32_t u;
+	memcpy(&u, &v, sizeof(u));
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(u >> (8 * i));
+	return p + 4;
+}
+
+static float get_f32(const unsigned char *p)
+{
+	uint32_t u = 0;
+	for (int i = 0; i < 4; i++)
+		u |= (uint32_t)p[i] << (8 * i);
+	float v;
+	memcpy(&v, &u, sizeof(v));
+	return v;
+}
+
+size_t quarter_state_encode(const struct meter_quarters *mq, unsigned char *buf, size_t cap)
+{
+	if (cap < QUARTER_STATE_BYTES)
+		return 0;
+	unsigned char *p = buf;
+	*p++ = QUARTER_STATE_VERSION;
+	p = put_i64(p, mq->last_ms);
+	for (int c = 0; c < QC_COUNT; c++)
+		p = put_f64(p, mq->last_index[c]);
+	for (int c = 0; c < QC_COUNT; c++)
+		p = put_f64(p, mq->last_total[c]);
+	p = put_f32(p, mq->last_import_w);
+	p = put_f32(p, mq->last_export_w);
+	memcpy(p++, &mq->last_rate, 1);
+	*p++ = (unsigned char)((mq->last_has_power ? FLAG_HAS_POWER : 0) | (mq->has_gas ? FLAG_HAS_GAS : 0)
+		| (mq->has_water ? FLAG_HAS_WATER : 0) | (mq->boundary_valid ? FLAG_BOUNDARY_VALID : 0)
+		| (mq->open_estimated ? FLAG_OPEN_ESTIMATED : 0));
+	p = put_i64(p, mq->boundary_s);
+	for (int c = 0; c < QC_COUNT; c++)
+		p = put_i64(p, mq->boundary_total[c]);
+	return (size_t)(p - buf);
+}
+
+enum quarter_state_status quarter_state_decode(struct meter_quarters *mq, const unsigned char *rec, size_t len)
+{
+	if (len == 0)
+		return QUARTER_STATE_SHORT;
+	if (rec[0] != QUARTER_STATE_VERSION)
+		return QUARTER_STATE_UNKNOWN_VERSION;
+	if (len != QUARTER_STATE_BYTES)
+		return len < QUARTER_STATE_BYTES ? QUARTER_STATE_SHORT : QUARTER_STATE_LONG;
+	unsigned flags = rec[114];
+	if (flags & ~(unsigned)FLAGS_KNOWN)
+		return QUARTER_STATE_INVALID;
+	/* Zeroed first: a restored state is the same bytes whatever the
+	 * destination held, padding included. */
+	memset(mq, 0, sizeof(*mq));
+	const unsigned char *p = rec + 1;
+	mq->last_ms = get_i64(p);
+	p += 8;
+	for (int c = 0; c < QC_COUNT; c++, p += 8)
+		mq->last_index[c] = get_f64(p);
+	for (int c = 0; c < QC_COUNT; c++, p += 8)
+		mq->last_total[c] = get_f64(p);
+	mq->last_import_w = get_f32(p);
+	mq->last_export_w = get_f32(p + 4);
+	p += 8;
+	memcpy(&mq->last_rate, p, 1);
+	p += 2; /* and the flags */
+	mq->last_has_power = flags & FLAG_HAS_POWER;
+	mq->has_gas = flags & FLAG_HAS_GAS;
+	mq->has_water = flags & FLAG_HAS_WATER;
+	mq->boundary_valid = flags & FLAG_BOUNDARY_VALID;
+	mq->open_estimated = flags & FLAG_OPEN_ESTIMATED;
+	mq->boundary_s = get_i64(p);
+	p += 8;
+	for (int c = 0; c < QC_COUNT; c++, p += 8)
+		mq->boundary_total[c] = get_i64(p);
+	return QUARTER_STATE_OK;
+}
+
+enum quarter_state_status quarter_state_decode_text0(struct meter_quarters *mq, const char *text)
+{
+	struct meter_quarters q;
+	int64_t last_ms, boundary_s;
+	int rate, flags, used;
+	const char *p = text;
+	memset(&q, 0, sizeof(q));
+	if (sscanf(p, "%" SCNd64 " %" SCNd64 " %d %d%n", &last_ms, &boundary_s, &rate, &flags, &used) != 4)
+		return QUARTER_STATE_INVALID;
+	p += used;
+	for (int c = 0; c < QC_COUNT; c++) {
+		if (sscanf(p, " %la %la %" SCNd64 "%n", &q.last_index[c], &q.last_total[c], &q.boundary_total[c], &used) != 3)
+			return QUARTER_STATE_INVALID;
+		p += used;
+	}
+	double iw, ew;
+	if (sscanf(p, " %la %la", &iw, &ew) != 2 || last_ms <= 0 || rate < INT8_MIN || rate > INT8_MAX)
+		return QUARTER_STATE_INVALID;
+	q.last_ms = last_ms;
+	q.boundary_s = boundary_s;
+	q.last_import_w = (float)iw;
+	q.last_export_w = (float)ew;
+	q.last_rate = (int8_t)rate;
+	q.last_has_power = flags & 1;
+	q.has_gas = (flags >> 1) & 1;
+	q.has_water = (flags >> 2) & 1;
+	q.boundary_valid = (flags >> 3) & 1;
+	q.open_estimated = (flags >> 4) & 1;
+	memcpy(mq, &q, sizeof(q));
+	return QUARTER_STATE_OK;
+}
+
+const char *quarter_state_status_name(enum quarter_state_status s)
+{
+	switch (s) {
+	case QUARTER_STATE_OK: return "ok";
+	case QUARTER_STATE_SHORT: return "record shorter than its version's layout";
+	case QUARTER_STATE_LONG: return "record longer than its version's layout";
+	case QUARTER_STATE_UNKNOWN_VERSION: return "record version unknown to this build";
+	case QUARTER_STATE_INVALID: return "record holds a value no encoder writes";
 	}
 	return "?";
 }

@@ -453,45 +453,52 @@ size_t spool_meters(const struct spool *s)
 
 #define LIVE "meters.live"
 
-/* One meter's whole quarter state, with doubles in hexadecimal so they
- * come back bit for bit. */
-static int format_live(const struct meter *m, char *buf, size_t len)
+/* A meter of meters.live: "serial record\n", the record (quarter.h) in
+ * hexadecimal, so the file stays a text file an operator can read. */
+#define LIVE_LINE_BYTES 2048
+_Static_assert(LOWI_SERIAL_MAX + 2 * QUARTER_STATE_BYTES + 3 <= LIVE_LINE_BYTES, "a meters.live line fits its buffer");
+
+static void format_live(const struct meter *m, char buf[LIVE_LINE_BYTES])
 {
-	const struct meter_quarters *q = &m->quarters;
-	int n = snprintf(buf, len, "%s %" PRId64 " %" PRId64 " %d %d", m->serial, q->last_ms, q->boundary_s, q->last_rate,
-		q->last_has_power | q->has_gas << 1 | q->has_water << 2 | q->boundary_valid << 3 | q->open_estimated << 4);
-	for (int c = 0; c < QC_COUNT; c++)
-		n += snprintf(buf + n, len - (size_t)n, " %a %a %" PRId64, q->last_index[c], q->last_total[c], q->boundary_total[c]);
-	n += snprintf(buf + n, len - (size_t)n, " %a %a\n", (double)q->last_import_w, (double)q->last_export_w);
-	return n;
+	static const char digits[] = "0123456789abcdef";
+	unsigned char rec[QUARTER_STATE_BYTES];
+	size_t n = quarter_state_encode(&m->quarters, rec, sizeof(rec));
+	size_t used = (size_t)snprintf(buf, LIVE_LINE_BYTES, "%s ", m->serial);
+	for (size_t i = 0; i < n; i++) {
+		buf[used++] = digits[rec[i] >> 4];
+		buf[used++] = digits[rec[i] & 15];
+	}
+	buf[used++] = '\n';
+	buf[used] = '\0';
 }
 
-static bool parse_live(char *line, struct meter *m)
+static int hex_digit(char c)
 {
-	struct meter_quarters *q = &m->quarters;
-	int rate, flags, used;
-	char *p = line;
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The meter of one line of meters.live. A line of lowi-p1 0.1.0 holds the
+ * state as text fields rather than one record: quarter.c reads it too. */
+static enum quarter_state_status parse_live(const char *line, struct meter *m)
+{
+	int used;
 	memset(m, 0, sizeof(*m));
-	if (sscanf(p, "%32s %" SCNd64 " %" SCNd64 " %d %d%n", m->serial, &q->last_ms, &q->boundary_s, &rate, &flags, &used) != 5)
-		return false;
-	p += used;
-	for (int c = 0; c < QC_COUNT; c++) {
-		if (sscanf(p, " %la %la %" SCNd64 "%n", &q->last_index[c], &q->last_total[c], &q->boundary_total[c], &used) != 3)
-			return false;
-		p += used;
+	if (sscanf(line, "%32s %n", m->serial, &used) != 1)
+		return QUARTER_STATE_SHORT;
+	const char *text = line + used;
+	size_t len = strcspn(text, "\n");
+	if (memchr(text, ' ', len) != NULL)
+		return quarter_state_decode_text0(&m->quarters, text);
+	unsigned char rec[512];
+	if (len % 2 != 0 || len / 2 > sizeof(rec))
+		return QUARTER_STATE_INVALID;
+	for (size_t i = 0; i < len / 2; i++) {
+		int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return QUARTER_STATE_INVALID;
+		rec[i] = (unsigned char)(hi << 4 | lo);
 	}
-	double iw, ew;
-	if (sscanf(p, " %la %la", &iw, &ew) != 2)
-		return false;
-	q->last_import_w = (float)iw;
-	q->last_export_w = (float)ew;
-	q->last_rate = (int8_t)rate;
-	q->last_has_power = flags & 1;
-	q->has_gas = (flags >> 1) & 1;
-	q->has_water = (flags >> 2) & 1;
-	q->boundary_valid = (flags >> 3) & 1;
-	q->open_estimated = (flags >> 4) & 1;
-	return q->last_ms > 0;
+	return quarter_state_decode(&m->quarters, rec, len / 2);
 }
 
 int spool_save_live(struct spool *s, const struct meters_table *meters, char *err, size_t errlen)
@@ -502,11 +509,11 @@ int spool_save_live(struct spool *s, const struct meters_table *meters, char *er
 	FILE *f = fopen(tmp, "w");
 	if (f == NULL)
 		return spool_fail_errno(err, errlen, "cannot create", tmp);
-	char line[2048];
+	char line[LIVE_LINE_BYTES];
 	const struct meter *m;
 	for (size_t i = 0; (m = meters_slot(meters, i)) != NULL; i++) {
 		if (m->quarters.last_ms > 0) {
-			format_live(m, line, sizeof(line));
+			format_live(m, line);
 			fputs(line, f);
 		}
 	}
@@ -523,18 +530,24 @@ long spool_take_live(struct spool *s, void (*fn)(void *ctx, const struct meter *
 {
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/" LIVE, s->dir);
+	*err = '\0';
 	FILE *f = fopen(path, "r");
 	if (f == NULL)
 		return errno == ENOENT ? 0 : spool_fail_errno(err, errlen, "cannot read", path);
-	char line[2048];
+	char line[LIVE_LINE_BYTES], first[LOWI_SERIAL_MAX + 100] = "";
 	struct meter m;
 	long n = 0;
+	size_t unreadable = 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		if (!parse_live(line, &m))
+		enum quarter_state_status st = parse_live(line, &m);
+		if (st != QUARTER_STATE_OK) {
+			if (unreadable++ == 0)
+				snprintf(first, sizeof(first), "meter '%s': %s", m.serial, quarter_state_status_name(st));
 			continue;
+		}
 		/* Only a state at least as new as the meter's last durable row. */
 		const struct durable *last = meters_find(&s->last, m.serial);
-		if (last && m.quarters.boundary_s < last->start_s + QUARTER_S)
+		if (m.quarters.last_ms <= 0 || (last && m.quarters.boundary_s < last->start_s + QUARTER_S))
 			continue;
 		fn(ctx, &m);
 		n++;
@@ -543,5 +556,8 @@ long spool_take_live(struct spool *s, void (*fn)(void *ctx, const struct meter *
 	/* Used once: a crash later must resume from the journal, not from this. */
 	if (unlink(path) != 0 || sync_dir(s->dir) != 0)
 		return spool_fail_errno(err, errlen, "cannot remove", path);
+	if (unreadable > 0)
+		snprintf(err, errlen, "%s: %zu meter states could not be read (first: %s); those meters resume from"
+			" their last durable row", path, unreadable, first);
 	return n;
 }
