@@ -283,7 +283,6 @@ const char *quarter_feed_result_name(enum quarter_feed_result r)
 /* ---- The state record (layout in quarter.h) ---- */
 
 _Static_assert(QC_COUNT == 6, "record version 1 holds six counters");
-_Static_assert(sizeof(double) == 8 && sizeof(float) == 4, "record version 1 stores binary64 and binary32");
 
 enum {
 	FLAG_HAS_POWER = 1,
@@ -294,71 +293,34 @@ enum {
 	FLAGS_KNOWN = 31,
 };
 
-static unsigned char *put_u64(unsigned char *p, uint64_t v)
+/* The record is little-endian whatever the host: a value's bytes, as the
+ * host holds them, are copied in that order (copy_le is its own inverse).
+ * double and float are IEEE 754 on every host mosquitto runs on, so their
+ * bytes are their bit patterns. */
+#if !defined(__BYTE_ORDER__) || (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__ && __BYTE_ORDER__ != __ORDER_BIG_ENDIAN__)
+#error "the state record needs the host's byte order (__BYTE_ORDER__)"
+#endif
+
+static void copy_le(void *dst, const void *src, size_t n)
 {
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-	return p + 8;
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+	for (size_t i = 0; i < n; i++)
+		d[i] = s[__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? i : n - 1 - i];
 }
 
-static uint64_t get_u64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-/* int64_t and int8_t are two's complement without padding, so memcpy
- * between them and their unsigned twins keeps every value. */
-static unsigned char *put_i64(unsigned char *p, int64_t v)
-{
-	uint64_t u;
-	memcpy(&u, &v, sizeof(u));
-	return put_u64(p, u);
-}
-
-static int64_t get_i64(const unsigned char *p)
-{
-	uint64_t u = get_u64(p);
-	int64_t v;
-	memcpy(&v, &u, sizeof(v));
-	return v;
-}
-
-static unsigned char *put_f64(unsigned char *p, double v)
-{
-	uint64_t u;
-	memcpy(&u, &v, sizeof(u));
-	return put_u64(p, u);
-}
-
-static double get_f64(const unsigned char *p)
-{
-	uint64_t u = get_u64(p);
-	double v;
-	memcpy(&v, &u, sizeof(v));
-	return v;
-}
-
-static unsigned char *put_f32(unsigned char *p, float v)
-{
-	uint32_t u;
-	memcpy(&u, &v, sizeof(u));
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(u >> (8 * i));
-	return p + 4;
-}
-
-static float get_f32(const unsigned char *p)
-{
-	uint32_t u = 0;
-	for (int i = 0; i < 4; i++)
-		u |= (uint32_t)p[i] << (8 * i);
-	float v;
-	memcpy(&v, &u, sizeof(v));
-	return v;
-}
+/* One field into or out of the record, where it takes n bytes: a field
+ * whose type changes size stops the build rather than the layout. */
+#define PUT_FIELD(p, field, n) do { \
+	_Static_assert(sizeof(field) == (n), "state record layout of " #field); \
+	copy_le(p, &(field), n); \
+	p += n; \
+} while (0)
+#define GET_FIELD(p, field, n) do { \
+	_Static_assert(sizeof(field) == (n), "state record layout of " #field); \
+	copy_le(&(field), p, n); \
+	p += n; \
+} while (0)
 
 size_t quarter_state_encode(const struct meter_quarters *mq, unsigned char *buf, size_t cap)
 {
@@ -366,20 +328,20 @@ size_t quarter_state_encode(const struct meter_quarters *mq, unsigned char *buf,
 		return 0;
 	unsigned char *p = buf;
 	*p++ = QUARTER_STATE_VERSION;
-	p = put_i64(p, mq->last_ms);
+	PUT_FIELD(p, mq->last_ms, 8);
 	for (int c = 0; c < QC_COUNT; c++)
-		p = put_f64(p, mq->last_index[c]);
+		PUT_FIELD(p, mq->last_index[c], 8);
 	for (int c = 0; c < QC_COUNT; c++)
-		p = put_f64(p, mq->last_total[c]);
-	p = put_f32(p, mq->last_import_w);
-	p = put_f32(p, mq->last_export_w);
-	memcpy(p++, &mq->last_rate, 1);
+		PUT_FIELD(p, mq->last_total[c], 8);
+	PUT_FIELD(p, mq->last_import_w, 4);
+	PUT_FIELD(p, mq->last_export_w, 4);
+	PUT_FIELD(p, mq->last_rate, 1);
 	*p++ = (unsigned char)((mq->last_has_power ? FLAG_HAS_POWER : 0) | (mq->has_gas ? FLAG_HAS_GAS : 0)
 		| (mq->has_water ? FLAG_HAS_WATER : 0) | (mq->boundary_valid ? FLAG_BOUNDARY_VALID : 0)
 		| (mq->open_estimated ? FLAG_OPEN_ESTIMATED : 0));
-	p = put_i64(p, mq->boundary_s);
+	PUT_FIELD(p, mq->boundary_s, 8);
 	for (int c = 0; c < QC_COUNT; c++)
-		p = put_i64(p, mq->boundary_total[c]);
+		PUT_FIELD(p, mq->boundary_total[c], 8);
 	return (size_t)(p - buf);
 }
 
@@ -391,33 +353,32 @@ enum quarter_state_status quarter_state_decode(struct meter_quarters *mq, const 
 		return QUARTER_STATE_UNKNOWN_VERSION;
 	if (len != QUARTER_STATE_BYTES)
 		return len < QUARTER_STATE_BYTES ? QUARTER_STATE_SHORT : QUARTER_STATE_LONG;
-	unsigned flags = rec[114];
+	/* Zeroed first: a restored state is the same bytes whatever the
+	 * destination held, padding included; and the destination is only
+	 * written once the whole record is known good. */
+	struct meter_quarters q;
+	memset(&q, 0, sizeof(q));
+	const unsigned char *p = rec + 1;
+	GET_FIELD(p, q.last_ms, 8);
+	for (int c = 0; c < QC_COUNT; c++)
+		GET_FIELD(p, q.last_index[c], 8);
+	for (int c = 0; c < QC_COUNT; c++)
+		GET_FIELD(p, q.last_total[c], 8);
+	GET_FIELD(p, q.last_import_w, 4);
+	GET_FIELD(p, q.last_export_w, 4);
+	GET_FIELD(p, q.last_rate, 1);
+	unsigned flags = *p++;
 	if (flags & ~(unsigned)FLAGS_KNOWN)
 		return QUARTER_STATE_INVALID;
-	/* Zeroed first: a restored state is the same bytes whatever the
-	 * destination held, padding included. */
-	memset(mq, 0, sizeof(*mq));
-	const unsigned char *p = rec + 1;
-	mq->last_ms = get_i64(p);
-	p += 8;
-	for (int c = 0; c < QC_COUNT; c++, p += 8)
-		mq->last_index[c] = get_f64(p);
-	for (int c = 0; c < QC_COUNT; c++, p += 8)
-		mq->last_total[c] = get_f64(p);
-	mq->last_import_w = get_f32(p);
-	mq->last_export_w = get_f32(p + 4);
-	p += 8;
-	memcpy(&mq->last_rate, p, 1);
-	p += 2; /* and the flags */
-	mq->last_has_power = flags & FLAG_HAS_POWER;
-	mq->has_gas = flags & FLAG_HAS_GAS;
-	mq->has_water = flags & FLAG_HAS_WATER;
-	mq->boundary_valid = flags & FLAG_BOUNDARY_VALID;
-	mq->open_estimated = flags & FLAG_OPEN_ESTIMATED;
-	mq->boundary_s = get_i64(p);
-	p += 8;
-	for (int c = 0; c < QC_COUNT; c++, p += 8)
-		mq->boundary_total[c] = get_i64(p);
+	q.last_has_power = flags & FLAG_HAS_POWER;
+	q.has_gas = flags & FLAG_HAS_GAS;
+	q.has_water = flags & FLAG_HAS_WATER;
+	q.boundary_valid = flags & FLAG_BOUNDARY_VALID;
+	q.open_estimated = flags & FLAG_OPEN_ESTIMATED;
+	GET_FIELD(p, q.boundary_s, 8);
+	for (int c = 0; c < QC_COUNT; c++)
+		GET_FIELD(p, q.boundary_total[c], 8);
+	memcpy(mq, &q, sizeof(q));
 	return QUARTER_STATE_OK;
 }
 

@@ -18,9 +18,9 @@
  *    only field bytes count. A field the record does not carry comes back as
  *    zero (or 0xee), never as the source's bytes, and the check fails.
  * A new field therefore fails this test until the record carries it (a new
- * record version) and distinct_state() sets it.
+ * record version) and distinct_state() sets it. A compiler without
+ * __builtin_clear_padding (gcc has it from 11) skips this part, and says so.
  */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,14 +58,13 @@ static void distinct_state(struct meter_quarters *q, int k)
 	q->boundary_s = T0 + 900 * (k + 1);
 }
 
+#ifdef HAVE_CLEAR_PADDING
 /* The bytes of the state's fields, padding zeroed. */
 static void canonical(const struct meter_quarters *q, unsigned char out[sizeof(struct meter_quarters)])
 {
 	struct meter_quarters c;
 	memcpy(&c, q, sizeof(c));
-#ifdef HAVE_CLEAR_PADDING
 	__builtin_clear_padding(&c);
-#endif
 	memcpy(out, &c, sizeof(c));
 }
 
@@ -98,6 +97,7 @@ static void every_field_round_trips(void)
 		CHECK(same_state(&src, &dst), "state %d: every field survives the record", k);
 	}
 }
+#endif
 
 /* A version 1 record as this layout writes it for distinct_state(5):
  * files written by earlier builds must still read the same. */
@@ -127,7 +127,8 @@ static void layout_is_stable(void)
 	distinct_state(&src, 5);
 	CHECK(quarter_state_encode(&src, got, sizeof(got)) == QUARTER_STATE_BYTES, "encoded");
 	CHECK(memcmp(got, want, sizeof(got)) == 0, "version 1 layout unchanged");
-	CHECK(quarter_state_decode(&dst, want, sizeof(want)) == QUARTER_STATE_OK && same_state(&src, &dst),
+	CHECK(quarter_state_decode(&dst, want, sizeof(want)) == QUARTER_STATE_OK
+		&& quarter_state_encode(&dst, got, sizeof(got)) == QUARTER_STATE_BYTES && memcmp(got, want, sizeof(got)) == 0,
 		"a version 1 record of an earlier build reads back");
 }
 
@@ -214,12 +215,12 @@ static void restored_meter_goes_on(void)
 
 int main(void)
 {
-#ifndef HAVE_CLEAR_PADDING
-	/* Without it, padding bytes would differ where no field does. */
-	printf("quarter_state: skipped, the compiler has no __builtin_clear_padding (gcc 11 or later has)\n");
-	return 77;
-#endif
+#ifdef HAVE_CLEAR_PADDING
 	every_field_round_trips();
+#else
+	/* Without it, padding bytes would differ where no field does. */
+	printf("note: every_field_round_trips skipped, the compiler has no __builtin_clear_padding (gcc 11 or later has)\n");
+#endif
 	layout_is_stable();
 	bad_records_refused();
 	restored_meter_goes_on();
