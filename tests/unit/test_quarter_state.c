@@ -102,15 +102,15 @@ static void every_field_round_trips(void)
 /* A version 1 record as this layout writes it for distinct_state(5):
  * files written by earlier builds must still read the same. */
 static const char golden_v1[] =
-	"01"                 /* version */
-	"43fee9769b010000"   /* last_ms */
+	"01"                                                     /* version */
+	"43fee9769b010000"                                       /* last_ms */
 	"00000000226df840" "00000000a2abf840" "0000000022eaf840"
 	"00000000a228f940" "000000002267f940" "00000000a2a5f940" /* last_index */
 	"0000000026fcf540" "00000000a63af640" "000000002679f640"
 	"00000000a6b7f640" "0000000026f6f640" "00000000a634f740" /* last_total */
-	"0030bc44" "0000ca41"   /* last_import_w, last_export_w */
-	"02" "1f"           /* last_rate, flags */
-	"18ce556900000000"   /* boundary_s */
+	"0030bc44" "0000ca41"                                    /* last_import_w, last_export_w */
+	"02" "1f"                                                /* last_rate, flags */
+	"18ce556900000000"                                       /* boundary_s */
 	"b238010000000000" "9a3c010000000000" "8240010000000000"
 	"6a44010000000000" "5248010000000000" "3a4c010000000000"; /* boundary_total */
 
@@ -181,12 +181,21 @@ static struct lowi_reading reading_at(int i)
 	r.has_power = true;
 	r.import_w = 2000.0 + 10.0 * (i % 7);
 	r.export_w = 0.0;
-	r.rate = i < 40 ? 1 : 2;
+	r.rate = i < 90 ? 1 : 0; /* night from the quarter at T0 + 1800 */
 	r.has_gas = true;
 	r.gas_l = 500000.0 + 0.5 * i;
 	r.has_water = i > 10;
 	r.water_l = 70000.0 + i;
 	return r;
+}
+
+static bool same_row(const struct quarter_row *a, const struct quarter_row *b)
+{
+	return a->start_s == b->start_s && a->import_day_wh == b->import_day_wh && a->import_night_wh == b->import_night_wh
+		&& a->export_day_wh == b->export_day_wh && a->export_night_wh == b->export_night_wh
+		&& a->import_wh == b->import_wh && a->export_wh == b->export_wh && a->gas_l == b->gas_l && a->water_l == b->water_l
+		&& a->gas_index_l == b->gas_index_l && a->water_index_l == b->water_index_l && a->has_gas == b->has_gas
+		&& a->has_water == b->has_water && a->estimated == b->estimated;
 }
 
 /* Restored mid-quarter, a meter gives the same rows as if never stopped. */
@@ -210,7 +219,8 @@ static void restored_meter_goes_on(void)
 		quarters_feed(&b, &quarter_default_params, (T0 + 17 + 20 * i) * 1000, &r, collect, &rb);
 	}
 	CHECK(ra.n >= 2 && ra.n == rb.n, "%d rows, %d after the restore", ra.n, rb.n);
-	CHECK(memcmp(ra.r, rb.r, sizeof(ra.r[0]) * (size_t)ra.n) == 0, "the same rows");
+	for (int k = 0; k < ra.n && k < rb.n; k++)
+		CHECK(same_row(&ra.r[k], &rb.r[k]), "row %d the same", k);
 }
 
 int main(void)

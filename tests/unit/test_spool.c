@@ -1,5 +1,6 @@
 /* The meter journal: what a restart resumes from, files of the earlier
- * layout, compaction, and spool files of many rows. */
+ * layout, compaction; meters.live, including the file of lowi-p1 0.1.0;
+ * and spool files of many rows. */
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
