@@ -27,7 +27,7 @@ void aggregator_init(struct aggregator *a, const struct lowi_config *cfg, struct
 	a->rejects = rejects;
 	a->stats = stats;
 	topic_prefilter_init(&a->prefilter, cfg->topic);
-	serial_map_init(&a->meters, sizeof(struct meter), cfg->max_meters);
+	meters_init(&a->meters, sizeof(struct meter), cfg->max_meters);
 }
 
 struct emit_ctx {
@@ -90,7 +90,7 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 	}
 
 	bool created;
-	struct meter *meter = serial_map_get(&a->meters, serial, &created);
+	struct meter *meter = meters_get(&a->meters, serial, &created);
 	if (meter == NULL) {
 		stat_add(&st->meters_refused, 1);
 		reject_log_offer(a->rejects, AGG_REJECT_TABLE_FULL, atomic_load(&st->meters_refused), time(NULL), "meter %s ignored: already tracking %zu meters (plugin_opt_max_meters)",
@@ -165,5 +165,5 @@ void aggregator_stop(struct aggregator *a)
 void aggregator_free(struct aggregator *a)
 {
 	aggregator_stop(a);
-	serial_map_free(&a->meters);
+	meters_free(&a->meters);
 }

@@ -52,7 +52,7 @@ struct aggregator {
 	struct reject_log *rejects;
 	struct lowi_stats *stats;
 	struct topic_prefilter prefilter;
-	struct serial_map meters;
+	struct meters_table meters;
 	pthread_t thread;
 	bool started;
 };

@@ -23,11 +23,11 @@
 #include "quarter.h"
 #include "topic.h"
 
-struct serial_map_slot;
+struct meters_index_slot;
 
-struct serial_map {
+struct meters_table {
 	unsigned char *entries; /* count entries, each starting with char serial[LOWI_SERIAL_MAX + 1] */
-	struct serial_map_slot *index;
+	struct meters_index_slot *index;
 	size_t entry_size;
 	size_t capacity;    /* entries allocated (0 before the first insertion) */
 	size_t index_slots; /* power of two, or 0 before the first insertion */
@@ -35,16 +35,16 @@ struct serial_map {
 	size_t max_entries;
 };
 
-void serial_map_init(struct serial_map *t, size_t entry_size, size_t max_entries);
-void serial_map_free(struct serial_map *t);
+void meters_init(struct meters_table *t, size_t entry_size, size_t max_entries);
+void meters_free(struct meters_table *t);
 /* Finds the entry, or adds a zeroed one holding the serial (*created set).
  * NULL when the table is full or memory is short. */
-void *serial_map_get(struct serial_map *t, const char *serial, bool *created);
+void *meters_get(struct meters_table *t, const char *serial, bool *created);
 /* Finds the entry without adding one: NULL when absent. */
-void *serial_map_find(const struct serial_map *t, const char *serial);
+void *meters_find(const struct meters_table *t, const char *serial);
 /* The i-th entry in insertion order, or NULL when i >= count: for iterating
  * 0..count-1 (iterating 0..capacity-1 works too). */
-void *serial_map_slot(const struct serial_map *t, size_t i);
+void *meters_slot(const struct meters_table *t, size_t i);
 
 struct meter {
 	char serial[LOWI_SERIAL_MAX + 1];

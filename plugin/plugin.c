@@ -170,7 +170,7 @@ static void restore_meter(void *ctx, const struct meter *saved)
 {
 	struct lowi_plugin *p = ctx;
 	bool created;
-	struct meter *m = serial_map_get(&p->agg.meters, saved->serial, &created);
+	struct meter *m = meters_get(&p->agg.meters, saved->serial, &created);
 	if (m != NULL)
 		m->quarters = saved->quarters;
 }
@@ -179,7 +179,7 @@ static void resume_meter(void *ctx, const struct conso_row *row)
 {
 	struct lowi_plugin *p = ctx;
 	bool created;
-	struct meter *m = serial_map_get(&p->agg.meters, row->serial, &created);
+	struct meter *m = meters_get(&p->agg.meters, row->serial, &created);
 	if (m != NULL)
 		quarters_resume(&m->quarters, &row->q);
 }
@@ -202,6 +202,8 @@ static void open_spool(struct lowi_plugin *p)
 	if (live < 0) {
 		p->stats.spool_errors++;
 		mosquitto_log_printf(MOSQ_LOG_ERR, PREFIX "%s", err);
+	} else if (err[0] != '\0') {
+		mosquitto_log_printf(MOSQ_LOG_WARNING, PREFIX "%s", err);
 	}
 	atomic_store(&p->stats.meters, p->agg.meters.count);
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, PREFIX "spool %s: %zu meters resume from their last durable row (%ld from"

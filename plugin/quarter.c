@@ -7,7 +7,9 @@
  */
 #include "quarter.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define QUARTER_MS ((int64_t)QUARTER_S * 1000)
@@ -274,6 +276,152 @@ const char *quarter_feed_result_name(enum quarter_feed_result r)
 	case QUARTER_OUT_OF_ORDER: return "out-of-order";
 	case QUARTER_DISCONTINUITY: return "discontinuity";
 	case QUARTER_RESTARTED: return "restarted";
+	}
+	return "?";
+}
+
+/* ---- The state record (layout in quarter.h) ---- */
+
+_Static_assert(QC_COUNT == 6, "record version 1 holds six counters");
+
+enum {
+	FLAG_HAS_POWER = 1,
+	FLAG_HAS_GAS = 2,
+	FLAG_HAS_WATER = 4,
+	FLAG_BOUNDARY_VALID = 8,
+	FLAG_OPEN_ESTIMATED = 16,
+	FLAGS_KNOWN = 31,
+};
+
+/* The record is little-endian whatever the host: a value's bytes, as the
+ * host holds them, are copied in that order (copy_le is its own inverse).
+ * double and float are IEEE 754 on every host mosquitto runs on, so their
+ * bytes are their bit patterns. */
+#if !defined(__BYTE_ORDER__) || (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__ && __BYTE_ORDER__ != __ORDER_BIG_ENDIAN__)
+#error "the state record needs the host's byte order (__BYTE_ORDER__)"
+#endif
+
+static void copy_le(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+	for (size_t i = 0; i < n; i++)
+		d[i] = s[__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? i : n - 1 - i];
+}
+
+/* One field into or out of the record, where it takes n bytes: a field
+ * whose type changes size stops the build rather than the layout. */
+#define PUT_FIELD(p, field, n) do { \
+	_Static_assert(sizeof(field) == (n), "state record layout of " #field); \
+	copy_le(p, &(field), n); \
+	p += n; \
+} while (0)
+#define GET_FIELD(p, field, n) do { \
+	_Static_assert(sizeof(field) == (n), "state record layout of " #field); \
+	copy_le(&(field), p, n); \
+	p += n; \
+} while (0)
+
+size_t quarter_state_encode(const struct meter_quarters *mq, unsigned char *buf, size_t cap)
+{
+	if (cap < QUARTER_STATE_BYTES)
+		return 0;
+	unsigned char *p = buf;
+	*p++ = QUARTER_STATE_VERSION;
+	PUT_FIELD(p, mq->last_ms, 8);
+	for (int c = 0; c < QC_COUNT; c++)
+		PUT_FIELD(p, mq->last_index[c], 8);
+	for (int c = 0; c < QC_COUNT; c++)
+		PUT_FIELD(p, mq->last_total[c], 8);
+	PUT_FIELD(p, mq->last_import_w, 4);
+	PUT_FIELD(p, mq->last_export_w, 4);
+	PUT_FIELD(p, mq->last_rate, 1);
+	*p++ = (unsigned char)((mq->last_has_power ? FLAG_HAS_POWER : 0) | (mq->has_gas ? FLAG_HAS_GAS : 0)
+		| (mq->has_water ? FLAG_HAS_WATER : 0) | (mq->boundary_valid ? FLAG_BOUNDARY_VALID : 0)
+		| (mq->open_estimated ? FLAG_OPEN_ESTIMATED : 0));
+	PUT_FIELD(p, mq->boundary_s, 8);
+	for (int c = 0; c < QC_COUNT; c++)
+		PUT_FIELD(p, mq->boundary_total[c], 8);
+	return (size_t)(p - buf);
+}
+
+enum quarter_state_status quarter_state_decode(struct meter_quarters *mq, const unsigned char *rec, size_t len)
+{
+	if (len == 0)
+		return QUARTER_STATE_SHORT;
+	if (rec[0] != QUARTER_STATE_VERSION)
+		return QUARTER_STATE_UNKNOWN_VERSION;
+	if (len != QUARTER_STATE_BYTES)
+		return len < QUARTER_STATE_BYTES ? QUARTER_STATE_SHORT : QUARTER_STATE_LONG;
+	/* Zeroed first: a restored state is the same bytes whatever the
+	 * destination held, padding included; and the destination is only
+	 * written once the whole record is known good. */
+	struct meter_quarters q;
+	memset(&q, 0, sizeof(q));
+	const unsigned char *p = rec + 1;
+	GET_FIELD(p, q.last_ms, 8);
+	for (int c = 0; c < QC_COUNT; c++)
+		GET_FIELD(p, q.last_index[c], 8);
+	for (int c = 0; c < QC_COUNT; c++)
+		GET_FIELD(p, q.last_total[c], 8);
+	GET_FIELD(p, q.last_import_w, 4);
+	GET_FIELD(p, q.last_export_w, 4);
+	GET_FIELD(p, q.last_rate, 1);
+	unsigned flags = *p++;
+	if (flags & ~(unsigned)FLAGS_KNOWN)
+		return QUARTER_STATE_INVALID;
+	q.last_has_power = flags & FLAG_HAS_POWER;
+	q.has_gas = flags & FLAG_HAS_GAS;
+	q.has_water = flags & FLAG_HAS_WATER;
+	q.boundary_valid = flags & FLAG_BOUNDARY_VALID;
+	q.open_estimated = flags & FLAG_OPEN_ESTIMATED;
+	GET_FIELD(p, q.boundary_s, 8);
+	for (int c = 0; c < QC_COUNT; c++)
+		GET_FIELD(p, q.boundary_total[c], 8);
+	memcpy(mq, &q, sizeof(q));
+	return QUARTER_STATE_OK;
+}
+
+enum quarter_state_status quarter_state_decode_text0(struct meter_quarters *mq, const char *text)
+{
+	struct meter_quarters q;
+	int64_t last_ms, boundary_s;
+	int rate, flags, used;
+	const char *p = text;
+	memset(&q, 0, sizeof(q));
+	if (sscanf(p, "%" SCNd64 " %" SCNd64 " %d %d%n", &last_ms, &boundary_s, &rate, &flags, &used) != 4)
+		return QUARTER_STATE_INVALID;
+	p += used;
+	for (int c = 0; c < QC_COUNT; c++) {
+		if (sscanf(p, " %la %la %" SCNd64 "%n", &q.last_index[c], &q.last_total[c], &q.boundary_total[c], &used) != 3)
+			return QUARTER_STATE_INVALID;
+		p += used;
+	}
+	double iw, ew;
+	if (sscanf(p, " %la %la", &iw, &ew) != 2 || last_ms <= 0 || rate < INT8_MIN || rate > INT8_MAX)
+		return QUARTER_STATE_INVALID;
+	q.last_ms = last_ms;
+	q.boundary_s = boundary_s;
+	q.last_import_w = (float)iw;
+	q.last_export_w = (float)ew;
+	q.last_rate = (int8_t)rate;
+	q.last_has_power = flags & 1;
+	q.has_gas = (flags >> 1) & 1;
+	q.has_water = (flags >> 2) & 1;
+	q.boundary_valid = (flags >> 3) & 1;
+	q.open_estimated = (flags >> 4) & 1;
+	memcpy(mq, &q, sizeof(q));
+	return QUARTER_STATE_OK;
+}
+
+const char *quarter_state_status_name(enum quarter_state_status s)
+{
+	switch (s) {
+	case QUARTER_STATE_OK: return "ok";
+	case QUARTER_STATE_SHORT: return "record shorter than its version's layout";
+	case QUARTER_STATE_LONG: return "record longer than its version's layout";
+	case QUARTER_STATE_UNKNOWN_VERSION: return "record version unknown to this build";
+	case QUARTER_STATE_INVALID: return "record holds a value no encoder writes";
 	}
 	return "?";
 }

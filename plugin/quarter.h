@@ -36,6 +36,7 @@
 #define LOWI_QUARTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "payload.h"
@@ -72,7 +73,11 @@ struct quarter_row {
 
 enum quarter_counter { QC_IMPORT_DAY, QC_IMPORT_NIGHT, QC_EXPORT_DAY, QC_EXPORT_NIGHT, QC_GAS, QC_WATER, QC_COUNT };
 
-/* Per-meter state. Zero-initialised (or quarters_reset) means "no reading yet". */
+/* Per-meter state. Zero-initialised (or quarters_reset) means "no reading yet".
+ * Kept across a clean restart as a record (quarter_state_encode below): a
+ * field added here needs a new record version, or it silently starts from
+ * zero after every restart; tests/unit/test_quarter_state.c fails until the
+ * record carries it. */
 struct meter_quarters {
 	int64_t last_ms;                /* receive time of the last accepted reading; 0 = none */
 	double last_index[QC_COUNT];    /* counters as published */
@@ -112,5 +117,57 @@ const char *quarter_feed_result_name(enum quarter_feed_result r);
  * next reading books the whole interval since then, spread over its
  * quarters and flagged estimated when longer than measured_gap_ms. */
 void quarters_resume(struct meter_quarters *mq, const struct quarter_row *last_row);
+
+/*
+ * The per-meter state as a record of bytes, so that the state survives a
+ * clean restart while its layout stays this module's business: the spool
+ * stores the record without looking inside. A fixed, explicit layout, not
+ * the struct's memory, so that a record means the same on any host and
+ * after any change to the struct; the leading version byte lets a later
+ * layout still read this one. Version 1, integers little-endian, double
+ * and float as their IEEE 754 binary64 and binary32 bit patterns in the
+ * same byte order, arrays in enum quarter_counter order:
+ *   offset 0    u8   record version: 1
+ *          1    i64  last_ms
+ *          9    f64  last_index[6]
+ *          57   f64  last_total[6]
+ *          105  f32  last_import_w
+ *          109  f32  last_export_w
+ *          113  i8   last_rate
+ *          114  u8   flags: 1 last_has_power, 2 has_gas, 4 has_water,
+ *                    8 boundary_valid, 16 open_estimated; others zero
+ *          115  i64  boundary_s
+ *          123  i64  boundary_total[6]
+ *          171       end
+ * Any thread, on a state and buffers the caller owns.
+ */
+#define QUARTER_STATE_VERSION 1
+#define QUARTER_STATE_BYTES 171 /* a version 1 record */
+
+enum quarter_state_status {
+	QUARTER_STATE_OK,
+	QUARTER_STATE_SHORT,           /* fewer bytes than its version's layout (or none) */
+	QUARTER_STATE_LONG,            /* more bytes than its version's layout */
+	QUARTER_STATE_UNKNOWN_VERSION, /* written by a newer build, or not a record */
+	QUARTER_STATE_INVALID,         /* a value no encoder writes */
+};
+
+/* Writes mq's record into buf; returns its length (QUARTER_STATE_BYTES),
+ * or 0 when cap is smaller. */
+size_t quarter_state_encode(const struct meter_quarters *mq, unsigned char *buf, size_t cap);
+
+/* Reads a record of len bytes into *mq, every byte of which it sets
+ * (padding zeroed). On any status but QUARTER_STATE_OK, *mq is untouched. */
+enum quarter_state_status quarter_state_decode(struct meter_quarters *mq, const unsigned char *rec, size_t len);
+
+/* Reads the text lowi-p1 0.1.0 wrote for a meter in meters.live, after
+ * the serial: "last_ms boundary_s last_rate flags", then for each counter
+ * "last_index last_total boundary_total", then "last_import_w
+ * last_export_w", with the doubles in %a. Read once, by the first start
+ * after an upgrade from that release, so that no meter loses its running
+ * quarter; QUARTER_STATE_INVALID when text is not that layout. */
+enum quarter_state_status quarter_state_decode_text0(struct meter_quarters *mq, const char *text);
+
+const char *quarter_state_status_name(enum quarter_state_status s);
 
 #endif

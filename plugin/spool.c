@@ -37,14 +37,14 @@ struct spool {
 	uint64_t next_seq;
 	int journal_fd;
 	size_t journal_lines;
-	struct serial_map last; /* serial -> struct durable: resume and compaction source */
+	struct meters_table last; /* serial -> struct durable: resume and compaction source */
 };
 
 /* Keeps row as the meter's last durable row unless a newer one is known. */
-static void note_durable(struct serial_map *last, const struct conso_row *r)
+static void note_durable(struct meters_table *last, const struct conso_row *r)
 {
 	bool created;
-	struct durable *d = serial_map_get(last, r->serial, &created);
+	struct durable *d = meters_get(last, r->serial, &created);
 	if (d == NULL || (!created && r->q.start_s < d->start_s))
 		return;
 	const struct quarter_row *q = &r->q;
@@ -76,7 +76,7 @@ static void durable_row(const struct durable *d, struct conso_row *r)
 	q->water_index_l = d->water_index_l;
 }
 
-static int fail(char *err, size_t errlen, const char *what, const char *path)
+static int spool_fail_errno(char *err, size_t errlen, const char *what, const char *path)
 {
 	snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
 	return -1;
@@ -146,7 +146,7 @@ static int write_file(struct spool *s, const char *path, line_fn line, void *ctx
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return fail(err, errlen, "cannot create", tmp);
+		return spool_fail_errno(err, errlen, "cannot create", tmp);
 	char buf[64 * 1024];
 	size_t used = 0;
 	bool ok = true;
@@ -164,18 +164,18 @@ static int write_file(struct spool *s, const char *path, line_fn line, void *ctx
 		i--;
 	}
 	if (!ok) {
-		fail(err, errlen, "cannot write", tmp);
+		spool_fail_errno(err, errlen, "cannot write", tmp);
 		close(fd);
 		unlink(tmp);
 		return -1;
 	}
 	if (fsync(fd) != 0 || close(fd) != 0) {
-		fail(err, errlen, "cannot sync", tmp);
+		spool_fail_errno(err, errlen, "cannot sync", tmp);
 		unlink(tmp);
 		return -1;
 	}
 	if (rename(tmp, path) != 0 || sync_dir(s->dir) != 0) {
-		fail(err, errlen, "cannot commit", path);
+		spool_fail_errno(err, errlen, "cannot commit", path);
 		unlink(tmp);
 		return -1;
 	}
@@ -195,7 +195,7 @@ static int rows_line(void *ctx, size_t i, char *buf, size_t len)
 
 static int durable_line(void *ctx, size_t i, char *buf, size_t len)
 {
-	const struct durable *d = serial_map_slot(ctx, i);
+	const struct durable *d = meters_slot(ctx, i);
 	if (d == NULL)
 		return -1;
 	struct conso_row r;
@@ -240,7 +240,7 @@ static int scan(struct spool *s, char *oldest, size_t len, size_t *files)
 }
 
 /* *torn: the file ends in a line without its newline (crash mid-append). */
-static long load_file(const char *path, struct serial_map *last, bool *torn)
+static long load_file(const char *path, struct meters_table *last, bool *torn)
 {
 	*torn = false;
 	FILE *f = fopen(path, "r");
@@ -261,11 +261,11 @@ static long load_file(const char *path, struct serial_map *last, bool *torn)
 struct spool *spool_open(const char *dir, char *err, size_t errlen)
 {
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		fail(err, errlen, "cannot create the spool directory", dir);
+		spool_fail_errno(err, errlen, "cannot create the spool directory", dir);
 		return NULL;
 	}
 	if (access(dir, R_OK | W_OK | X_OK) != 0) {
-		fail(err, errlen, "cannot write into the spool directory", dir);
+		spool_fail_errno(err, errlen, "cannot write into the spool directory", dir);
 		return NULL;
 	}
 	struct spool *s = calloc(1, sizeof(*s));
@@ -278,14 +278,14 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
 	s->next_seq = 1;
 	size_t files;
 	scan(s, NULL, 0, &files);
-	serial_map_init(&s->last, sizeof(struct durable), SIZE_MAX);
+	meters_init(&s->last, sizeof(struct durable), SIZE_MAX);
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/" STATE, dir);
 	bool torn;
 	long rc = load_file(path, &s->last, &torn);
 	snprintf(path, sizeof(path), "%s/" JOURNAL, dir);
 	if (rc != 0 || load_file(path, &s->last, &torn) != 0) {
-		fail(err, errlen, "cannot read the meter journal in", dir);
+		spool_fail_errno(err, errlen, "cannot read the meter journal in", dir);
 		spool_close(s);
 		return NULL;
 	}
@@ -294,7 +294,7 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
 	/* Ends a torn line, or the next line appended would join it and be
 	 * skipped with it at the next start. */
 	if (s->journal_fd < 0 || (torn && (write_all(s->journal_fd, "\n", 1) != 0 || fdatasync(s->journal_fd) != 0))) {
-		fail(err, errlen, "cannot open", path);
+		spool_fail_errno(err, errlen, "cannot open", path);
 		spool_close(s);
 		return NULL;
 	}
@@ -307,7 +307,7 @@ void spool_close(struct spool *s)
 		return;
 	if (s->journal_fd >= 0)
 		close(s->journal_fd);
-	serial_map_free(&s->last);
+	meters_free(&s->last);
 	free(s);
 }
 
@@ -336,12 +336,12 @@ int spool_read_oldest(struct spool *s, struct conso_row **rows, size_t *n, char 
 	*n = 0;
 	int found = scan(s, name, namelen, &files);
 	if (found <= 0)
-		return found < 0 ? fail(err, errlen, "cannot list", s->dir) : 0;
+		return found < 0 ? spool_fail_errno(err, errlen, "cannot list", s->dir) : 0;
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
 	FILE *f = fopen(path, "r");
 	if (f == NULL)
-		return fail(err, errlen, "cannot open", path);
+		return spool_fail_errno(err, errlen, "cannot open", path);
 	size_t cap = 0, lineno = 0;
 	char line[LINE_MAX_BYTES];
 	bool bad = false;
@@ -381,7 +381,7 @@ int spool_remove(struct spool *s, const char *name, char *err, size_t errlen)
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
 	if (unlink(path) != 0 || sync_dir(s->dir) != 0)
-		return fail(err, errlen, "cannot remove", path);
+		return spool_fail_errno(err, errlen, "cannot remove", path);
 	return 0;
 }
 
@@ -391,9 +391,9 @@ int spool_set_aside(struct spool *s, const struct conso_row *row, char *err, siz
 	snprintf(path, sizeof(path), "%s/rejected.rows", s->dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return fail(err, errlen, "cannot open", path);
+		return spool_fail_errno(err, errlen, "cannot open", path);
 	int len = format_row(row, line, sizeof(line));
-	int rc = write_all(fd, line, (size_t)len) == 0 && fdatasync(fd) == 0 ? 0 : fail(err, errlen, "cannot append to", path);
+	int rc = write_all(fd, line, (size_t)len) == 0 && fdatasync(fd) == 0 ? 0 : spool_fail_errno(err, errlen, "cannot append to", path);
 	close(fd);
 	return rc;
 }
@@ -409,7 +409,7 @@ static int compact(struct spool *s, char *err, size_t errlen)
 	if (write_file(s, path, durable_line, &s->last, err, errlen) != 0)
 		return -1;
 	if (ftruncate(s->journal_fd, 0) != 0 || fdatasync(s->journal_fd) != 0)
-		return fail(err, errlen, "cannot empty", JOURNAL);
+		return spool_fail_errno(err, errlen, "cannot empty", JOURNAL);
 	s->journal_lines = 0;
 	return 0;
 }
@@ -429,7 +429,7 @@ int spool_journal(struct spool *s, const struct conso_row *rows, size_t n, char 
 		used += (size_t)format_row(&rows[i], buf + used, LINE_MAX_BYTES);
 	}
 	ok = ok && write_all(s->journal_fd, buf, used) == 0 && fdatasync(s->journal_fd) == 0;
-	int rc = ok ? 0 : fail(err, errlen, "cannot append to", JOURNAL);
+	int rc = ok ? 0 : spool_fail_errno(err, errlen, "cannot append to", JOURNAL);
 	s->journal_lines += n;
 	if (rc == 0 && s->journal_lines > 4 * s->last.count + 4096)
 		rc = compact(s, err, errlen);
@@ -439,7 +439,7 @@ int spool_journal(struct spool *s, const struct conso_row *rows, size_t n, char 
 void spool_each_last(struct spool *s, void (*fn)(void *ctx, const struct conso_row *row), void *ctx)
 {
 	const struct durable *d;
-	for (size_t i = 0; (d = serial_map_slot(&s->last, i)) != NULL; i++) {
+	for (size_t i = 0; (d = meters_slot(&s->last, i)) != NULL; i++) {
 		struct conso_row r;
 		durable_row(d, &r);
 		fn(ctx, &r);
@@ -453,60 +453,67 @@ size_t spool_meters(const struct spool *s)
 
 #define LIVE "meters.live"
 
-/* One meter's whole quarter state, with doubles in hexadecimal so they
- * come back bit for bit. */
-static int format_live(const struct meter *m, char *buf, size_t len)
-{
-	const struct meter_quarters *q = &m->quarters;
-	int n = snprintf(buf, len, "%s %" PRId64 " %" PRId64 " %d %d", m->serial, q->last_ms, q->boundary_s, q->last_rate,
-		q->last_has_power | q->has_gas << 1 | q->has_water << 2 | q->boundary_valid << 3 | q->open_estimated << 4);
-	for (int c = 0; c < QC_COUNT; c++)
-		n += snprintf(buf + n, len - (size_t)n, " %a %a %" PRId64, q->last_index[c], q->last_total[c], q->boundary_total[c]);
-	n += snprintf(buf + n, len - (size_t)n, " %a %a\n", (double)q->last_import_w, (double)q->last_export_w);
-	return n;
-}
+/* A meter of meters.live: "serial record\n", the record (quarter.h) in
+ * hexadecimal, so the file stays a text file an operator can read. */
+#define LIVE_LINE_BYTES 2048
+_Static_assert(LOWI_SERIAL_MAX + 2 * QUARTER_STATE_BYTES + 3 <= LIVE_LINE_BYTES, "a meters.live line fits its buffer");
 
-static bool parse_live(char *line, struct meter *m)
+static void format_live(const struct meter *m, char buf[LIVE_LINE_BYTES])
 {
-	struct meter_quarters *q = &m->quarters;
-	int rate, flags, used;
-	char *p = line;
-	memset(m, 0, sizeof(*m));
-	if (sscanf(p, "%32s %" SCNd64 " %" SCNd64 " %d %d%n", m->serial, &q->last_ms, &q->boundary_s, &rate, &flags, &used) != 5)
-		return false;
-	p += used;
-	for (int c = 0; c < QC_COUNT; c++) {
-		if (sscanf(p, " %la %la %" SCNd64 "%n", &q->last_index[c], &q->last_total[c], &q->boundary_total[c], &used) != 3)
-			return false;
-		p += used;
+	static const char digits[] = "0123456789abcdef";
+	unsigned char rec[QUARTER_STATE_BYTES];
+	size_t n = quarter_state_encode(&m->quarters, rec, sizeof(rec));
+	size_t used = (size_t)snprintf(buf, LIVE_LINE_BYTES, "%s ", m->serial);
+	for (size_t i = 0; i < n; i++) {
+		buf[used++] = digits[rec[i] >> 4];
+		buf[used++] = digits[rec[i] & 15];
 	}
-	double iw, ew;
-	if (sscanf(p, " %la %la", &iw, &ew) != 2)
-		return false;
-	q->last_import_w = (float)iw;
-	q->last_export_w = (float)ew;
-	q->last_rate = (int8_t)rate;
-	q->last_has_power = flags & 1;
-	q->has_gas = (flags >> 1) & 1;
-	q->has_water = (flags >> 2) & 1;
-	q->boundary_valid = (flags >> 3) & 1;
-	q->open_estimated = (flags >> 4) & 1;
-	return q->last_ms > 0;
+	buf[used++] = '\n';
+	buf[used] = '\0';
 }
 
-int spool_save_live(struct spool *s, const struct serial_map *meters, char *err, size_t errlen)
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The meter of one line of meters.live. A line of lowi-p1 0.1.0 holds the
+ * state as text fields rather than one record: quarter.c reads it too. */
+static enum quarter_state_status parse_live(const char *line, struct meter *m)
+{
+	int used;
+	memset(m, 0, sizeof(*m));
+	if (sscanf(line, "%32s %n", m->serial, &used) != 1)
+		return QUARTER_STATE_SHORT;
+	const char *text = line + used;
+	size_t len = strcspn(text, "\n");
+	if (memchr(text, ' ', len) != NULL)
+		return quarter_state_decode_text0(&m->quarters, text);
+	unsigned char rec[512];
+	if (len % 2 != 0 || len / 2 > sizeof(rec))
+		return QUARTER_STATE_INVALID;
+	for (size_t i = 0; i < len / 2; i++) {
+		int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return QUARTER_STATE_INVALID;
+		rec[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return quarter_state_decode(&m->quarters, rec, len / 2);
+}
+
+int spool_save_live(struct spool *s, const struct meters_table *meters, char *err, size_t errlen)
 {
 	char path[1100], tmp[1200];
 	snprintf(path, sizeof(path), "%s/" LIVE, s->dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
 	if (f == NULL)
-		return fail(err, errlen, "cannot create", tmp);
-	char line[2048];
+		return spool_fail_errno(err, errlen, "cannot create", tmp);
+	char line[LIVE_LINE_BYTES];
 	const struct meter *m;
-	for (size_t i = 0; (m = serial_map_slot(meters, i)) != NULL; i++) {
+	for (size_t i = 0; (m = meters_slot(meters, i)) != NULL; i++) {
 		if (m->quarters.last_ms > 0) {
-			format_live(m, line, sizeof(line));
+			format_live(m, line);
 			fputs(line, f);
 		}
 	}
@@ -514,7 +521,7 @@ int spool_save_live(struct spool *s, const struct serial_map *meters, char *err,
 	ok = fclose(f) == 0 && ok;
 	if (!ok || rename(tmp, path) != 0 || sync_dir(s->dir) != 0) {
 		unlink(tmp);
-		return fail(err, errlen, "cannot write", path);
+		return spool_fail_errno(err, errlen, "cannot write", path);
 	}
 	return 0;
 }
@@ -523,18 +530,24 @@ long spool_take_live(struct spool *s, void (*fn)(void *ctx, const struct meter *
 {
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/" LIVE, s->dir);
+	*err = '\0';
 	FILE *f = fopen(path, "r");
 	if (f == NULL)
-		return errno == ENOENT ? 0 : fail(err, errlen, "cannot read", path);
-	char line[2048];
+		return errno == ENOENT ? 0 : spool_fail_errno(err, errlen, "cannot read", path);
+	char line[LIVE_LINE_BYTES], first[LOWI_SERIAL_MAX + 100] = "";
 	struct meter m;
 	long n = 0;
+	size_t unreadable = 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		if (!parse_live(line, &m))
+		enum quarter_state_status st = parse_live(line, &m);
+		if (st != QUARTER_STATE_OK) {
+			if (unreadable++ == 0)
+				snprintf(first, sizeof(first), "meter '%s': %s", m.serial, quarter_state_status_name(st));
 			continue;
+		}
 		/* Only a state at least as new as the meter's last durable row. */
-		const struct durable *last = serial_map_find(&s->last, m.serial);
-		if (last && m.quarters.boundary_s < last->start_s + QUARTER_S)
+		const struct durable *last = meters_find(&s->last, m.serial);
+		if (m.quarters.last_ms <= 0 || (last && m.quarters.boundary_s < last->start_s + QUARTER_S))
 			continue;
 		fn(ctx, &m);
 		n++;
@@ -542,6 +555,9 @@ long spool_take_live(struct spool *s, void (*fn)(void *ctx, const struct meter *
 	fclose(f);
 	/* Used once: a crash later must resume from the journal, not from this. */
 	if (unlink(path) != 0 || sync_dir(s->dir) != 0)
-		return fail(err, errlen, "cannot remove", path);
+		return spool_fail_errno(err, errlen, "cannot remove", path);
+	if (unreadable > 0)
+		snprintf(err, errlen, "%s: %zu meter states could not be read (first: %s); those meters resume from"
+			" their last durable row", path, unreadable, first);
 	return n;
 }

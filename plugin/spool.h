@@ -61,11 +61,17 @@ size_t spool_meters(const struct spool *s);
 
 /* At a clean stop (broker thread, after the writer stopped): every meter's
  * whole quarter state to <dir>/meters.live, so a restart continues from the
- * last reading itself rather than from the last row. */
-int spool_save_live(struct spool *s, const struct serial_map *meters, char *err, size_t errlen);
+ * last reading itself rather than from the last row. Each state is stored
+ * as quarter.h's record, whose layout is quarter.c's alone. */
+int spool_save_live(struct spool *s, const struct meters_table *meters, char *err, size_t errlen);
 
 /* At init: calls fn for each meter of meters.live that is at least as new as
- * its last durable row, then removes the file. Returns the count or -1. */
+ * its last durable row, then removes the file. Returns the count or -1.
+ * Also reads the file lowi-p1 0.1.0 wrote, so an upgrade keeps every
+ * meter's running quarter. A state that cannot be read (damaged, or from a
+ * newer build) is skipped, and that meter resumes from its last durable
+ * row: then err says so (and the count is still returned); otherwise err is
+ * empty. */
 long spool_take_live(struct spool *s, void (*fn)(void *ctx, const struct meter *m), void *ctx, char *err, size_t errlen);
 
 #endif

@@ -12,7 +12,7 @@
  *     next       intake_next()                                 -> the copy
  *     topic      topic_match_serial_fast(filter, topic)        -> the serial
  *     decode     lowi_payload_decode(payload)                  -> a reading
- *     lookup     serial_map_get(meters, serial) (+ reset when new)
+ *     lookup     meters_get(meters, serial) (+ reset when new)
  *     feed       quarters_feed(meter, t, reading, emit_row)    -> rows
  *   rest         the loop and the counters
  *
@@ -95,10 +95,10 @@ STEP static enum lowi_payload_status step_decode(const void *payload, size_t len
 	return lowi_payload_decode(payload, len, r, &err);
 }
 
-STEP static struct meter *step_lookup(struct serial_map *meters, const char *serial)
+STEP static struct meter *step_lookup(struct meters_table *meters, const char *serial)
 {
 	bool created;
-	struct meter *m = serial_map_get(meters, serial, &created);
+	struct meter *m = meters_get(meters, serial, &created);
 	if (m != NULL && created)
 		quarters_reset(&m->quarters);
 	return m;
@@ -118,7 +118,7 @@ struct input {
 	int64_t *t_ms;
 };
 
-STEP void run_messages(const struct input *in, struct intake *q, struct serial_map *meters, struct stats *s)
+STEP void run_messages(const struct input *in, struct intake *q, struct meters_table *meters, struct stats *s)
 {
 	struct topic_prefilter pf;
 	topic_prefilter_init(&pf, filter);
@@ -189,8 +189,8 @@ int main(int argc, char **argv)
 		}
 	}
 
-	struct serial_map meters;
-	serial_map_init(&meters, sizeof(struct meter), 200000);
+	struct meters_table meters;
+	meters_init(&meters, sizeof(struct meter), 200000);
 	struct intake q;
 	if (intake_init(&q, (size_t)1 << 20) != 0) {
 		fprintf(stderr, "percall: out of memory\n");
@@ -210,7 +210,7 @@ int main(int argc, char **argv)
 		in.n, meters.count, (double)off / (double)in.n, s.readings, s.rejected, s.rows, s.rows_estimated,
 		s.by_result[QUARTER_FIRST], s.by_result[QUARTER_ACCEPTED], s.by_result[QUARTER_DUPLICATE],
 		s.by_result[QUARTER_OUT_OF_ORDER], s.by_result[QUARTER_DISCONTINUITY], ns);
-	serial_map_free(&meters);
+	meters_free(&meters);
 	intake_destroy(&q);
 	free(text);
 	free(topics);

@@ -18,18 +18,18 @@ static void serial_of(long i, char *out)
 
 int main(void)
 {
-	struct serial_map t;
-	serial_map_init(&t, sizeof(struct entry), 100000);
+	struct meters_table t;
+	meters_init(&t, sizeof(struct entry), 100000);
 	char serial[LOWI_SERIAL_MAX + 1];
 	bool created;
 
-	CHECK(serial_map_find(&t, "X") == NULL, "empty table finds nothing");
-	CHECK(serial_map_slot(&t, 0) == NULL, "empty table has no entry");
+	CHECK(meters_find(&t, "X") == NULL, "empty table finds nothing");
+	CHECK(meters_slot(&t, 0) == NULL, "empty table has no entry");
 
 	long bad = 0;
 	for (long i = 0; i < 100000; i++) {
 		serial_of(i, serial);
-		struct entry *e = serial_map_get(&t, serial, &created);
+		struct entry *e = meters_get(&t, serial, &created);
 		if (e == NULL || !created || strcmp(e->serial, serial) != 0 || e->value != 0)
 			bad++;
 		else
@@ -42,37 +42,37 @@ int main(void)
 	bad = 0;
 	for (long i = 0; i < 100000; i++) {
 		serial_of(i, serial);
-		struct entry *e = serial_map_get(&t, serial, &created);
-		struct entry *f = serial_map_find(&t, serial);
+		struct entry *e = meters_get(&t, serial, &created);
+		struct entry *f = meters_find(&t, serial);
 		if (e == NULL || created || e != f || e->value != i)
 			bad++;
-		const struct entry *s = serial_map_slot(&t, (size_t)i);
+		const struct entry *s = meters_slot(&t, (size_t)i);
 		if (s == NULL || s->value != i || strcmp(s->serial, serial) != 0)
 			bad++;
 	}
 	CHECK(bad == 0, "%ld lookups or slots went wrong", bad);
-	CHECK(serial_map_slot(&t, t.count) == NULL, "no entry past count");
-	CHECK(serial_map_find(&t, "absent") == NULL, "absent serial not found");
+	CHECK(meters_slot(&t, t.count) == NULL, "no entry past count");
+	CHECK(meters_find(&t, "absent") == NULL, "absent serial not found");
 	CHECK(t.count == 100000, "find added nothing: %zu", t.count);
 
-	CHECK(serial_map_get(&t, "one-too-many", &created) == NULL && !created, "full table refuses a new serial");
+	CHECK(meters_get(&t, "one-too-many", &created) == NULL && !created, "full table refuses a new serial");
 	serial_of(5, serial);
-	CHECK(serial_map_get(&t, serial, &created) != NULL && !created, "full table still finds a known serial");
+	CHECK(meters_get(&t, serial, &created) != NULL && !created, "full table still finds a known serial");
 
-	serial_map_free(&t);
-	CHECK(t.count == 0 && serial_map_find(&t, serial) == NULL, "freed table is empty");
-	struct entry *e = serial_map_get(&t, "again", &created);
+	meters_free(&t);
+	CHECK(t.count == 0 && meters_find(&t, serial) == NULL, "freed table is empty");
+	struct entry *e = meters_get(&t, "again", &created);
 	CHECK(e != NULL && created, "freed table can be used again");
-	serial_map_free(&t);
+	meters_free(&t);
 
 	/* A bound smaller than the first allocation. */
-	serial_map_init(&t, sizeof(struct entry), 3);
+	meters_init(&t, sizeof(struct entry), 3);
 	int got = 0;
 	for (int i = 0; i < 5; i++) {
 		serial_of(i, serial);
-		got += serial_map_get(&t, serial, &created) != NULL;
+		got += meters_get(&t, serial, &created) != NULL;
 	}
 	CHECK(got == 3 && t.count == 3, "bound of 3: %d taken", got);
-	serial_map_free(&t);
+	meters_free(&t);
 	return check_finish("meters");
 }

@@ -1,5 +1,6 @@
 /* The meter journal: what a restart resumes from, files of the earlier
- * layout, compaction, and spool files of many rows. */
+ * layout, compaction; meters.live, including the file of lowi-p1 0.1.0;
+ * and spool files of many rows. */
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -111,10 +112,106 @@ static void remove_dir(void)
 	rmdir(dir);
 }
 
+struct restored {
+	int n;
+	struct meter meters[4];
+};
+
 static void restored(void *ctx, const struct meter *m)
 {
-	(void)m;
-	(*(int *)ctx)++;
+	struct restored *r = ctx;
+	if (r->n < 4)
+		r->meters[r->n] = *m;
+	r->n++;
+}
+
+/* Same state: the same record, which carries every field
+ * (test_quarter_state checks that). */
+static bool same_quarters(const struct meter_quarters *a, const struct meter_quarters *b)
+{
+	unsigned char ra[QUARTER_STATE_BYTES], rb[QUARTER_STATE_BYTES];
+	return quarter_state_encode(a, ra, sizeof(ra)) == sizeof(ra) && quarter_state_encode(b, rb, sizeof(rb)) == sizeof(rb)
+		&& memcmp(ra, rb, sizeof(ra)) == 0;
+}
+
+/* The states of meters OLD0 and OLD1 in the meters.live below. */
+static void legacy_state(struct meter_quarters *q, int k)
+{
+	quarters_reset(q);
+	q->last_ms = 1767226712345LL + k * 1000;
+	for (int c = 0; c < QC_COUNT; c++) {
+		q->last_index[c] = 1234567.123 + 1000.0 * c + k;
+		q->last_total[c] = 1234000.456 + 1000.0 * c + k;
+		q->boundary_total[c] = 1233990 + 1000 * c + k;
+	}
+	q->last_import_w = 1234.56f + (float)k;
+	q->last_export_w = 78.9f + (float)k;
+	q->last_rate = (int8_t)(1 + k);
+	q->last_has_power = k == 0;
+	q->has_gas = k == 0;
+	q->has_water = k != 0;
+	q->boundary_valid = k == 0;
+	q->open_estimated = k != 0;
+	q->boundary_s = 1767226500LL + k * 900;
+}
+
+/* meters.live as lowi-p1 0.1.0 wrote it at a clean stop (spool_save_live
+ * of that release, run on legacy_state(0) and legacy_state(1)). */
+static const char live_0_1_0[] =
+	"OLD0 1767226712345 1767226500 1 11 0x1.2d6871f7ced91p+20 0x1.2d45074bc6a7fp+20 1233990 0x1.2da6f1f7ced91p+20"
+	" 0x1.2d83874bc6a7fp+20 1234990 0x1.2de571f7ced91p+20 0x1.2dc2074bc6a7fp+20 1235990 0x1.2e23f1f7ced91p+20"
+	" 0x1.2e00874bc6a7fp+20 1236990 0x1.2e6271f7ced91p+20 0x1.2e3f074bc6a7fp+20 1237990 0x1.2ea0f1f7ced91p+20"
+	" 0x1.2e7d874bc6a7fp+20 1238990 0x1.34a3d8p+10 0x1.3b999ap+6\n"
+	"OLD1 1767226713345 1767227400 2 20 0x1.2d6881f7ced91p+20 0x1.2d45174bc6a7fp+20 1233991 0x1.2da701f7ced91p+20"
+	" 0x1.2d83974bc6a7fp+20 1234991 0x1.2de581f7ced91p+20 0x1.2dc2174bc6a7fp+20 1235991 0x1.2e2401f7ced91p+20"
+	" 0x1.2e00974bc6a7fp+20 1236991 0x1.2e6281f7ced91p+20 0x1.2e3f174bc6a7fp+20 1237991 0x1.2ea101f7ced91p+20"
+	" 0x1.2e7d974bc6a7fp+20 1238991 0x1.34e3d8p+10 0x1.3f999ap+6\n";
+
+static void live_states(struct spool *s)
+{
+	char err[1200];
+	/* A live state for a meter without a durable row is restored whole
+	 * and adds no durable row. */
+	struct meters_table live;
+	meters_init(&live, sizeof(struct meter), 10);
+	bool created;
+	struct meter *m = meters_get(&live, "NEW", &created);
+	legacy_state(&m->quarters, 1);
+	m->quarters.last_ms = (T0 + 100) * 1000;
+	struct meter saved = *m;
+	CHECK(spool_save_live(s, &live, err, sizeof(err)) == 0, "save live: %s", err);
+	struct restored r = { 0 };
+	CHECK(spool_take_live(s, restored, &r, err, sizeof(err)) == 1 && r.n == 1 && err[0] == '\0', "live restored: %s", err);
+	CHECK(r.n == 1 && strcmp(r.meters[0].serial, "NEW") == 0 && same_quarters(&r.meters[0].quarters, &saved.quarters),
+		"the whole state comes back");
+	CHECK(spool_meters(s) == 4, "no durable row invented: %zu meters", spool_meters(s));
+	CHECK(file_size("meters.live") == -1, "meters.live used once");
+	meters_free(&live);
+
+	/* After an upgrade from 0.1.0, each meter goes on from its last
+	 * reading, not from its last row. */
+	write_text("meters.live", live_0_1_0);
+	r.n = 0;
+	CHECK(spool_take_live(s, restored, &r, err, sizeof(err)) == 2 && err[0] == '\0', "0.1.0 states: %d, %s", r.n, err);
+	for (int k = 0; k < 2 && k < r.n; k++) {
+		struct meter_quarters want;
+		legacy_state(&want, k);
+		CHECK(r.meters[k].serial[3] == '0' + k && same_quarters(&r.meters[k].quarters, &want),
+			"0.1.0 state of OLD%d read whole", k);
+	}
+
+	/* A damaged state, or one from a newer build, is reported and skipped;
+	 * the other meters still come back. */
+	unsigned char rec[QUARTER_STATE_BYTES];
+	char hex[2 * QUARTER_STATE_BYTES + 1], text[8 * QUARTER_STATE_BYTES];
+	quarter_state_encode(&saved.quarters, rec, sizeof(rec));
+	for (size_t i = 0; i < sizeof(rec); i++)
+		snprintf(hex + 2 * i, 3, "%02x", i == 0 ? QUARTER_STATE_VERSION + 1 : rec[i]);
+	snprintf(text, sizeof(text), "NEWER %s\nCUT 01%.20s\nNOTHEX 01%.339sz\nNEW 01%s\n", hex, hex + 2, hex + 2, hex + 2);
+	write_text("meters.live", text);
+	r.n = 0;
+	CHECK(spool_take_live(s, restored, &r, err, sizeof(err)) == 1 && r.n == 1, "only the good line restored: %d", r.n);
+	CHECK(strstr(err, "3 meter states") && strstr(err, "'NEWER': record version unknown"), "reported: %s", err);
 }
 
 int main(void)
@@ -170,19 +267,7 @@ int main(void)
 	CHECK(find(&seen, "D") && resumes_from(find(&seen, "D"), &last_d), "D after compaction");
 	CHECK(find(&seen, "B") && resumes_from(find(&seen, "B"), &b), "B kept by compaction");
 
-	/* A live state for a meter without a durable row is restored and adds
-	 * no durable row. */
-	struct serial_map live;
-	serial_map_init(&live, sizeof(struct meter), 10);
-	bool created;
-	struct meter *m = serial_map_get(&live, "NEW", &created);
-	quarters_reset(&m->quarters);
-	m->quarters.last_ms = (T0 + 100) * 1000;
-	CHECK(spool_save_live(s, &live, err, sizeof(err)) == 0, "save live: %s", err);
-	int n_restored = 0;
-	CHECK(spool_take_live(s, restored, &n_restored, err, sizeof(err)) == 1 && n_restored == 1, "live restored");
-	CHECK(spool_meters(s) == 4, "no durable row invented: %zu meters", spool_meters(s));
-	serial_map_free(&live);
+	live_states(s);
 
 	/* A spool file larger than the write buffer comes back whole. */
 	struct conso_row *big = malloc(2000 * sizeof(*big));
