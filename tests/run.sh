@@ -46,6 +46,14 @@ if [ -n "$filter" ]; then
 	fi
 fi
 
-meson test -C "$build" --no-rebuild "${suites[@]}" "${names[@]}" 2>&1 \
-	| grep -vE '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): +[0-9]+ *$|^Full log written|^$'
+# Every test belongs to one of the three suites, or `--suite` would skip it.
+stray=$(meson test -C "$build" --no-rebuild --list 2>/dev/null | grep -vE ':(unit|integration|slow) / ')
+if [ -n "$stray" ]; then
+	echo "FAIL tests in no suite (give them suite : 'unit', 'integration' or 'slow'): $stray"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+PYTHONUNBUFFERED=1 meson test -C "$build" --no-rebuild "${suites[@]}" "${names[@]}" 2>&1 \
+	| grep --line-buffered -vE '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): +[0-9]+ *$|^Full log written|^$'
 /usr/bin/python3 tests/summary.py "$build/meson-logs/testlog.json" "$build/test-logs"
