@@ -30,9 +30,9 @@
 #define INTAKE_TOPIC_MAX 1024 /* longer topics are kept cut, flagged */
 /* Messages queued before the producer wakes a waiting consumer. At
  * saturation each wake-up costs both threads a system call and the consumer
- * a context switch: waking per 1024 rather than per 64 messages cut the
- * aggregator's CPU by about a third in the throughput benchmark. Below about
- * 1,000 msg/s the consumer's timed wait picks messages up instead. */
+ * a context switch, so wake-ups are batched (docs/performance.md has the
+ * measurement). Under light traffic the consumer's timed wait
+ * (IDLE_WAIT_MS in aggregator.c) picks messages up instead. */
 #define INTAKE_WAKE_BATCH 1024
 
 struct intake_msg {

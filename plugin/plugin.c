@@ -47,7 +47,7 @@
 #define SUMMARY_INTERVAL_S 900
 #define REFUSED_LOG_INTERVAL_S 60
 /* Messages the aggregator has not reached yet: a cap so that a stalled
- * aggregator cannot take the broker's memory (about 170,000 LOWI messages). */
+ * aggregator cannot take the broker's memory. */
 #define INTAKE_MAX_BYTES ((size_t)64 << 20)
 
 struct lowi_plugin {

@@ -586,7 +586,7 @@ class Broker:
                 _make_traversable(self.workdir)
         if under_faketime() and "FAKETIME_DONT_RESET" not in os.environ and env is None:
             note("warning: under faketime without FAKETIME_DONT_RESET=1 the broker "
-                 "gets its own clock start (see DOMAIN.md section 7)")
+                 "gets its own clock start, seconds or minutes away from the test's")
         self.log_path = os.path.join(self.workdir, "broker.log")
         log = open(self.log_path, "a")
         t0 = real_time()
