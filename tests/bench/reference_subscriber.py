@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The reference program's collector, as the `reference` benchmark part runs
-it beside a bare broker (tests/bench/reference.py; README, "Compared with the reference
- Python program").
+it beside a bare broker (tests/bench/reference.py; the README's
+"Compared with the reference Python program").
 
 Kept from the reference: a paho-mqtt client subscribed to <serial>/PUB/CH0;
 each message stamped with the wall-clock UTC time at which it is handled; at
