@@ -280,7 +280,7 @@ static int execute(struct db_writer *w, MYSQL_STMT *st, const char *what, bool q
 static void fill_conso(struct conso_params *cp, const struct conso_row *row)
 {
 	const struct quarter_row *q = &row->q;
-	db_time(&cp->dttm, q->start_s, false);
+	worker_db_time(&cp->dttm, q->start_s, false);
 	cp->dec_len[0] = milli_text(q->import_day_wh, cp->dec[0]);
 	cp->dec_len[1] = milli_text(q->import_night_wh, cp->dec[1]);
 	cp->dec_len[2] = milli_text(q->export_day_wh, cp->dec[2]);
@@ -300,8 +300,8 @@ static void fill_pics(struct pics_params *pp, const struct conso_row *row)
 {
 	const struct quarter_row *q = &row->q;
 	struct civil_date m = brussels_month_of(q->start_s);
-	db_time(&pp->mois, civil_to_days(m.year, m.month, 1) * 86400, true);
-	db_time(&pp->dttm, q->start_s, false);
+	worker_db_time(&pp->mois, civil_to_days(m.year, m.month, 1) * 86400, true);
+	worker_db_time(&pp->dttm, q->start_s, false);
 	/* Average power of the quarter: kWh x 4 = kW; Wh x 4 / 1000 exactly. */
 	pp->kw_len = milli_text(q->import_wh * 4, pp->kw);
 	pp->serial_len = (unsigned long)strlen(row->serial);

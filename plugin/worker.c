@@ -71,7 +71,7 @@ void worker_join(pthread_t thread, int fd_if_stuck(void *), void *ctx)
 	}
 }
 
-void db_time(MYSQL_TIME *t, int64_t utc_s, bool date_only)
+void worker_db_time(MYSQL_TIME *t, int64_t utc_s, bool date_only)
 {
 	int64_t days = utc_s >= 0 ? utc_s / 86400 : -((-utc_s + 86399) / 86400);
 	struct civil_date d = days_to_civil(days);

@@ -53,6 +53,6 @@ void worker_join(pthread_t thread, int fd_if_stuck(void *ctx), void *ctx);
 
 /* A UTC instant (epoch seconds) as a bound DATETIME, or as a DATE: both
  * workers store UTC instants. Any thread. */
-void db_time(MYSQL_TIME *t, int64_t utc_s, bool date_only);
+void worker_db_time(MYSQL_TIME *t, int64_t utc_s, bool date_only);
 
 #endif

@@ -245,7 +245,7 @@ int price_store_put(struct price_store *s, const struct price_point *pts, size_t
 	s->source_len = (unsigned long)snprintf(s->source, sizeof(s->source), "%s", source);
 	for (size_t i = 0; i < n; i++) {
 		char why[200];
-		db_time(&s->dttm, pts[i].start_s, false);
+		worker_db_time(&s->dttm, pts[i].start_s, false);
 		s->price_len = dec_text(s->price, "%.3f", pts[i].price_eur_mwh);
 		s->minutes = (unsigned char)(pts[i].period_s / 60);
 		bool ok = fill_prices(s, t, pts[i].start_s, pts[i].price_eur_mwh, why, sizeof(why));
@@ -266,8 +266,8 @@ int price_store_put(struct price_store *s, const struct price_point *pts, size_t
 static int recompute_row(struct price_store *s, const struct tariff *t, size_t i, size_t *updated, char *err, size_t errlen)
 {
 	const struct tariff_row *row = &t->rows[i];
-	db_time(&s->from, brussels_local_to_utc(row->from_day, 0), false);
-	db_time(&s->to, i + 1 < t->count ? brussels_local_to_utc(t->rows[i + 1].from_day, 0) : INT64_C(253402300799), false);
+	worker_db_time(&s->from, brussels_local_to_utc(row->from_day, 0), false);
+	worker_db_time(&s->to, i + 1 < t->count ? brussels_local_to_utc(t->rows[i + 1].from_day, 0) : INT64_C(253402300799), false);
 	s->fp = row->fingerprint;
 	if (mysql_stmt_execute(s->stale) != 0 || mysql_stmt_store_result(s->stale) != 0)
 		return fail_st(s->stale, "reading prices to recompute", err, errlen);
@@ -288,7 +288,7 @@ static int recompute_row(struct price_store *s, const struct tariff *t, size_t i
 		char why[200];
 		if (!fill_prices(s, t, pts[j].start_s, pts[j].price_eur_mwh, why, sizeof(why)))
 			continue;
-		db_time(&s->dttm, pts[j].start_s, false);
+		worker_db_time(&s->dttm, pts[j].start_s, false);
 		if (mysql_stmt_execute(s->update) != 0) {
 			free(pts);
 			mysql_rollback(s->m);
