@@ -1,0 +1,151 @@
+/*
+ * The fast path of the LOWI payload decoder: the top-level members of the
+ * usual form, the one a dongle writes ({"name":"value",...}: plain names,
+ * no whitespace, a known field's value a number in range, quoted or not),
+ * read with few branches and word-sized compares. It decides nothing on its
+ * own: a member that leaves the usual form at any step goes to the general
+ * scanner's step (payload_general.c), which finds and words every error, so
+ * both give the same results, errors and offsets (tests/fuzz/
+ * fuzz_payload_diff.c checks this on every input).
+ *
+ * It reads payload_decode's private copy, the payload followed by
+ * PAYLOAD_PAD zero bytes, and relies on them instead of bounds checks: a
+ * zero ends every string and number scan and matches no delimiter, so
+ * reading stops before p[len + PAYLOAD_PAD].
+ *
+ * Any thread; no allocation, no I/O.
+ */
+#include "payload_scan.h"
+
+/* Delimiters compared a few bytes at once, as load_le16/32 read them. */
+#define BYTES2(a, b) ((uint32_t)(a) | (uint32_t)(b) << 8)
+#define BYTES3(a, b, c) (BYTES2(a, b) | (uint32_t)(c) << 16)
+
+/*
+ * The first string stop at or after p[j], given t = string_stops(p + j - d)
+ * and d < 32: a short member's name and value share one word. Bits above a
+ * match in the uint64_t word are not exact, so that variant reads again.
+ */
+static inline size_t stop_from(const unsigned char *p, size_t j, stop_mask t, unsigned d)
+{
+#ifdef __SSE2__
+	stop_mask rest = t >> d;
+
+	if (rest)
+		return j + first_stop(rest);
+	return string_stop(p, d < STOP_WORD ? j - d + STOP_WORD : j, 0, true);
+#else
+	(void)t;
+	(void)d;
+	return string_stop(p, j, 0, true);
+#endif
+}
+
+/* How far the usual form took a member: the general steps do the rest. */
+enum fast_done {
+	FAST_NOTHING, /* the cursor is at the member's start */
+	FAST_NAME,    /* name and ':' read, the cursor is at the value */
+	FAST_VALUE,   /* value read, the cursor is after it */
+	FAST_MEMBER,  /* ',' read, the cursor is at the next name's quote */
+};
+
+/*
+ * Reads the member at p[*at] as far as its usual form goes, storing a known
+ * field's value in r and marking it in *seen; *at ends where the general
+ * step takes over. *m and *key_len (its name's length) are set from
+ * FAST_NAME on.
+ */
+static inline enum fast_done fast_member(const unsigned char *p, size_t *at, struct member *m,
+	size_t *key_len, struct lowi_reading *r, unsigned *seen)
+{
+	size_t i = *at, k = i + 1, e;
+	stop_mask t;
+	uint32_t after;
+	unsigned n;
+	bool quoted;
+
+	if (p[i] != '"')
+		return FAST_NOTHING;
+	t = string_stops(p + k);
+	if (t == 0)
+		return FAST_NOTHING;
+	n = (unsigned)first_stop(t);
+	after = load_le32(p + k + n);
+	if ((after & 0xffff) != BYTES2('"', ':'))
+		return FAST_NOTHING;
+	m->key_at = i;
+	m->id = field_id(p + k, n, true);
+	*key_len = n;
+	i = k + n + 2;
+	*at = i;
+	quoted = (after & 0xffffff) == BYTES3('"', ':', '"');
+	if (m->id < 0) {
+		if (!quoted || p[e = stop_from(p, i + 1, t, n + 3)] != '"')
+			return FAST_NAME;
+		i = e + 1;
+	} else {
+		enum field_id id = (enum field_id)m->id;
+		struct number num;
+		size_t bad_at, start = i + quoted, used;
+		double v;
+
+		if (*seen & (1u << id))
+			return FAST_NAME;
+		used = number_scan(p + start, 0, true, &num, &bad_at);
+		if (used == 0 || (quoted && p[start + used] != '"'))
+			return FAST_NAME;
+		if (!field_accepts(id, &num, &v))
+			return FAST_NAME;
+		*seen |= 1u << id;
+		store_field(r, id, v);
+		i = start + used + quoted;
+	}
+	*at = i;
+	if (load_le16(p + i) != BYTES2(',', '"'))
+		return FAST_VALUE;
+	*at = i + 1;
+	return FAST_MEMBER;
+}
+
+/* The general steps after fast_member's, for a member at the cursor. */
+static enum member_next general_rest(struct scanner *sc, enum fast_done done, struct member *m,
+	size_t key_len, struct lowi_reading *r, unsigned *seen)
+{
+	if (done == FAST_NOTHING) {
+		if (!payload_member_name(sc, m))
+			return MEMBER_FAILED;
+	} else {
+		payload_enter_member(sc, m, key_len);
+	}
+	if (done != FAST_VALUE && !payload_member_value(sc, m, r, seen))
+		return MEMBER_FAILED;
+	return payload_member_next(sc);
+}
+
+bool payload_fast_object(struct scanner *sc, struct lowi_reading *r, unsigned *seen)
+{
+	const unsigned char *p = sc->p;
+	size_t i = skip_ws_at(p, sc->pos + 1, sc->len);
+	unsigned seen_here = *seen;
+	enum member_next next;
+
+	if (p[i] == '}') {
+		sc->pos = i + 1;
+		return true;
+	}
+	for (;;) {
+		struct member m;
+		size_t key_len = 0;
+		enum fast_done done = fast_member(p, &i, &m, &key_len, r, &seen_here);
+
+		if (done == FAST_MEMBER)
+			continue;
+		sc->pos = i;
+		next = general_rest(sc, done, &m, key_len, r, &seen_here);
+		if (next != MEMBER_MORE)
+			break;
+		i = sc->pos;
+	}
+	*seen = seen_here;
+	return next == MEMBER_END;
+}
