@@ -43,16 +43,16 @@ static inline size_t stop_from(const unsigned char *p, size_t j, stop_mask t, un
 
 /* How far the usual form took a member: the general steps do the rest. */
 enum fast_done {
-	FAST_NOTHING, /* the cursor is at the member's start */
+	FAST_NOTHING, /* the cursor is at the member's start, its name's quote */
 	FAST_NAME,    /* name and ':' read, the cursor is at the value */
 	FAST_VALUE,   /* value read, the cursor is after it */
 	FAST_MEMBER,  /* ',' read, the cursor is at the next name's quote */
 };
 
 /*
- * Reads the member at p[*at] as far as its usual form goes, storing a known
- * field's value in r and marking it in *seen; *at ends where the general
- * step takes over. *m and *key_len (its name's length) are set from
+ * Reads the member whose name opens at p[*at] as far as its usual form
+ * goes, storing a known field's value in r and marking it in *seen; *at
+ * ends where the general step takes over. *m and *key_len (its name's length) are set from
  * FAST_NAME on.
  */
 static inline enum fast_done fast_member(const unsigned char *p, size_t *at, struct member *m,
@@ -64,8 +64,6 @@ static inline enum fast_done fast_member(const unsigned char *p, size_t *at, str
 	unsigned n;
 	bool quoted;
 
-	if (p[i] != '"')
-		return FAST_NOTHING;
 	t = string_stops(p + k);
 	if (t == 0)
 		return FAST_NOTHING;
@@ -136,12 +134,16 @@ bool payload_fast_object(struct scanner *sc, struct lowi_reading *r, unsigned *s
 	for (;;) {
 		struct member m;
 		size_t key_len = 0;
-		enum fast_done done = fast_member(p, &i, &m, &key_len, r, &seen_here);
+		enum fast_done done = FAST_NOTHING;
+		unsigned seen_general;
 
-		if (done == FAST_MEMBER)
-			continue;
+		if (p[i] == '"')
+			while ((done = fast_member(p, &i, &m, &key_len, r, &seen_here)) == FAST_MEMBER)
+				;
 		sc->pos = i;
-		next = general_rest(sc, done, &m, key_len, r, &seen_here);
+		seen_general = seen_here;
+		next = general_rest(sc, done, &m, key_len, r, &seen_general);
+		seen_here = seen_general;
 		if (next != MEMBER_MORE)
 			break;
 		i = sc->pos;

@@ -265,10 +265,8 @@ static inline size_t number_scan(const unsigned char *s, size_t n, bool padded, 
 		/* the first digit is not 0, so every digit counts up to the 19th;
 		 * m may wrap past it, when it is taken again from the first 19 */
 		size_t first = i;
-		while (DIGIT_AT(i)) {
-			m = m * 10 + (s[i] - '0');
-			i++;
-		}
+		for (unsigned d; (padded || i < n) && (d = (unsigned)s[i] - '0') <= 9; i++)
+			m = m * 10 + d;
 		if (i - first > 19) {
 			m = 0;
 			for (size_t k = first; k < first + 19; k++)
@@ -405,7 +403,7 @@ static inline bool field_accepts(enum field_id id, const struct number *num, dou
 	if (num->negative)
 		return false;
 	if (num->e10 == 0) {
-		*v = (double)num->m;
+		*v = (double)(int64_t)num->m; /* m is below 2^63 when it is accepted */
 		return num->m <= field_max[id];
 	}
 	*v = number_value(num);
