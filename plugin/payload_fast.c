@@ -41,6 +41,20 @@ static inline size_t stop_from(const unsigned char *p, size_t j, stop_mask t, un
 #endif
 }
 
+/* The end of the number at p[start], after its closing quote if quoted, or
+ * 0 when there is none. Called with a constant `quoted`, so that each form
+ * gets its own copy. */
+static inline size_t number_end(const unsigned char *p, size_t start, bool quoted, struct number *num)
+{
+	size_t bad_at, used = number_scan(p + start, 0, true, num, &bad_at);
+
+	if (used == 0)
+		return 0;
+	if (!quoted)
+		return start + used;
+	return p[start + used] == '"' ? start + used + 1 : 0;
+}
+
 /* How far the usual form took a member: the general steps do the rest. */
 enum fast_done {
 	FAST_NOTHING, /* the cursor is at the member's start, its name's quote */
@@ -49,14 +63,21 @@ enum fast_done {
 	FAST_MEMBER,  /* ',' read, the cursor is at the next name's quote */
 };
 
+/* The name fast_member read: kept apart from struct member, whose address
+ * the general steps take, so that it stays in registers. */
+struct fast_name {
+	size_t key_at, len;
+	int id;
+};
+
 /*
  * Reads the member whose name opens at p[*at] as far as its usual form
  * goes, storing a known field's value in r and marking it in *seen; *at
  * ends where the general step takes over. *m and *key_len (its name's length) are set from
  * FAST_NAME on.
  */
-static inline enum fast_done fast_member(const unsigned char *p, size_t *at, struct member *m,
-	size_t *key_len, struct lowi_reading *r, unsigned *seen)
+static inline enum fast_done fast_member(const unsigned char *p, size_t *at, struct fast_name *name,
+	struct lowi_reading *r, unsigned *seen)
 {
 	size_t i = *at, k = i + 1, e;
 	stop_mask t;
@@ -71,32 +92,29 @@ static inline enum fast_done fast_member(const unsigned char *p, size_t *at, str
 	after = load_le32(p + k + n);
 	if ((after & 0xffff) != BYTES2('"', ':'))
 		return FAST_NOTHING;
-	m->key_at = i;
-	m->id = field_id(p + k, n, true);
-	*key_len = n;
+	name->key_at = i;
+	name->id = field_id(p + k, n, true);
+	name->len = n;
 	i = k + n + 2;
 	*at = i;
 	quoted = (after & 0xffffff) == BYTES3('"', ':', '"');
-	if (m->id < 0) {
+	if (name->id < 0) {
 		if (!quoted || p[e = stop_from(p, i + 1, t, n + 3)] != '"')
 			return FAST_NAME;
 		i = e + 1;
 	} else {
-		enum field_id id = (enum field_id)m->id;
+		enum field_id id = (enum field_id)name->id;
 		struct number num;
-		size_t bad_at, start = i + quoted, used;
 		double v;
 
 		if (*seen & (1u << id))
 			return FAST_NAME;
-		used = number_scan(p + start, 0, true, &num, &bad_at);
-		if (used == 0 || (quoted && p[start + used] != '"'))
-			return FAST_NAME;
-		if (!field_accepts(id, &num, &v))
+		e = quoted ? number_end(p, i + 1, true, &num) : number_end(p, i, false, &num);
+		if (e == 0 || !field_accepts(id, &num, &v))
 			return FAST_NAME;
 		*seen |= 1u << id;
 		store_field(r, id, v);
-		i = start + used + quoted;
+		i = e;
 	}
 	*at = i;
 	if (load_le16(p + i) != BYTES2(',', '"'))
@@ -105,17 +123,21 @@ static inline enum fast_done fast_member(const unsigned char *p, size_t *at, str
 	return FAST_MEMBER;
 }
 
-/* The general steps after fast_member's, for a member at the cursor. */
-static enum member_next general_rest(struct scanner *sc, enum fast_done done, struct member *m,
-	size_t key_len, struct lowi_reading *r, unsigned *seen)
+/* The general steps after fast_member's, for a member at the cursor. Out
+ * of line: the usual payload needs it once, for its closing '}'. */
+__attribute__((noinline, cold))
+static enum member_next general_rest(struct scanner *sc, enum fast_done done, struct fast_name name,
+	struct lowi_reading *r, unsigned *seen)
 {
+	struct member m = { .key_at = name.key_at, .id = name.id };
+
 	if (done == FAST_NOTHING) {
-		if (!payload_member_name(sc, m))
+		if (!payload_member_name(sc, &m))
 			return MEMBER_FAILED;
 	} else {
-		payload_enter_member(sc, m, key_len);
+		payload_enter_member(sc, &m, name.len);
 	}
-	if (done != FAST_VALUE && !payload_member_value(sc, m, r, seen))
+	if (done != FAST_VALUE && !payload_member_value(sc, &m, r, seen))
 		return MEMBER_FAILED;
 	return payload_member_next(sc);
 }
@@ -132,17 +154,16 @@ bool payload_fast_object(struct scanner *sc, struct lowi_reading *r, unsigned *s
 		return true;
 	}
 	for (;;) {
-		struct member m;
-		size_t key_len = 0;
+		struct fast_name name = { 0, 0, -1 };
 		enum fast_done done = FAST_NOTHING;
 		unsigned seen_general;
 
 		if (p[i] == '"')
-			while ((done = fast_member(p, &i, &m, &key_len, r, &seen_here)) == FAST_MEMBER)
+			while ((done = fast_member(p, &i, &name, r, &seen_here)) == FAST_MEMBER)
 				;
 		sc->pos = i;
 		seen_general = seen_here;
-		next = general_rest(sc, done, &m, key_len, r, &seen_general);
+		next = general_rest(sc, done, name, r, &seen_general);
 		seen_here = seen_general;
 		if (next != MEMBER_MORE)
 			break;

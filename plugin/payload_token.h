@@ -203,12 +203,12 @@ static const double pow10_exact[] = {
  * this covers every integer up to 1e12 and every decimal a meter writes.
  * Otherwise within a few units in the last place. No strtod: no locale.
  */
-static inline double number_value(const struct number *num)
+static inline double number_value(struct number num)
 {
 	const uint64_t exact = UINT64_C(1) << 53;
-	uint64_t m = num->m;
-	long e10 = num->e10;
-	int ndig = num->ndig;
+	uint64_t m = num.m;
+	long e10 = num.e10;
+	int ndig = num.ndig;
 
 	if (m == 0)
 		return 0.0;
@@ -250,13 +250,10 @@ static inline size_t number_scan(const unsigned char *s, size_t n, bool padded, 
 	uint64_t m = 0;
 	int ndig = 0;
 	long e10 = 0;
-	bool minus = false;
 
 #define DIGIT_AT(k) ((padded || (k) < n) && (unsigned)s[k] - '0' <= 9)
-	if ((padded || i < n) && s[i] == '-') {
-		minus = true;
+	if ((padded || i < n) && s[i] == '-')
 		i++;
-	}
 	if (!DIGIT_AT(i))
 		goto bad;
 	if (s[i] == '0') {
@@ -312,7 +309,7 @@ static inline size_t number_scan(const unsigned char *s, size_t n, bool padded, 
 	num->m = m;
 	num->e10 = e10;
 	num->ndig = ndig;
-	num->negative = minus && m != 0;
+	num->negative = s[0] == '-' && m != 0;
 	return i;
 bad:
 	*bad_at = i;
@@ -406,7 +403,7 @@ static inline bool field_accepts(enum field_id id, const struct number *num, dou
 		*v = (double)(int64_t)num->m; /* m is below 2^63 when it is accepted */
 		return num->m <= field_max[id];
 	}
-	*v = number_value(num);
+	*v = number_value(*num);
 	return *v <= (double)field_max[id] && (id < F_T || *v == 0.0 || *v == 1.0);
 }
 
