@@ -29,17 +29,19 @@
 /* ---- bytes ----------------------------------------------------------------- */
 
 /* Byte classes: STOP ends a run of plain string bytes (controls, '"', '\\'),
- * WS is JSON whitespace. */
+ * WS is JSON whitespace, MORE goes on a number after its integer part
+ * ('.', 'e', 'E'). */
 #define CLS_STOP 1
 #define CLS_WS 2
+#define CLS_MORE 4
 static const unsigned char byte_class[256] = {
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 1, 1, 3, 1, 1,
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0,
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -188,7 +190,6 @@ static inline size_t string_stop(const unsigned char *p, size_t i, size_t len, b
 struct number {
 	uint64_t m;    /* the first 19 significant digits */
 	long e10;
-	int ndig;      /* significant digits in m */
 	bool negative; /* '-' in front of a non-zero value */
 };
 
@@ -208,7 +209,10 @@ static inline double number_value(struct number num)
 	const uint64_t exact = UINT64_C(1) << 53;
 	uint64_t m = num.m;
 	long e10 = num.e10;
-	int ndig = num.ndig;
+	int ndig = 0; /* significant digits */
+
+	for (uint64_t k = m; k; k /= 10)
+		ndig++;
 
 	if (m == 0)
 		return 0.0;
@@ -248,7 +252,6 @@ static inline size_t number_scan(const unsigned char *s, size_t n, bool padded, 
 {
 	size_t i = 0;
 	uint64_t m = 0;
-	int ndig = 0;
 	long e10 = 0;
 
 #define DIGIT_AT(k) ((padded || (k) < n) && (unsigned)s[k] - '0' <= 9)
@@ -262,6 +265,7 @@ static inline size_t number_scan(const unsigned char *s, size_t n, bool padded, 
 		/* the first digit is not 0, so every digit counts up to the 19th;
 		 * m may wrap past it, when it is taken again from the first 19 */
 		size_t first = i;
+		m = s[i++] - '0';
 		for (unsigned d; (padded || i < n) && (d = (unsigned)s[i] - '0') <= 9; i++)
 			m = m * 10 + d;
 		if (i - first > 19) {
@@ -269,46 +273,42 @@ static inline size_t number_scan(const unsigned char *s, size_t n, bool padded, 
 			for (size_t k = first; k < first + 19; k++)
 				m = m * 10 + (s[k] - '0');
 			e10 = (long)(i - first - 19);
-			ndig = 19;
-		} else {
-			ndig = (int)(i - first);
 		}
 	}
-	if ((padded || i < n) && s[i] == '.') {
-		i++;
-		if (!DIGIT_AT(i))
-			goto bad;
-		while (DIGIT_AT(i)) {
-			if (ndig < 19) {
-				m = m * 10 + (uint64_t)(s[i] - '0');
-				if (m)
-					ndig++;
-				e10--;
+	if ((padded || i < n) && (byte_class[s[i]] & CLS_MORE)) {
+		if (s[i] == '.') {
+			i++;
+			if (!DIGIT_AT(i))
+				goto bad;
+			while (DIGIT_AT(i)) {
+				if (m < UINT64_C(1000000000000000000)) { /* fewer than 19 digits */
+					m = m * 10 + (uint64_t)(s[i] - '0');
+					e10--;
+				}
+				i++;
 			}
-			i++;
 		}
-	}
-	if ((padded || i < n) && (s[i] | 0x20) == 'e') {
-		bool eminus = false;
-		long x = 0;
-		i++;
-		if ((padded || i < n) && (s[i] == '+' || s[i] == '-')) {
-			eminus = s[i] == '-';
+		if ((padded || i < n) && (s[i] | 0x20) == 'e') {
+			bool eminus = false;
+			long x = 0;
 			i++;
+			if ((padded || i < n) && (s[i] == '+' || s[i] == '-')) {
+				eminus = s[i] == '-';
+				i++;
+			}
+			if (!DIGIT_AT(i))
+				goto bad;
+			while (DIGIT_AT(i)) {
+				if (x < 100000)
+					x = x * 10 + (s[i] - '0');
+				i++;
+			}
+			e10 += eminus ? -x : x;
 		}
-		if (!DIGIT_AT(i))
-			goto bad;
-		while (DIGIT_AT(i)) {
-			if (x < 100000)
-				x = x * 10 + (s[i] - '0');
-			i++;
-		}
-		e10 += eminus ? -x : x;
 	}
 #undef DIGIT_AT
 	num->m = m;
 	num->e10 = e10;
-	num->ndig = ndig;
 	num->negative = s[0] == '-' && m != 0;
 	return i;
 bad:
