@@ -42,12 +42,16 @@ static inline size_t stop_from(const unsigned char *p, size_t j, stop_mask t, un
 }
 
 /* The end of the number at p[start], after its closing quote if quoted, or
- * 0 when there is none. Called with a constant `quoted`, so that each form
- * gets its own copy. */
+ * 0 when there is none or it has a sign (no field takes one but -0: that
+ * rare case is left to the general step). Called with a constant `quoted`,
+ * so that each form gets its own copy. */
 static inline size_t number_end(const unsigned char *p, size_t start, bool quoted, struct number *num)
 {
-	size_t bad_at, used = number_scan(p + start, 0, true, num, &bad_at);
+	size_t bad_at, used;
 
+	if (p[start] == '-')
+		return 0;
+	used = number_scan(p + start, 0, true, num, &bad_at);
 	if (used == 0)
 		return 0;
 	if (!quoted)
