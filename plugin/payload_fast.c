@@ -165,6 +165,13 @@ bool payload_fast_object(struct scanner *sc, struct lowi_reading *r, unsigned *s
 		if (p[i] == '"')
 			while ((done = fast_member(p, &i, &name, r, &seen_here)) == FAST_MEMBER)
 				;
+		if (done == FAST_VALUE && p[i] == '}') {
+			/* the usual last member: what payload_member_next does for it */
+			sc->pos = i + 1;
+			sc->in_member = false;
+			next = MEMBER_END;
+			break;
+		}
 		sc->pos = i;
 		seen_general = seen_here;
 		next = general_rest(sc, done, name, r, &seen_general);

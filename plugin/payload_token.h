@@ -265,9 +265,13 @@ static inline size_t number_scan(const unsigned char *s, size_t n, bool padded, 
 		/* the first digit is not 0, so every digit counts up to the 19th;
 		 * m may wrap past it, when it is taken again from the first 19 */
 		size_t first = i;
+		unsigned d;
+
 		m = s[i++] - '0';
-		for (unsigned d; (padded || i < n) && (d = (unsigned)s[i] - '0') <= 9; i++)
+		while ((padded || i < n) && (d = (unsigned)s[i] - '0') <= 9) {
 			m = m * 10 + d;
+			i++;
+		}
 		if (i - first > 19) {
 			m = 0;
 			for (size_t k = first; k < first + 19; k++)
