@@ -70,7 +70,7 @@ enum fast_done {
 /* The name fast_member read: kept apart from struct member, whose address
  * the general steps take, so that it stays in registers. */
 struct fast_name {
-	size_t key_at, len;
+	size_t key_at;
 	int id;
 };
 
@@ -98,7 +98,6 @@ static inline enum fast_done fast_member(const unsigned char *p, size_t *at, str
 		return FAST_NOTHING;
 	name->key_at = i;
 	name->id = field_id(p + k, n, true);
-	name->len = n;
 	i = k + n + 2;
 	*at = i;
 	quoted = (after & 0xffffff) == BYTES3('"', ':', '"');
@@ -139,7 +138,8 @@ static enum member_next general_rest(struct scanner *sc, enum fast_done done, st
 		if (!payload_member_name(sc, &m))
 			return MEMBER_FAILED;
 	} else {
-		payload_enter_member(sc, &m, name.len);
+		/* a plain name: its length is where its string stops */
+		payload_enter_member(sc, &m, string_stop(sc->p, m.key_at + 1, sc->len, true) - m.key_at - 1);
 	}
 	if (done != FAST_VALUE && !payload_member_value(sc, &m, r, seen))
 		return MEMBER_FAILED;
@@ -158,7 +158,7 @@ bool payload_fast_object(struct scanner *sc, struct lowi_reading *r, unsigned *s
 		return true;
 	}
 	for (;;) {
-		struct fast_name name = { 0, 0, -1 };
+		struct fast_name name = { 0, -1 };
 		enum fast_done done = FAST_NOTHING;
 		unsigned seen_general;
 
