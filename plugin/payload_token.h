@@ -264,19 +264,20 @@ static inline size_t number_scan(const unsigned char *s, size_t n, bool padded, 
 	} else {
 		/* the first digit is not 0, so every digit counts up to the 19th;
 		 * m may wrap past it, when it is taken again from the first 19 */
-		size_t first = i;
+		const unsigned char *first = s + i, *q = first + 1;
 		unsigned d;
 
-		m = s[i++] - '0';
-		while ((padded || i < n) && (d = (unsigned)s[i] - '0') <= 9) {
+		m = *first - '0';
+		while ((padded || (size_t)(q - s) < n) && (d = (unsigned)*q - '0') <= 9) {
 			m = m * 10 + d;
-			i++;
+			q++;
 		}
-		if (i - first > 19) {
+		i = (size_t)(q - s);
+		if (q - first > 19) {
 			m = 0;
-			for (size_t k = first; k < first + 19; k++)
-				m = m * 10 + (s[k] - '0');
-			e10 = (long)(i - first - 19);
+			for (const unsigned char *k = first; k < first + 19; k++)
+				m = m * 10 + (*k - '0');
+			e10 = (long)(q - first - 19);
 		}
 	}
 	if ((padded || i < n) && (byte_class[s[i]] & CLS_MORE)) {
