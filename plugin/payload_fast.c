@@ -17,7 +17,7 @@
  */
 #include "payload_scan.h"
 
-/* Delimiters compared a few bytes at once, as load_le16/32 read them. */
+/* Delimiters compared a few bytes at once, as load_le64 reads them. */
 #define BYTES2(a, b) ((uint32_t)(a) | (uint32_t)(b) << 8)
 #define BYTES3(a, b, c) (BYTES2(a, b) | (uint32_t)(c) << 16)
 
@@ -93,7 +93,7 @@ static inline enum fast_done fast_member(const unsigned char *p, size_t *at, str
 	if (t == 0)
 		return FAST_NOTHING;
 	n = (unsigned)first_stop(t);
-	after = load_le32(p + k + n);
+	after = (uint32_t)load_le64(p + k + n);
 	if ((after & 0xffff) != BYTES2('"', ':'))
 		return FAST_NOTHING;
 	name->key_at = i;
@@ -120,7 +120,7 @@ static inline enum fast_done fast_member(const unsigned char *p, size_t *at, str
 		i = e;
 	}
 	*at = i;
-	if (load_le16(p + i) != BYTES2(',', '"'))
+	if ((uint16_t)load_le64(p + i) != BYTES2(',', '"'))
 		return FAST_VALUE;
 	*at = i + 1;
 	return FAST_MEMBER;

@@ -57,22 +57,31 @@ static void copy_field_name(char dst[16], const unsigned char *name, size_t len)
 	dst[n] = '\0';
 }
 
-__attribute__((format(printf, 4, 5)))
-static void set_error(struct scanner *sc, enum lowi_payload_status status, size_t offset,
-	const char *fmt, ...)
+/* Records an error; named: the field is the current member's name. */
+__attribute__((format(printf, 5, 0)))
+static void record_error(struct scanner *sc, enum lowi_payload_status status, size_t offset, bool named,
+	const char *fmt, va_list ap)
 {
 	struct lowi_payload_error *e = sc->err;
-	va_list ap;
 
 	sc->status = status;
 	e->status = status;
 	e->offset = offset;
-	if (sc->in_member)
+	if (named)
 		copy_field_name(e->field, sc->key, sc->key_len);
 	else
 		e->field[0] = '\0';
-	va_start(ap, fmt);
 	vsnprintf(e->reason, sizeof e->reason, fmt, ap);
+}
+
+__attribute__((format(printf, 4, 5)))
+static void set_error(struct scanner *sc, enum lowi_payload_status status, size_t offset,
+	const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	record_error(sc, status, offset, sc->in_member, fmt, ap);
 	va_end(ap);
 }
 
@@ -102,6 +111,17 @@ static bool fail_at(struct scanner *sc, const char *expected)
 	return false;
 }
 
+/* Syntax error inside a string: byte c at i (after lead) is not allowed. */
+static bool string_fault(struct scanner *sc, size_t i, const char *what, const char *lead, unsigned char c)
+{
+	char d[8];
+
+	describe_char(c, d);
+	sc->pos = i;
+	set_error(sc, LOWI_PAYLOAD_NOT_JSON, i, "invalid %s '%s%s' at byte %zu inside a string", what, lead, d, i);
+	return false;
+}
+
 /* The raw text p[start, end) made printable, cut with "..." when long. */
 static void excerpt(const unsigned char *p, size_t start, size_t end, char out[EXCERPT_BUF])
 {
@@ -128,17 +148,12 @@ __attribute__((format(printf, 4, 5)))
 static void field_error(struct scanner *sc, enum lowi_payload_status status, size_t offset,
 	const char *fmt, ...)
 {
-	struct lowi_payload_error *e = sc->err;
 	va_list ap;
 
 	if (sc->status != LOWI_PAYLOAD_OK)
 		return;
-	sc->status = status;
-	e->status = status;
-	e->offset = offset;
-	copy_field_name(e->field, sc->key, sc->key_len);
 	va_start(ap, fmt);
-	vsnprintf(e->reason, sizeof e->reason, fmt, ap);
+	record_error(sc, status, offset, true, fmt, ap);
 	va_end(ap);
 }
 
@@ -193,14 +208,8 @@ static bool scan_string_full(struct scanner *sc, unsigned char *buf, size_t cap,
 			sc->pos = i + 1;
 			break;
 		}
-		if (c < 0x20) {
-			char d[8];
-			describe_char(c, d);
-			sc->pos = i;
-			set_error(sc, LOWI_PAYLOAD_NOT_JSON, i,
-				"invalid character '%s' at byte %zu inside a string", d, i);
-			return false;
-		}
+		if (c < 0x20)
+			return string_fault(sc, i, "character", "", c);
 		/* a backslash at i */
 		esc = true;
 		if (i + 1 >= len) {
@@ -232,14 +241,8 @@ static bool scan_string_full(struct scanner *sc, unsigned char *buf, size_t cap,
 			i += 4; /* + 2 below */
 			break;
 		}
-		default: {
-			char x[8];
-			describe_char(e, x);
-			sc->pos = i;
-			set_error(sc, LOWI_PAYLOAD_NOT_JSON, i,
-				"invalid escape '\\%s' at byte %zu inside a string", x, i);
-			return false;
-		}
+		default:
+			return string_fault(sc, i, "escape", "\\", e);
 		}
 		i += 2;
 		if (buf && n < cap)

@@ -64,7 +64,7 @@ static inline size_t skip_ws_at(const unsigned char *p, size_t i, size_t len)
 	return i;
 }
 
-/* Little-endian loads: the payload's first byte is the lowest one, where
+/* A little-endian load: the payload's first byte is the lowest one, where
  * the lowest set bit of a match mask points. */
 static inline uint64_t load_le64(const unsigned char *s)
 {
@@ -73,28 +73,6 @@ static inline uint64_t load_le64(const unsigned char *s)
 	memcpy(&v, s, sizeof v);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 	v = __builtin_bswap64(v);
-#endif
-	return v;
-}
-
-static inline uint32_t load_le32(const unsigned char *s)
-{
-	uint32_t v;
-
-	memcpy(&v, s, sizeof v);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap32(v);
-#endif
-	return v;
-}
-
-static inline uint32_t load_le16(const unsigned char *s)
-{
-	uint16_t v;
-
-	memcpy(&v, s, sizeof v);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap16(v);
 #endif
 	return v;
 }
