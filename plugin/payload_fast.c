@@ -77,8 +77,7 @@ struct fast_name {
 /*
  * Reads the member whose name opens at p[*at] as far as its usual form
  * goes, storing a known field's value in r and marking it in *seen; *at
- * ends where the general step takes over. *m and *key_len (its name's length) are set from
- * FAST_NAME on.
+ * ends where the general step takes over, *name is set from FAST_NAME on.
  */
 static inline enum fast_done fast_member(const unsigned char *p, size_t *at, struct fast_name *name,
 	struct lowi_reading *r, unsigned *seen)
@@ -127,7 +126,7 @@ static inline enum fast_done fast_member(const unsigned char *p, size_t *at, str
 }
 
 /* The general steps after fast_member's, for a member at the cursor. Out
- * of line: the usual payload needs it once, for its closing '}'. */
+ * of line and cold: the usual payload never needs them. */
 __attribute__((noinline, cold))
 static enum member_next general_rest(struct scanner *sc, enum fast_done done, struct fast_name name,
 	struct lowi_reading *r, unsigned *seen)
@@ -173,7 +172,7 @@ bool payload_fast_object(struct scanner *sc, struct lowi_reading *r, unsigned *s
 			break;
 		}
 		sc->pos = i;
-		seen_general = seen_here;
+		seen_general = seen_here; /* seen_here's address is never taken: a register */
 		next = general_rest(sc, done, name, r, &seen_general);
 		seen_here = seen_general;
 		if (next != MEMBER_MORE)
