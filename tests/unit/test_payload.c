@@ -1,5 +1,5 @@
 /*
- * Unit test of the LOWI payload decoder (plugin/payload.c).
+ * Unit test of the LOWI payload decoder (plugin/payload*.c).
  *
  * Plain C with tests/unit/check.h: one line per failed check, a summary
  * line, exit status 1 when any check fails. Every payload is copied into a heap
@@ -13,6 +13,7 @@
  */
 #include "check.h"
 #include "payload.h"
+#include "payload_scan.h" /* lowi_payload_decode_general */
 
 #include <dirent.h>
 #include <math.h>
@@ -21,8 +22,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Decodes taken by decode_copy, and those on which the general scanner
+ * alone (lowi_payload_decode_general) said something else. */
+static unsigned long decodes, general_differs;
+
+/* The general scanner alone gives the same status, error and values. */
+static void compare_general(const unsigned char *copy, size_t len, enum lowi_payload_status st,
+	const struct lowi_reading *r)
+{
+	struct lowi_payload_error fe, ge;
+	struct lowi_reading gr;
+	enum lowi_payload_status gst;
+
+	decodes++;
+	lowi_payload_decode(copy, len, NULL, &fe);
+	gst = lowi_payload_decode_general(copy, len, &gr, &ge);
+	if (gst == st && ge.offset == fe.offset && strcmp(ge.reason, fe.reason) == 0
+		&& strcmp(ge.field, fe.field) == 0
+		&& (st != LOWI_PAYLOAD_OK || !r || (gr.import_day_wh == r->import_day_wh
+			&& gr.import_night_wh == r->import_night_wh && gr.export_day_wh == r->export_day_wh
+			&& gr.export_night_wh == r->export_night_wh && gr.rate == r->rate
+			&& gr.has_gas == r->has_gas && gr.has_water == r->has_water && gr.has_power == r->has_power)))
+		return;
+	if (general_differs++ < 5)
+		printf("# general scanner: %s (%s), fast path: %s (%s), payload %.*s\n",
+			lowi_payload_status_name(gst), ge.reason, lowi_payload_status_name(st), fe.reason,
+			(int)len, copy ? (const char *)copy : "");
+}
+
 /* Decodes a private heap copy of exactly len bytes (NULL when len is 0 and
- * null_if_empty), so that any over-read is caught by ASan. */
+ * null_if_empty), so that any over-read is caught by ASan; the general
+ * scanner alone must agree (compare_general). */
 static enum lowi_payload_status decode_copy(const void *data, size_t len, bool null_if_empty,
 	struct lowi_reading *r, struct lowi_payload_error *e)
 {
@@ -39,6 +69,7 @@ static enum lowi_payload_status decode_copy(const void *data, size_t len, bool n
 			memcpy(copy, data, len);
 	}
 	st = lowi_payload_decode(copy, len, r, e);
+	compare_general(copy, len, st, r);
 	free(copy);
 	return st;
 }
@@ -832,5 +863,6 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		test_corpus(argv[1]);
 #endif
+	CHECK(general_differs == 0, "general scanner alone differs on %lu of %lu payloads", general_differs, decodes);
 	return check_finish("payload");
 }
