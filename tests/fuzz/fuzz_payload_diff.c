@@ -9,24 +9,23 @@
  *    the reading. payload_fast.c promises this; any difference aborts.
  * 2. Whenever lowi-p1 finds the bytes syntactically valid (any status but
  *    TOO_LONG and NOT_JSON), jansson must accept them as one JSON value too
- *    (JSON_DECODE_ANY | JSON_ALLOW_NUL, length given). Only this direction
- *    is asserted: lowi-p1 rejects on purpose what jansson accepts, so the
- *    other direction holds by design only partly:
- *      - nesting deeper than 32 containers is NOT_JSON here (jansson: 2048);
- *      - payloads over LOWI_PAYLOAD_MAX_BYTES are TOO_LONG, not scanned;
+ *    (JSON_DECODE_ANY | JSON_ALLOW_NUL, length given): both implement
+ *    RFC 8259, so the grammar is meant to agree. Exceptions, by design:
  *      - invalid UTF-8 and lone surrogates in \u escapes pass here (the
- *        decoder never looks at text), jansson refuses them: inputs with
+ *        decoder never reads text), jansson refuses them: inputs with
  *        either, or with any surrogate escape, skip this check;
  *      - numbers beyond a double (1e400) or an integer beyond 64 bits are
- *        numbers to this grammar (then out of range, a field error, if a
- *        known field holds one); jansson refuses them
- *        (json_error_numeric_overflow): that verdict is not asserted;
- *      - duplicate keys: both accept the syntax (lowi-p1 then reports a
- *        duplicate known field, a field error, not a syntax error).
- *    NUL bytes: a raw NUL is a control character, NOT_JSON for both;
- *    "\u0000" in a string value is valid for both (JSON_ALLOW_NUL), in a
- *    name only here (jansson: json_error_null_byte_in_key, a limit of its
- *    C-string keys): that verdict is not asserted.
+ *        numbers to this grammar (out of range if a known field holds one),
+ *        jansson refuses them (json_error_numeric_overflow);
+ *      - "\u0000" in a name is valid here, jansson refuses it in its
+ *        C-string keys (json_error_null_byte_in_key); in a string value it
+ *        is valid for both. A raw NUL is a control character: NOT_JSON for
+ *        both;
+ *      - duplicate names are valid JSON for both (lowi-p1 then reports a
+ *        duplicate known field, a field error).
+ *    The other direction is not asserted: lowi-p1 refuses on purpose what
+ *    jansson accepts, nesting deeper than 32 containers (jansson: 2048) and
+ *    payloads over LOWI_PAYLOAD_MAX_BYTES.
  * Seeds: tests/corpus/good and tests/corpus/bad.
  */
 #include <jansson.h>
