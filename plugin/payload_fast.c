@@ -82,10 +82,11 @@ struct fast_name {
 static inline enum fast_done fast_member(const unsigned char *p, size_t *at, struct fast_name *name,
 	struct lowi_reading *r, unsigned *seen)
 {
-	size_t i = *at, k = i + 1, e;
+	size_t key_at = *at, k = key_at + 1, i, e;
 	stop_mask t;
 	uint32_t after;
 	unsigned n;
+	int id;
 	bool quoted;
 
 	t = string_stops(p + k);
@@ -95,27 +96,26 @@ static inline enum fast_done fast_member(const unsigned char *p, size_t *at, str
 	after = (uint32_t)load_le64(p + k + n);
 	if ((after & 0xffff) != BYTES2('"', ':'))
 		return FAST_NOTHING;
-	name->key_at = i;
-	name->id = field_id(p + k, n, true);
+	id = field_id(p + k, n, true);
 	i = k + n + 2;
 	*at = i;
+	*name = (struct fast_name){ key_at, id };
 	quoted = (after & 0xffffff) == BYTES3('"', ':', '"');
-	if (name->id < 0) {
+	if (id < 0) {
 		if (!quoted || p[e = stop_from(p, i + 1, t, n + 3)] != '"')
 			return FAST_NAME;
 		i = e + 1;
 	} else {
-		enum field_id id = (enum field_id)name->id;
 		struct number num;
 		double v;
 
 		if (*seen & (1u << id))
 			return FAST_NAME;
 		e = quoted ? number_end(p, i + 1, true, &num) : number_end(p, i, false, &num);
-		if (e == 0 || !field_accepts(id, &num, &v))
+		if (e == 0 || !field_accepts((enum field_id)id, &num, &v))
 			return FAST_NAME;
 		*seen |= 1u << id;
-		store_field(r, id, v);
+		store_field(r, (enum field_id)id, v);
 		i = e;
 	}
 	*at = i;
