@@ -30,7 +30,7 @@
 #include <stddef.h>
 
 /* Gas and water counter units: the LOWI publishes integer litres
- * (unverified; see DOMAIN.md). The one place that knows the conversion. */
+ * (unverified). The one place that knows the conversion. */
 #define LOWI_LITRES_PER_M3 1000.0
 #define LOWI_PAYLOAD_MAX_BYTES 4096 /* longer payloads are rejected before scanning */
 

@@ -58,7 +58,7 @@ gcc $CFLAGS -o "$OUT/loadgen" tests/bench/loadgen.c -lmosquitto -lpthread
 # percall links the plugin's core sources compiled with the flags meson uses
 # for them in the release build (-O3 -fPIC), plus -g for callgrind_annotate.
 gcc $CFLAGS -D_FILE_OFFSET_BITS=64 -fPIC -Iplugin -Itests/bench -o "$OUT/percall" tests/bench/percall.c \
-	plugin/topic.c plugin/intake.c plugin/payload.c plugin/meters.c plugin/quarter.c -lm -lpthread
+	plugin/topic.c plugin/intake.c plugin/payload.c plugin/payload_general.c plugin/payload_fast.c plugin/meters.c plugin/quarter.c -lm -lpthread
 gcc $CFLAGS -shared -fPIC -o "$OUT/idle_thread_plugin.so" tests/bench/idle_thread_plugin.c -lpthread
 
 exec /usr/bin/python3 tests/bench/bench.py "$@"

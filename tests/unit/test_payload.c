@@ -1,8 +1,8 @@
 /*
- * Unit test of the LOWI payload decoder (plugin/payload.c).
+ * Unit test of the LOWI payload decoder (plugin/payload*.c).
  *
- * Plain C, no framework: one line per check ("ok N - ..." / "not ok N - ..."),
- * exit status 1 when any check fails. Every payload is copied into a heap
+ * Plain C with tests/unit/check.h: one line per failed check, a summary
+ * line, exit status 1 when any check fails. Every payload is copied into a heap
  * block of exactly its length, so AddressSanitizer catches any read past
  * `len`. No timing checks.
  *
@@ -11,36 +11,48 @@
  *   ok) and every file listed in bad/README (must give the listed status),
  *   and checks that README lists every file in bad/.
  */
+#include "check.h"
 #include "payload.h"
+#include "payload_scan.h" /* lowi_payload_decode_general */
 
 #include <dirent.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int checks, failures;
+/* Decodes taken by decode_copy, and those on which the general scanner
+ * alone (lowi_payload_decode_general) said something else. */
+static unsigned long decodes, general_differs;
 
-__attribute__((format(printf, 2, 3)))
-static bool check(bool ok, const char *fmt, ...)
+/* The general scanner alone gives the same status, error and values. */
+static void compare_general(const unsigned char *copy, size_t len, enum lowi_payload_status st,
+	const struct lowi_reading *r)
 {
-	va_list ap;
+	struct lowi_payload_error fe, ge;
+	struct lowi_reading gr;
+	enum lowi_payload_status gst;
 
-	checks++;
-	if (!ok)
-		failures++;
-	printf("%s %d - ", ok ? "ok" : "not ok", checks);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	return ok;
+	decodes++;
+	lowi_payload_decode(copy, len, NULL, &fe);
+	gst = lowi_payload_decode_general(copy, len, &gr, &ge);
+	if (gst == st && ge.offset == fe.offset && strcmp(ge.reason, fe.reason) == 0
+		&& strcmp(ge.field, fe.field) == 0
+		&& (st != LOWI_PAYLOAD_OK || !r || (gr.import_day_wh == r->import_day_wh
+			&& gr.import_night_wh == r->import_night_wh && gr.export_day_wh == r->export_day_wh
+			&& gr.export_night_wh == r->export_night_wh && gr.rate == r->rate
+			&& gr.has_gas == r->has_gas && gr.has_water == r->has_water && gr.has_power == r->has_power)))
+		return;
+	if (general_differs++ < 5)
+		printf("# general scanner: %s (%s), fast path: %s (%s), payload %.*s\n",
+			lowi_payload_status_name(gst), ge.reason, lowi_payload_status_name(st), fe.reason,
+			(int)len, copy ? (const char *)copy : "");
 }
 
 /* Decodes a private heap copy of exactly len bytes (NULL when len is 0 and
- * null_if_empty), so that any over-read is caught by ASan. */
+ * null_if_empty), so that any over-read is caught by ASan; the general
+ * scanner alone must agree (compare_general). */
 static enum lowi_payload_status decode_copy(const void *data, size_t len, bool null_if_empty,
 	struct lowi_reading *r, struct lowi_payload_error *e)
 {
@@ -57,6 +69,7 @@ static enum lowi_payload_status decode_copy(const void *data, size_t len, bool n
 			memcpy(copy, data, len);
 	}
 	st = lowi_payload_decode(copy, len, r, e);
+	compare_general(copy, len, st, r);
 	free(copy);
 	return st;
 }
@@ -100,7 +113,7 @@ static void expect_n(const char *name, const void *data, size_t len, enum lowi_p
 		memset(&sentinel, 0x5a, sizeof sentinel);
 		ok = memcmp(&r, &sentinel, sizeof r) == 0;
 	}
-	check(ok, "%s: %s%s%s at %zu field '%s' (%s)", name, lowi_payload_status_name(st),
+	CHECK(ok, "%s: %s%s%s at %zu field '%s' (%s)", name, lowi_payload_status_name(st),
 		st == want ? "" : " but wanted ", st == want ? "" : lowi_payload_status_name(want),
 		e.offset, e.field, e.reason);
 }
@@ -111,7 +124,7 @@ static void expect(const char *name, const char *json, enum lowi_payload_status 
 	expect_n(name, json, strlen(json), want, field, reason_part);
 }
 
-/* ---- the DOMAIN.md representative payload, with one field changed ------- */
+/* ---- the representative payload (tests/corpus/good), one field changed -- */
 
 static const char *const rep_keys[] = {
 	"ident", "device_CH", "Name", "Type", "Units", "U", "I", "T",
@@ -168,33 +181,33 @@ static void test_good(void)
 	for (size_t k = 0; k < 3; k++) {
 		const char *p = rep(styles[k], NULL, NULL);
 		enum lowi_payload_status st = decode_copy(p, strlen(p), false, &r, &e);
-		check(st == LOWI_PAYLOAD_OK && reading_is_representative(&r) && e.status == LOWI_PAYLOAD_OK
+		CHECK(st == LOWI_PAYLOAD_OK && reading_is_representative(&r) && e.status == LOWI_PAYLOAD_OK
 			&& e.reason[0] == '\0', "representative payload, values as %s", style_names[k]);
 	}
 
-	/* the DOMAIN.md text verbatim, line break included */
+	/* the representative payload as a dongle prints it, line breaks included */
 	const char *domain =
 		"{\"ident\":\"4c75252e8c51\",\"device_CH\":\"0\",\"Name\":\"Compteur\",\"Type\":\"P1\",\"Units\":\"Various\",\n"
 		" \"U\":\"231\",\"I\":\"125\",\"T\":\"1\",\"PI\":\"284\",\"PE\":\"0\",\"CIH\":\"130838\",\"CIL\":\"137096\",\n"
 		" \"CEH\":\"10976\",\"CEL\":\"3381\",\"CG\":\"1234567\",\"CW\":\"98765\"}\n";
-	check(decode_copy(domain, strlen(domain), false, &r, NULL) == LOWI_PAYLOAD_OK
-		&& reading_is_representative(&r), "DOMAIN.md payload verbatim, err NULL");
-	check(decode_copy(domain, strlen(domain), false, NULL, NULL) == LOWI_PAYLOAD_OK,
+	CHECK(decode_copy(domain, strlen(domain), false, &r, NULL) == LOWI_PAYLOAD_OK
+		&& reading_is_representative(&r), "representative payload with line breaks, err NULL");
+	CHECK(decode_copy(domain, strlen(domain), false, NULL, NULL) == LOWI_PAYLOAD_OK,
 		"out NULL validates only");
 
 	const char *minimal = "{\"CIH\":1,\"CIL\":2,\"CEH\":3,\"CEL\":4}";
-	check(decode_copy(minimal, strlen(minimal), false, &r, &e) == LOWI_PAYLOAD_OK
+	CHECK(decode_copy(minimal, strlen(minimal), false, &r, &e) == LOWI_PAYLOAD_OK
 		&& r.import_day_wh == 1 && r.import_night_wh == 2 && r.export_day_wh == 3
 		&& r.export_night_wh == 4 && !r.has_gas && !r.has_water && !r.has_power && r.rate == -1,
 		"only the four counters: no gas, water, power, rate -1");
 
 	const char *pi_only = "{\"CIH\":1,\"CIL\":2,\"CEH\":3,\"CEL\":4,\"PI\":\"500\"}";
-	check(decode_copy(pi_only, strlen(pi_only), false, &r, &e) == LOWI_PAYLOAD_OK && !r.has_power,
+	CHECK(decode_copy(pi_only, strlen(pi_only), false, &r, &e) == LOWI_PAYLOAD_OK && !r.has_power,
 		"PI without PE: has_power false");
 
 	const char *decimals = "{\"CIH\":\"130838.5\",\"CIL\":137096.25,\"CEH\":\"130.838\",\"CEL\":0.001,"
 		"\"PI\":\"0.5\",\"PE\":1E3,\"CG\":\"1.2345e6\",\"CW\":\"98765.000\",\"T\":\"0\"}";
-	check(decode_copy(decimals, strlen(decimals), false, &r, &e) == LOWI_PAYLOAD_OK
+	CHECK(decode_copy(decimals, strlen(decimals), false, &r, &e) == LOWI_PAYLOAD_OK
 		&& r.import_day_wh == 130838.5 && r.import_night_wh == 137096.25
 		&& r.export_day_wh == 130.838 && r.export_night_wh == 0.001 && r.import_w == 0.5
 		&& r.export_w == 1000.0 && r.gas_l == 1234500.0 && r.water_l == 98765.0 && r.rate == 0,
@@ -206,30 +219,30 @@ static void test_good(void)
 		"  \"new_firmware_field\" : [ {\"CIH\":\"not a number\"} ], \"cih\":\"abc\", \"CIHX\":null,\n"
 		"  \"CIH\" : 130838 , \"CIL\" : \"137096\" , \"CEH\" : 10976 , \"CEL\" : \"3381\" , \"T\" : 1 ,\n"
 		"  \"device_CH\" : 0 , \"Name\" : \"Compteur \\u0041\" } \n\n";
-	check(decode_copy(unknown, strlen(unknown), false, &r, &e) == LOWI_PAYLOAD_OK
+	CHECK(decode_copy(unknown, strlen(unknown), false, &r, &e) == LOWI_PAYLOAD_OK
 		&& r.import_day_wh == 130838 && r.export_night_wh == 3381 && r.rate == 1,
 		"unknown fields with nested objects/arrays, escapes, whitespace everywhere ignored");
 
 	const char *escaped_key = "{\"CI\\u0048\":\"1\\u0032\",\"CIL\":2,\"CEH\":3,\"CEL\":4}";
-	check(decode_copy(escaped_key, strlen(escaped_key), false, &r, &e) == LOWI_PAYLOAD_OK
+	CHECK(decode_copy(escaped_key, strlen(escaped_key), false, &r, &e) == LOWI_PAYLOAD_OK
 		&& r.import_day_wh == 12, "escaped field name \"CI\\u0048\" is CIH, \"1\\u0032\" is 12");
 
 	const char *utf8 = "{\"Name\":\"Compteur \xff\xfe\xc3\x28 \xed\xa0\x80\",\"CIH\":1,\"CIL\":2,\"CEH\":3,\"CEL\":4}";
-	check(decode_copy(utf8, strlen(utf8), false, &r, &e) == LOWI_PAYLOAD_OK,
+	CHECK(decode_copy(utf8, strlen(utf8), false, &r, &e) == LOWI_PAYLOAD_OK,
 		"invalid UTF-8 inside an unknown field's string is accepted");
 
 	const char *dup_unknown = "{\"Name\":\"a\",\"Name\":\"b\",\"CIH\":1,\"CIL\":2,\"CEH\":3,\"CEL\":4}";
-	check(decode_copy(dup_unknown, strlen(dup_unknown), false, &r, &e) == LOWI_PAYLOAD_OK,
+	CHECK(decode_copy(dup_unknown, strlen(dup_unknown), false, &r, &e) == LOWI_PAYLOAD_OK,
 		"an unknown field appearing twice is ignored");
 
 	const char *limits = "{\"CIH\":999999999999,\"CIL\":\"999999999999.0\",\"CEH\":0,\"CEL\":\"0.0\","
 		"\"PI\":1000000,\"PE\":\"1e6\",\"T\":\"1.0\",\"device_CH\":\"-0\"}";
-	check(decode_copy(limits, strlen(limits), false, &r, &e) == LOWI_PAYLOAD_OK
+	CHECK(decode_copy(limits, strlen(limits), false, &r, &e) == LOWI_PAYLOAD_OK
 		&& r.import_day_wh == 999999999999.0 && r.import_night_wh == 999999999999.0 && r.import_w == 1e6 && r.rate == 1,
 		"values exactly at the limits; T 1.0 is 1; device_CH -0 is 0 (%s)", e.reason);
 
 	const char *neg_zero = "{\"CIH\":-0,\"CIL\":\"-0.000\",\"CEH\":0e5,\"CEL\":1e-400}";
-	check(decode_copy(neg_zero, strlen(neg_zero), false, &r, &e) == LOWI_PAYLOAD_OK
+	CHECK(decode_copy(neg_zero, strlen(neg_zero), false, &r, &e) == LOWI_PAYLOAD_OK
 		&& r.import_day_wh == 0 && !signbit(r.import_day_wh) && r.export_night_wh == 0,
 		"-0, -0.000, 0e5 and 1e-400 are zero, not negative (%s)", e.reason);
 
@@ -242,7 +255,7 @@ static void test_good(void)
 	for (int k = 0; k < 300; k++)
 		longnum[o++] = '0';
 	snprintf(longnum + o, sizeof longnum - (size_t)o, "1,\"CEH\":123456789012.50000000000000000000,\"CEL\":4}");
-	check(decode_copy(longnum, strlen(longnum), false, &r, &e) == LOWI_PAYLOAD_OK
+	CHECK(decode_copy(longnum, strlen(longnum), false, &r, &e) == LOWI_PAYLOAD_OK
 		&& r.import_day_wh == 1.0 && r.import_night_wh > 0 && r.import_night_wh < 1e-299
 		&& r.export_day_wh == 123456789012.5,
 		"very long but valid numbers (300 decimals) convert (%s)", e.reason);
@@ -254,7 +267,7 @@ static void test_good(void)
 	memcpy(full, head, hl);
 	memset(full + hl, 'x', LOWI_PAYLOAD_MAX_BYTES - hl - 2);
 	memcpy(full + LOWI_PAYLOAD_MAX_BYTES - 2, "\"}", 2);
-	check(decode_copy(full, LOWI_PAYLOAD_MAX_BYTES, false, &r, &e) == LOWI_PAYLOAD_OK,
+	CHECK(decode_copy(full, LOWI_PAYLOAD_MAX_BYTES, false, &r, &e) == LOWI_PAYLOAD_OK,
 		"a valid payload of exactly %d bytes is accepted", LOWI_PAYLOAD_MAX_BYTES);
 	free(full);
 
@@ -266,7 +279,7 @@ static void test_good(void)
 	for (int k = 0; k < 31; k++)
 		nest[o++] = ']';
 	snprintf(nest + o, sizeof nest - (size_t)o, ",\"CIH\":1,\"CIL\":2,\"CEH\":3,\"CEL\":4}");
-	check(decode_copy(nest, strlen(nest), false, &r, &e) == LOWI_PAYLOAD_OK,
+	CHECK(decode_copy(nest, strlen(nest), false, &r, &e) == LOWI_PAYLOAD_OK,
 		"nesting of exactly 32 levels is accepted (%s)", e.reason);
 }
 
@@ -296,7 +309,7 @@ static void test_integers_exact(void)
 				printf("# mismatch for %s\n", buf);
 		}
 	}
-	check(bad == 0, "20000 integers < 1e12 exact, and 3-decimal values equal strtod (%d mismatches)", bad);
+	CHECK(bad == 0, "20000 integers < 1e12 exact, and 3-decimal values equal strtod (%d mismatches)", bad);
 }
 
 static void test_bad(void)
@@ -532,7 +545,7 @@ static void test_names_and_lengths(void)
 			tried++;
 		}
 	}
-	check(bad == 0, "%zu names of 1 to 4 bytes: exactly the known ones are looked at (%zu wrong)", tried, bad);
+	CHECK(bad == 0, "%zu names of 1 to 4 bytes: exactly the known ones are looked at (%zu wrong)", tried, bad);
 
 	bad = 0;
 	for (size_t k = 0; k < sizeof near / sizeof near[0]; k++) {
@@ -550,7 +563,7 @@ static void test_names_and_lengths(void)
 				printf("# near miss %zu: %s (%s)\n", k, lowi_payload_status_name(st), e.reason);
 		}
 	}
-	check(bad == 0, "near misses of known names are unknown fields (%zu wrong)", bad);
+	CHECK(bad == 0, "near misses of known names are unknown fields (%zu wrong)", bad);
 
 	/* an unknown name of nl bytes with a string value of vl bytes, then CIH; each
 	 * member also with whitespace around the ':' */
@@ -583,7 +596,7 @@ static void test_names_and_lengths(void)
 			}
 		}
 	}
-	check(bad == 0, "%zu payloads with names and string values of 0 to 40 bytes (%zu wrong)", tried, bad);
+	CHECK(bad == 0, "%zu payloads with names and string values of 0 to 40 bytes (%zu wrong)", tried, bad);
 
 	/* counters of 1 to 16 digits, quoted and bare */
 	bad = 0;
@@ -607,7 +620,7 @@ static void test_names_and_lengths(void)
 			}
 		}
 	}
-	check(bad == 0, "counters of 1 to 16 digits, quoted and bare (%zu wrong)", bad);
+	CHECK(bad == 0, "counters of 1 to 16 digits, quoted and bare (%zu wrong)", bad);
 
 	expect("quoted leading zero", "{\"CIH\":\"01\",\"CIL\":2,\"CEH\":3,\"CEL\":4}", LOWI_PAYLOAD_NOT_A_NUMBER, "CIH",
 		"field CIH: \"01\" is not a number");
@@ -650,7 +663,7 @@ static void test_truncations(void)
 					printf("# prefix of %zu bytes: %s (%s)\n", n, lowi_payload_status_name(st), e.reason);
 			}
 		}
-		check(bad == 0, "all %zu proper prefixes of payload style %zu are not-json with a reason", len, s);
+		CHECK(bad == 0, "all %zu proper prefixes of payload style %zu are not-json with a reason", len, s);
 	}
 	/* the last-byte prefix reports the end of the payload */
 	const char *p = rep(AS_STRINGS, NULL, NULL);
@@ -729,7 +742,7 @@ static void test_mutations(void)
 	printf("# mutations: ok %zu, not-json %zu, missing-counter %zu, not-a-number %zu, out-of-range %zu\n", ok,
 		counts[LOWI_PAYLOAD_NOT_JSON], counts[LOWI_PAYLOAD_MISSING_COUNTER],
 		counts[LOWI_PAYLOAD_NOT_A_NUMBER], counts[LOWI_PAYLOAD_OUT_OF_RANGE]);
-	check(bad == 0, "300000 mutated/random payloads: no crash, every error well formed (%zu bad)", bad);
+	CHECK(bad == 0, "300000 mutated/random payloads: no crash, every error well formed (%zu bad)", bad);
 }
 
 static void test_status_names(void)
@@ -741,8 +754,8 @@ static void test_status_names(void)
 		for (int t = 0; t < s; t++)
 			ok &= strcmp(a, lowi_payload_status_name((enum lowi_payload_status)t)) != 0;
 	}
-	check(ok, "status names are distinct, non-empty, without spaces");
-	check(strcmp(lowi_payload_status_name(LOWI_PAYLOAD_NOT_JSON), "not-json") == 0
+	CHECK(ok, "status names are distinct, non-empty, without spaces");
+	CHECK(strcmp(lowi_payload_status_name(LOWI_PAYLOAD_NOT_JSON), "not-json") == 0
 		&& strcmp(lowi_payload_status_name(LOWI_PAYLOAD_OK), "ok") == 0
 		&& strcmp(lowi_payload_status_name(LOWI_PAYLOAD_STATUS_COUNT), "unknown") == 0
 		&& strcmp(lowi_payload_status_name((enum lowi_payload_status)-1), "unknown") == 0,
@@ -774,7 +787,7 @@ static void test_corpus(const char *dir)
 
 	snprintf(path, sizeof path, "%s/good", dir);
 	d = opendir(path);
-	check(d != NULL, "open %s", path);
+	CHECK(d != NULL, "open %s", path);
 	while (d && (de = readdir(d))) {
 		size_t nl = strlen(de->d_name), len;
 		if (nl < 5 || strcmp(de->d_name + nl - 5, ".json") != 0)
@@ -782,20 +795,20 @@ static void test_corpus(const char *dir)
 		snprintf(path, sizeof path, "%s/good/%s", dir, de->d_name);
 		unsigned char *buf = read_file(path, &len);
 		enum lowi_payload_status st = buf ? decode_copy(buf, len, false, NULL, &e) : LOWI_PAYLOAD_STATUS_COUNT;
-		check(st == LOWI_PAYLOAD_OK, "corpus good/%s: %s %s", de->d_name, lowi_payload_status_name(st), e.reason);
+		CHECK(st == LOWI_PAYLOAD_OK, "corpus good/%s: %s %s", de->d_name, lowi_payload_status_name(st), e.reason);
 		free(buf);
 		good++;
 	}
 	if (d)
 		closedir(d);
-	check(good >= 3, "corpus has %d good payloads", good);
+	CHECK(good >= 3, "corpus has %d good payloads", good);
 
 	/* bad/README: "file  status  description" lines, '#' comments */
 	char listed[64][64];
 	int nlisted = 0;
 	snprintf(path, sizeof path, "%s/bad/README", dir);
 	FILE *f = fopen(path, "r");
-	check(f != NULL, "open %s", path);
+	CHECK(f != NULL, "open %s", path);
 	char line[512];
 	while (f && fgets(line, sizeof line, f)) {
 		char file[64], status[32];
@@ -807,7 +820,7 @@ static void test_corpus(const char *dir)
 		snprintf(path, sizeof path, "%s/bad/%s", dir, file);
 		unsigned char *buf = read_file(path, &len);
 		enum lowi_payload_status st = buf ? decode_copy(buf, len, false, NULL, &e) : LOWI_PAYLOAD_STATUS_COUNT;
-		check(buf && strcmp(lowi_payload_status_name(st), status) == 0 && error_well_formed(st, &e, len),
+		CHECK(buf && strcmp(lowi_payload_status_name(st), status) == 0 && error_well_formed(st, &e, len),
 			"corpus bad/%s (%zu bytes): %s, wanted %s (%s)", file, buf ? len : 0,
 			buf ? lowi_payload_status_name(st) : "unreadable", status, e.reason);
 		free(buf);
@@ -831,7 +844,7 @@ static void test_corpus(const char *dir)
 	}
 	if (d)
 		closedir(d);
-	check(unlisted == 0 && nlisted >= 20, "bad/README lists all %d bad files", nlisted);
+	CHECK(unlisted == 0 && nlisted >= 20, "bad/README lists all %d bad files", nlisted);
 }
 
 int main(int argc, char **argv)
@@ -850,6 +863,6 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		test_corpus(argv[1]);
 #endif
-	printf("payload: %d checks passed, %d failed\n", checks - failures, failures);
-	return failures ? 1 : 0;
+	CHECK(general_differs == 0, "general scanner alone differs on %lu of %lu payloads", general_differs, decodes);
+	return check_finish("payload");
 }
