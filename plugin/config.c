@@ -29,8 +29,6 @@ static int config_error(char *err, size_t errlen, const char *fmt, ...)
 
 static int set_text(char **slot, const char *key, const char *value, bool secret, char *err, size_t errlen)
 {
-	if (*slot != NULL)
-		return config_error(err, errlen, "plugin_opt_%s is given twice", key);
 	if (value == NULL || value[0] == '\0')
 		return config_error(err, errlen, "plugin_opt_%s needs a value", key);
 	if (!secret && strlen(value) > 1024)
@@ -173,6 +171,7 @@ const struct config_option config_options[] = {
 	  .doc = "with db_tls_ca, also check the host name in the certificate" },
 };
 const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);
+_Static_assert(sizeof(config_options) / sizeof(config_options[0]) <= 64, "struct lowi_config.given has one bit per option");
 
 static void *field(struct lowi_config *cfg, const struct config_option *o)
 {
@@ -215,9 +214,16 @@ void config_defaults(struct lowi_config *cfg)
 
 int config_set(struct lowi_config *cfg, const char *key, const char *value, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < config_option_count; i++)
-		if (strcmp(key, config_options[i].key) == 0)
-			return apply(cfg, &config_options[i], value, err, errlen);
+	for (size_t i = 0; i < config_option_count; i++) {
+		if (strcmp(key, config_options[i].key) != 0)
+			continue;
+		/* A repeated line is a mistake in the configuration whatever the
+		 * option's kind: which of the two the operator meant is unknown. */
+		if (cfg->given & ((uint64_t)1 << i))
+			return config_error(err, errlen, "plugin_opt_%s is given twice", key);
+		cfg->given |= (uint64_t)1 << i;
+		return apply(cfg, &config_options[i], value, err, errlen);
+	}
 	return config_error(err, errlen, "unknown option plugin_opt_%s", key);
 }
 

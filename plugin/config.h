@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "price_source.h"
 
@@ -39,6 +40,7 @@ struct lowi_config {
 	unsigned db_tls_verify;  /* 1: the server certificate and name are checked */
 	char *spool_dir;         /* rows waiting for the database, meter journal */
 	char warning[512];       /* set by config_finish for the operator, "" if none */
+	uint64_t given;          /* bit i: config_options[i] was set by config_set */
 };
 
 /*
@@ -71,12 +73,13 @@ struct config_option {
 extern const struct config_option config_options[];
 extern const size_t config_option_count;
 
-/* Every option at its default; text defaults are applied by config_finish,
- * so that config_set can tell a text option given twice. */
+/* Every option at its default; text defaults are applied by config_finish
+ * to the options config_set left unset, so no default string is ever
+ * allocated only to be replaced. */
 void config_defaults(struct lowi_config *cfg);
 
 /* Applies one option. Returns 0, or -1 with a one-line reason naming the key
- * in err (unknown key, bad value, repeated key). */
+ * in err (unknown key, bad value, a key given twice, whatever its kind). */
 int config_set(struct lowi_config *cfg, const char *key, const char *value, char *err, size_t errlen);
 
 /* Checks required keys, reads db_password_file and applies the text
