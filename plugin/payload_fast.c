@@ -41,22 +41,21 @@ static inline size_t stop_from(const unsigned char *p, size_t j, stop_mask t, un
 #endif
 }
 
-/* The end of the number at p[start], after its closing quote if quoted, or
- * 0 when there is none or it has a sign (no field takes one but -0: that
- * rare case is left to the general step). Called with a constant `quoted`,
- * so that each form gets its own copy. */
-static inline size_t number_end(const unsigned char *p, size_t start, bool quoted, struct number *num)
+/* The usual number (number_plain) at p[start] as *num, and in *e the end
+ * of the value, after its closing quote if quoted; false for any other
+ * value, which the general step reads with the whole number rule (-0
+ * included, the one signed value a field takes). Called with a constant
+ * `quoted`, so that each form gets its own copy. */
+static inline bool number_end(const unsigned char *p, size_t start, bool quoted, struct number *num, size_t *e)
 {
-	size_t bad_at, used;
+	uint64_t m;
+	const unsigned char *end = number_plain(p + start, 0, true, &m);
 
-	if (p[start] == '-')
-		return 0;
-	used = number_scan(p + start, 0, true, num, &bad_at);
-	if (used == 0)
-		return 0;
-	if (!quoted)
-		return start + used;
-	return p[start + used] == '"' ? start + used + 1 : 0;
+	if (end == NULL || (quoted && *end != '"'))
+		return false;
+	*num = (struct number){ m, 0, false };
+	*e = (size_t)(end - p) + quoted;
+	return true;
 }
 
 /* How far the usual form took a member: the general steps do the rest. */
@@ -111,8 +110,8 @@ static inline enum fast_done fast_member(const unsigned char *p, size_t *at, str
 
 		if (*seen & (1u << id))
 			return FAST_NAME;
-		e = quoted ? number_end(p, i + 1, true, &num) : number_end(p, i, false, &num);
-		if (e == 0 || !field_accepts((enum field_id)id, &num, &v))
+		if (!(quoted ? number_end(p, i + 1, true, &num, &e) : number_end(p, i, false, &num, &e))
+			|| !field_accepts((enum field_id)id, &num, &v))
 			return FAST_NAME;
 		*seen |= 1u << id;
 		store_field(r, (enum field_id)id, v);
