@@ -41,22 +41,21 @@ static inline size_t stop_from(const unsigned char *p, size_t j, stop_mask t, un
 #endif
 }
 
-/* The end of the number at p[start], after its closing quote if quoted, or
- * 0 when there is none or it has a sign (no field takes one but -0: that
- * rare case is left to the general step). Called with a constant `quoted`,
- * so that each form gets its own copy. */
-static inline size_t number_end(const unsigned char *p, size_t start, bool quoted, struct number *num)
+/* The usual number (number_plain) at p[start] as *num, and in *e the end
+ * of the value, after its closing quote if quoted; false for any other
+ * value, which the general step reads with the whole number rule (-0
+ * included, the one signed value a field takes). Called with a constant
+ * `quoted`, so that each form gets its own copy. */
+static inline bool number_end(const unsigned char *p, size_t start, bool quoted, struct number *num, size_t *e)
 {
-	size_t bad_at, used;
+	uint64_t m;
+	const unsigned char *end = number_plain(p + start, 0, true, &m);
 
-	if (p[start] == '-')
-		return 0;
-	used = number_scan(p + start, 0, true, num, &bad_at);
-	if (used == 0)
-		return 0;
-	if (!quoted)
-		return start + used;
-	return p[start + used] == '"' ? start + used + 1 : 0;
+	if (end == NULL || (quoted && *end != '"'))
+		return false;
+	*num = (struct number){ m, 0, false };
+	*e = (size_t)(end - p) + quoted;
+	return true;
 }
 
 /* How far the usual form took a member: the general steps do the rest. */
@@ -77,7 +76,10 @@ struct fast_name {
 /*
  * Reads the member whose name opens at p[*at] as far as its usual form
  * goes, storing a known field's value in r and marking it in *seen; *at
- * ends where the general step takes over, *name is set from FAST_NAME on.
+ * ends where the general step takes over. *name is set on FAST_NAME and
+ * FAST_VALUE only, the returns that hand the member over: the general step
+ * is its one reader, and setting it for every member kept two more values
+ * live across the loop.
  */
 static inline enum fast_done fast_member(const unsigned char *p, size_t *at, struct fast_name *name,
 	struct lowi_reading *r, unsigned *seen)
@@ -98,31 +100,35 @@ static inline enum fast_done fast_member(const unsigned char *p, size_t *at, str
 		return FAST_NOTHING;
 	id = field_id(p + k, n, true);
 	i = k + n + 2;
-	*at = i;
-	*name = (struct fast_name){ key_at, id };
 	quoted = (after & 0xffffff) == BYTES3('"', ':', '"');
 	if (id < 0) {
 		if (!quoted || p[e = stop_from(p, i + 1, t, n + 3)] != '"')
-			return FAST_NAME;
+			goto name_read;
 		i = e + 1;
 	} else {
 		struct number num;
 		double v;
 
 		if (*seen & (1u << id))
-			return FAST_NAME;
-		e = quoted ? number_end(p, i + 1, true, &num) : number_end(p, i, false, &num);
-		if (e == 0 || !field_accepts((enum field_id)id, &num, &v))
-			return FAST_NAME;
+			goto name_read;
+		if (!(quoted ? number_end(p, i + 1, true, &num, &e) : number_end(p, i, false, &num, &e))
+			|| !field_accepts((enum field_id)id, &num, &v))
+			goto name_read;
 		*seen |= 1u << id;
 		store_field(r, (enum field_id)id, v);
 		i = e;
 	}
-	*at = i;
-	if ((uint16_t)load_le64(p + i) != BYTES2(',', '"'))
+	if ((uint16_t)load_le64(p + i) != BYTES2(',', '"')) {
+		*at = i;
+		*name = (struct fast_name){ key_at, id };
 		return FAST_VALUE;
+	}
 	*at = i + 1;
 	return FAST_MEMBER;
+name_read:
+	*at = k + n + 2;
+	*name = (struct fast_name){ key_at, id };
+	return FAST_NAME;
 }
 
 /* The general steps after fast_member's, for a member at the cursor. Out

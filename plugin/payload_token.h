@@ -223,10 +223,11 @@ static inline double number_value(struct number num)
  *   -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
  * Returns the bytes used and fills *num, or returns 0 when s does not start
  * with a valid number, with *bad_at the offset of the offending byte (n when
- * s ran out). What follows the number is the caller's business.
+ * s ran out). What follows the number is the caller's business. Out of
+ * line: number_scan tries the usual form (number_plain) first.
  */
-static inline size_t number_scan(const unsigned char *s, size_t n, bool padded, struct number *num,
-	size_t *bad_at)
+static __attribute__((cold, noinline, unused)) size_t number_grammar(const unsigned char *s, size_t n,
+	bool padded, struct number *num, size_t *bad_at)
 {
 	size_t i = 0;
 	uint64_t m = 0;
@@ -297,6 +298,68 @@ static inline size_t number_scan(const unsigned char *s, size_t n, bool padded, 
 bad:
 	*bad_at = i;
 	return 0;
+}
+
+/*
+ * The usual number, the first lane of the one number rule: 1 to 19 digits
+ * without sign, fraction or exponent, ended by a byte the grammar cannot go
+ * on with (or by the end of s, when it is not padded). Returns the byte
+ * after it and sets *m to its value, the length and value number_grammar
+ * would give (e10 0, not negative), or returns NULL for any other input,
+ * which is then the grammar's to judge. The fast path takes this lane alone
+ * and hands other values to the general step, so that none of the
+ * grammar's tests for the rarer forms stand in its member loop.
+ */
+static inline __attribute__((always_inline)) const unsigned char *number_plain(const unsigned char *s, size_t n,
+	bool padded, uint64_t *m)
+{
+	if (padded || n > 0) {
+		unsigned d = (unsigned)s[0] - '0';
+
+		if (d <= 9) {
+			const unsigned char *q = s + 1;
+			uint64_t v = d;
+
+			if (d != 0) /* a leading 0 is the whole integer part */
+				while ((padded || (size_t)(q - s) < n) && (d = (unsigned)*q - '0') <= 9) {
+					v = v * 10 + d;
+					q++;
+				}
+			if (q - s <= 19 && ((!padded && (size_t)(q - s) == n) || !(byte_class[*q] & CLS_MORE))) {
+				*m = v;
+				return q;
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The JSON number at the start of s[0, n), as number_grammar says: the
+ * usual number through number_plain, any other through the grammar, out of
+ * line and with locals of its own, so that *num and *bad_at can stay in the
+ * caller's registers.
+ */
+static inline __attribute__((always_inline)) size_t number_scan(const unsigned char *s, size_t n, bool padded,
+	struct number *num, size_t *bad_at)
+{
+	uint64_t m;
+	const unsigned char *end = number_plain(s, n, padded, &m);
+
+	if (end) {
+		*num = (struct number){ m, 0, false };
+		return (size_t)(end - s);
+	}
+
+	struct number slow = { 0, 0, false };
+	size_t slow_bad_at = 0, used;
+
+	used = number_grammar(s, n, padded, &slow, &slow_bad_at);
+	if (used)
+		*num = slow;
+	else
+		*bad_at = slow_bad_at;
+	return used;
 }
 
 /* ---- known fields ---------------------------------------------------------------- */
@@ -378,7 +441,15 @@ static const uint64_t field_max[F_COUNT] = {
  * exact: every maximum is below 2^53. The usual value is one, so the
  * conversion is left for the others.
  */
-static inline bool field_accepts(enum field_id id, const struct number *num, double *v)
+static __attribute__((cold, noinline, unused)) bool field_accepts_scaled(enum field_id id, struct number num,
+	double *v)
+{
+	*v = number_value(num);
+	return *v <= (double)field_max[id] && (id < F_T || *v == 0.0 || *v == 1.0);
+}
+
+static inline __attribute__((always_inline)) bool field_accepts(enum field_id id, const struct number *num,
+	double *v)
 {
 	if (num->negative)
 		return false;
@@ -386,8 +457,8 @@ static inline bool field_accepts(enum field_id id, const struct number *num, dou
 		*v = (double)(int64_t)num->m; /* m is below 2^63 when it is accepted */
 		return num->m <= field_max[id];
 	}
-	*v = number_value(*num);
-	return *v <= (double)field_max[id] && (id < F_T || *v == 0.0 || *v == 1.0);
+	/* out of line: the conversion's registers would crowd the member loop */
+	return field_accepts_scaled(id, *num, v);
 }
 
 #endif
