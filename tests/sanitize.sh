@@ -207,17 +207,25 @@ for s in "${suites[@]}"; do
 	esac
 done
 
+# unit_tests: "name<TAB>command" of each unit test, its command shell-quoted,
+# as meson runs it (a C program of build-asan/, or a Python check).
+unit_tests() {
+	meson introspect "$build" --tests | python3 -c '
+import json, shlex, sys
+for t in json.load(sys.stdin):
+    if any(s.endswith(":unit") for s in t["suite"]):
+        print(t["name"] + "\t" + shlex.join(t["cmd"]))'
+}
+
 if [ -z "$filter" ] && [ "$unit" -eq 1 ]; then
-	for name in $(suite_tests unit); do
-		t="$build/tests/unit/test_$name"
-		[ -x "$t" ] || { echo "FAIL $name (asan): $t not built"; failed=$((failed + 1)); continue; }
+	while IFS=$'\t' read -r name cmd; do
 		name=test_$name
-		"$t" >"$logdir/$name.log" 2>&1
+		eval "$cmd" >"$logdir/$name.log" 2>&1
 		rc=$?
 		grep -E '^(FAIL|[a-z_]+: )' "$logdir/$name.log"
 		count "$logdir/$name.log" "$name (asan)" $rc
 		scan "$logdir/$name.log" "$name (asan)"
-	done
+	done < <(unit_tests)
 fi
 
 # The integration tests take the plugin, the simulator and the replay tool
