@@ -32,13 +32,21 @@ def main():
     stop = broker.stop()
     note(f"broker stopped in {stop.seconds:.2f} s real")
 
-    truth = sc.measurable(sc.load_truth(base), sc.load_published(base))
+    published = sc.load_published(base)
+    every = sc.measurable(sc.load_truth(base), published)
     rows = sc.db_rows(db)
-    missing = [k for k in truth if k not in rows]
-    check("a Conso row for every quarter", len(truth) >= 96 and not missing,
-          f"{len(truth)} quarters in the truth, {len(rows)} rows, missing {sorted(missing)[:5]}")
-    check("no row is flagged estimated in a gapless stream", not any(r["estimated"] for r in rows.values()),
-          f"{sum(r['estimated'] for r in rows.values())} estimated")
+    missing = [k for k in every if k not in rows]
+    check("a Conso row for every quarter", len(every) >= 96 and not missing,
+          f"{len(every)} quarters in the truth, {len(rows)} rows, missing {sorted(missing)[:5]}")
+    # The quarters the published stream measured: the simulator publishes
+    # every minute unless the machine starved it longer than the measured
+    # gap (then those rows are estimated by design, and not judged here).
+    gaps = sc.publishing_gaps(published)
+    truth = {k: v for k, v in every.items() if k not in gaps}
+    note(f"{len(every) - len(truth)} quarters touched by a publishing gap of the simulator")
+    check("no row of a measured quarter is flagged estimated",
+          len(truth) >= 96 and not any(rows[k]["estimated"] for k in truth if k in rows),
+          f"{sum(rows[k]['estimated'] for k in truth if k in rows)} of {len(truth)} estimated")
 
     plugin = {k: r["import_wh"] for k, r in rows.items()}
     ref = sc.reference_rule(sc.load_published(base), truth)

@@ -41,7 +41,8 @@ def main():
     check("rejection lines are rate-limited per kind", lines and too_close == 0 and len(lines) < bad_sent,
           f"{len(lines)} lines for {bad_sent} payloads, {too_close} closer than 60 s to the previous of their kind, "
           f"{len(broker.log_lines('similar since the last such line'))} lines report silenced ones")
-    sc.compare_meters(sc.db_rows(db), sc.measurable(sc.load_truth(base), sc.load_published(base)), check)
+    published = sc.load_published(base)
+    sc.compare_meters(sc.db_rows(db), sc.measurable(sc.load_truth(base), published), check, published=published)
     db.stop()
 
 

@@ -39,7 +39,8 @@ def main():
     note(f"{len(errors)} database error lines; first: {errors[0][:200] if errors else None}")
     check("the writer reported the stalled database and recovered", len(errors) > 0 and len(broker.log_lines(r"lowi-p1: connected")) >= 2,
           f"{len(errors)} error lines, {len(broker.log_lines(r'lowi-p1: connected'))} connections")
-    sc.compare_meters(sc.db_rows(db), sc.measurable(sc.load_truth(base), sc.load_published(base)), check)
+    published = sc.load_published(base)
+    sc.compare_meters(sc.db_rows(db), sc.measurable(sc.load_truth(base), published), check, published=published)
     db.stop()
 
 

@@ -100,7 +100,7 @@ def main():
     rejected = counters.get("payloads_rejected", -1)
     check("hostile payloads rejected and counted", rejected >= counts["bad"] * 0.9, f"rejected {rejected} of {counts['bad']}")
     truth = sc.measurable(sc.load_truth(base), sc.load_published(base))
-    sc.compare_meters(sc.db_rows(db), truth, check)
+    sc.compare_meters(sc.db_rows(db), truth, check, published=sc.load_published(base))
     db.stop()
 
 
