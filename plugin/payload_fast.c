@@ -49,9 +49,9 @@ static inline size_t stop_from(const unsigned char *p, size_t j, stop_mask t, un
 static inline bool number_end(const unsigned char *p, size_t start, bool quoted, struct number *num, size_t *e)
 {
 	uint64_t m;
-	const unsigned char *end = number_plain(p + start, 0, true, &m);
+	const unsigned char *end = number_plain(p + start, 0, true, quoted ? '"' : 0, &m);
 
-	if (end == NULL || (quoted && *end != '"'))
+	if (end == NULL)
 		return false;
 	*num = (struct number){ m, 0, false };
 	*e = (size_t)(end - p) + quoted;
