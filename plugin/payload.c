@@ -1,23 +1,14 @@
 /*
- * LOWI CH0 payload decoding, the public entry points (payload.h). The
- * decoder is three files: payload_token.h (token rules), payload_general.c
- * (the general scanner, which finds and words every error) and
- * payload_fast.c (the usual members, read faster on a zero-padded copy).
+ * LOWI CH0 payload decoding (payload.h). The decoder is three files:
+ * payload_token.h (token rules), payload_general.c (the general scanner,
+ * which finds and words every error, and lowi_payload_decode_general) and
+ * payload_fast.c (the usual members, read faster on a zero-padded copy,
+ * and lowi_payload_decode). Each entry lives with its scanner so that the
+ * one driver both share (payload_decode, payload_scan.h) is inlined into
+ * it; this file keeps what neither scanner needs.
  * Any thread; no allocation, no I/O.
  */
 #include "payload_scan.h"
-
-enum lowi_payload_status lowi_payload_decode(const void *payload, size_t len,
-	struct lowi_reading *out, struct lowi_payload_error *err)
-{
-	return payload_decode(payload, len, out, err, true);
-}
-
-enum lowi_payload_status lowi_payload_decode_general(const void *payload, size_t len,
-	struct lowi_reading *out, struct lowi_payload_error *err)
-{
-	return payload_decode(payload, len, out, err, false);
-}
 
 const char *lowi_payload_status_name(enum lowi_payload_status s)
 {

@@ -49,9 +49,9 @@ static inline size_t stop_from(const unsigned char *p, size_t j, stop_mask t, un
 static inline bool number_end(const unsigned char *p, size_t start, bool quoted, struct number *num, size_t *e)
 {
 	uint64_t m;
-	const unsigned char *end = number_plain(p + start, 0, true, &m);
+	const unsigned char *end = number_plain(p + start, 0, true, quoted ? '"' : 0, &m);
 
-	if (end == NULL || (quoted && *end != '"'))
+	if (end == NULL)
 		return false;
 	*num = (struct number){ m, 0, false };
 	*e = (size_t)(end - p) + quoted;
@@ -151,7 +151,10 @@ static enum member_next general_rest(struct scanner *sc, enum fast_done done, st
 	return payload_member_next(sc);
 }
 
-bool payload_fast_object(struct scanner *sc, struct lowi_reading *r, unsigned *seen)
+/* The top-level object whose '{' is at the cursor, as payload_general_object
+ * (payload_scan.h) reads it: its usual members here, any other through the
+ * general steps. sc->p is followed by PAYLOAD_PAD zero bytes. */
+static bool fast_object(struct scanner *sc, struct lowi_reading *r, unsigned *seen)
 {
 	const unsigned char *p = sc->p;
 	size_t i = skip_ws_at(p, sc->pos + 1, sc->len);
@@ -187,4 +190,10 @@ bool payload_fast_object(struct scanner *sc, struct lowi_reading *r, unsigned *s
 	}
 	*seen = seen_here;
 	return next == MEMBER_END;
+}
+
+enum lowi_payload_status lowi_payload_decode(const void *payload, size_t len,
+	struct lowi_reading *out, struct lowi_payload_error *err)
+{
+	return payload_decode(payload, len, out, err, true, fast_object);
 }

@@ -43,8 +43,6 @@ static const struct field_spec {
 	[F_DEVICE_CH] = { "device_CH", KIND_CHANNEL, NULL },
 };
 
-#define REQUIRED_MASK ((1u << F_CIH) | (1u << F_CIL) | (1u << F_CEH) | (1u << F_CEL))
-
 /* ---- error reporting ---------------------------------------------------- */
 
 static void copy_field_name(char dst[16], const unsigned char *name, size_t len)
@@ -592,7 +590,32 @@ static enum lowi_payload_status reject_non_object(struct scanner *sc)
 	return sc->status;
 }
 
-static void report_missing(struct scanner *sc, unsigned seen, size_t offset)
+enum lowi_payload_status payload_refuse_start(struct scanner *sc)
+{
+	if (sc->len > LOWI_PAYLOAD_MAX_BYTES) {
+		set_error(sc, LOWI_PAYLOAD_TOO_LONG, LOWI_PAYLOAD_MAX_BYTES,
+			"payload is %zu bytes, over the %d-byte limit", sc->len, LOWI_PAYLOAD_MAX_BYTES);
+		return sc->status;
+	}
+	if (sc->pos >= sc->len) {
+		if (sc->len == 0)
+			set_error(sc, LOWI_PAYLOAD_NOT_JSON, 0, "empty payload");
+		else
+			set_error(sc, LOWI_PAYLOAD_NOT_JSON, sc->len,
+				"payload holds only whitespace (%zu bytes)", sc->len);
+		return sc->status;
+	}
+	return reject_non_object(sc);
+}
+
+enum lowi_payload_status payload_refuse_trailing(struct scanner *sc)
+{
+	set_error(sc, LOWI_PAYLOAD_NOT_JSON, sc->pos,
+		"trailing data after the object at byte %zu", sc->pos);
+	return sc->status;
+}
+
+void payload_report_missing(struct scanner *sc, unsigned seen, size_t offset)
 {
 	static const enum field_id required[] = { F_CIH, F_CIL, F_CEH, F_CEL };
 	char others[32] = "";
@@ -620,66 +643,8 @@ static void report_missing(struct scanner *sc, unsigned seen, size_t offset)
 
 /* ---- the payload -------------------------------------------------------------- */
 
-enum lowi_payload_status payload_decode(const void *payload, size_t len, struct lowi_reading *out,
-	struct lowi_payload_error *err, bool fast)
+enum lowi_payload_status lowi_payload_decode_general(const void *payload, size_t len,
+	struct lowi_reading *out, struct lowi_payload_error *err)
 {
-	struct lowi_payload_error scratch;
-	unsigned char copy[LOWI_PAYLOAD_MAX_BYTES + PAYLOAD_PAD];
-	struct scanner sc = {
-		.p = payload,
-		.len = payload ? len : 0,
-		.status = LOWI_PAYLOAD_OK,
-		.err = err ? err : &scratch,
-	};
-	struct lowi_reading r = { .rate = -1 };
-	unsigned seen = 0;
-
-	sc.err->status = LOWI_PAYLOAD_OK;
-	sc.err->offset = 0;
-	sc.err->field[0] = '\0';
-	sc.err->reason[0] = '\0';
-
-	if (sc.len > LOWI_PAYLOAD_MAX_BYTES) {
-		set_error(&sc, LOWI_PAYLOAD_TOO_LONG, LOWI_PAYLOAD_MAX_BYTES,
-			"payload is %zu bytes, over the %d-byte limit", sc.len, LOWI_PAYLOAD_MAX_BYTES);
-		return sc.status;
-	}
-	if (fast) {
-		if (sc.len)
-			memcpy(copy, sc.p, sc.len);
-		memset(copy + sc.len, 0, PAYLOAD_PAD);
-		sc.p = copy;
-	}
-	skip_ws(&sc);
-	if (sc.pos >= sc.len) {
-		if (sc.len == 0)
-			set_error(&sc, LOWI_PAYLOAD_NOT_JSON, 0, "empty payload");
-		else
-			set_error(&sc, LOWI_PAYLOAD_NOT_JSON, sc.len,
-				"payload holds only whitespace (%zu bytes)", sc.len);
-		return sc.status;
-	}
-	if (sc.p[sc.pos] != '{')
-		return reject_non_object(&sc);
-	if (!(fast ? payload_fast_object(&sc, &r, &seen) : payload_general_object(&sc, &r, &seen)))
-		return sc.status;
-	size_t end = sc.pos;
-	skip_ws(&sc);
-	if (sc.pos < sc.len) {
-		set_error(&sc, LOWI_PAYLOAD_NOT_JSON, sc.pos,
-			"trailing data after the object at byte %zu", sc.pos);
-		return sc.status;
-	}
-	if (sc.status == LOWI_PAYLOAD_OK && (seen & REQUIRED_MASK) != REQUIRED_MASK)
-		report_missing(&sc, seen, end - 1);
-	if (sc.status != LOWI_PAYLOAD_OK)
-		return sc.status;
-
-	r.has_gas = seen & (1u << F_CG);
-	r.has_water = seen & (1u << F_CW);
-	r.has_power = (seen & (1u << F_PI)) && (seen & (1u << F_PE));
-	if (out)
-		*out = r;
-	return LOWI_PAYLOAD_OK;
+	return payload_decode(payload, len, out, err, false, payload_general_object);
 }
-

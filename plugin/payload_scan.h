@@ -1,7 +1,7 @@
 /*
  * Inside the LOWI payload decoder: what the general scanner
- * (payload_general.c) offers the fast path (payload_fast.c) and the public
- * entry points (payload.c). Not for other modules: use payload.h.
+ * (payload_general.c) offers the fast path (payload_fast.c), and the driver
+ * both entry points share. Not for other modules: use payload.h.
  *
  * A top-level member is read in three steps, name (with its ':'), value
  * and what follows (',' or '}'). The fast path does the usual form of each
@@ -69,23 +69,92 @@ enum member_next {
 enum member_next payload_member_next(struct scanner *sc);
 
 /* The top-level object whose '{' is at the cursor, its members read by the
- * fast path (payload_fast.c) or by the general steps alone; fills *r and
- * *seen, leaves the cursor after the '}'. The fast path needs sc->p to be
- * followed by PAYLOAD_PAD zero bytes. False on a syntax error. */
-bool payload_fast_object(struct scanner *sc, struct lowi_reading *r, unsigned *seen);
+ * general steps alone; fills *r and *seen, leaves the cursor after the
+ * '}'. False on a syntax error. (The fast path's own, payload_fast.c's
+ * fast_object, is static there so that its entry can inline it.) */
 bool payload_general_object(struct scanner *sc, struct lowi_reading *r, unsigned *seen);
-
-/* lowi_payload_decode (payload.h, same contract) with a choice of scanner:
- * fast, on a padded private copy, or the general one alone, reading the
- * caller's bytes in place. */
-enum lowi_payload_status payload_decode(const void *payload, size_t len, struct lowi_reading *out,
-	struct lowi_payload_error *err, bool fast);
 
 /* lowi_payload_decode with the general scanner alone: same results, errors
  * and offsets by design. For the differential fuzz target
  * (tests/fuzz/fuzz_payload_diff.c), which checks that this holds. */
 enum lowi_payload_status lowi_payload_decode_general(const void *payload, size_t len,
 	struct lowi_reading *out, struct lowi_payload_error *err);
+
+/* Records why the payload cannot hold an object, and returns that status:
+ * too long, empty, only whitespace, or its top-level value not an object
+ * (sc->pos at it). */
+enum lowi_payload_status payload_refuse_start(struct scanner *sc);
+
+/* Records the trailing data at sc->pos after the object, returns NOT_JSON. */
+enum lowi_payload_status payload_refuse_trailing(struct scanner *sc);
+
+/* Records the first missing counter of seen unless an error is recorded
+ * already; offset is the object's '}'. */
+void payload_report_missing(struct scanner *sc, unsigned seen, size_t offset);
+
+#define REQUIRED_MASK ((1u << F_CIH) | (1u << F_CIL) | (1u << F_CEH) | (1u << F_CEL))
+
+/*
+ * lowi_payload_decode (payload.h, same contract) with one scanner: padded,
+ * the fast path's, which reads a private copy followed by PAYLOAD_PAD zero
+ * bytes, or not, the general one, which reads the caller's bytes in place;
+ * object reads that scanner's top-level object. Written once here and
+ * inlined, with constant arguments, into each scanner's entry
+ * (lowi_payload_decode in payload_fast.c, lowi_payload_decode_general in
+ * payload_general.c): a call from another file into the object's loop
+ * would pass the scanner through memory and save and restore the loop's
+ * registers on every payload. The refusals it meets are worded in
+ * payload_general.c, out of line.
+ */
+static inline __attribute__((always_inline)) enum lowi_payload_status payload_decode(const void *payload,
+	size_t len, struct lowi_reading *out, struct lowi_payload_error *err, bool padded,
+	bool (*object)(struct scanner *, struct lowi_reading *, unsigned *))
+{
+	struct lowi_payload_error scratch;
+	unsigned char copy[LOWI_PAYLOAD_MAX_BYTES + PAYLOAD_PAD]; /* padded only */
+	struct scanner sc = {
+		.p = payload,
+		.len = payload ? len : 0,
+		.status = LOWI_PAYLOAD_OK,
+		.err = err ? err : &scratch,
+	};
+	struct lowi_reading r = { .rate = -1 };
+	unsigned seen = 0;
+
+	sc.err->status = LOWI_PAYLOAD_OK;
+	sc.err->offset = 0;
+	sc.err->field[0] = '\0';
+	sc.err->reason[0] = '\0';
+
+	if (sc.len > LOWI_PAYLOAD_MAX_BYTES)
+		return payload_refuse_start(&sc);
+	if (padded) {
+		if (sc.len)
+			memcpy(copy, sc.p, sc.len);
+		memset(copy + sc.len, 0, PAYLOAD_PAD);
+		sc.p = copy;
+	}
+	sc.pos = skip_ws_at(sc.p, 0, sc.len);
+	if (sc.pos >= sc.len || sc.p[sc.pos] != '{')
+		return payload_refuse_start(&sc);
+	if (!object(&sc, &r, &seen))
+		return sc.status;
+	size_t end = sc.pos;
+	sc.pos = skip_ws_at(sc.p, sc.pos, sc.len);
+	if (sc.pos < sc.len)
+		return payload_refuse_trailing(&sc);
+	if (sc.status == LOWI_PAYLOAD_OK && (seen & REQUIRED_MASK) != REQUIRED_MASK)
+		payload_report_missing(&sc, seen, end - 1);
+	if (sc.status != LOWI_PAYLOAD_OK)
+		return sc.status;
+
+	r.has_gas = seen & (1u << F_CG);
+	r.has_water = seen & (1u << F_CW);
+	r.has_power = (seen & (1u << F_PI)) && (seen & (1u << F_PE));
+	if (out)
+		*out = r;
+	return LOWI_PAYLOAD_OK;
+}
 
 /* Where a counter or power is stored in a reading (the rate is an int). */
 static const unsigned char field_offset[F_T] = {

@@ -309,9 +309,14 @@ bad:
  * which is then the grammar's to judge. The fast path takes this lane alone
  * and hands other values to the general step, so that none of the
  * grammar's tests for the rarer forms stand in its member loop.
+ *
+ * after: 0, or (padded only) the one byte the caller takes after the
+ * number, a byte the grammar cannot go on with ('"' closing a quoted
+ * value): a number followed by anything else is then refused, and the
+ * byte is tested once instead of classified and then tested.
  */
 static inline __attribute__((always_inline)) const unsigned char *number_plain(const unsigned char *s, size_t n,
-	bool padded, uint64_t *m)
+	bool padded, unsigned char after, uint64_t *m)
 {
 	if (padded || n > 0) {
 		unsigned d = (unsigned)s[0] - '0';
@@ -325,7 +330,8 @@ static inline __attribute__((always_inline)) const unsigned char *number_plain(c
 					v = v * 10 + d;
 					q++;
 				}
-			if (q - s <= 19 && ((!padded && (size_t)(q - s) == n) || !(byte_class[*q] & CLS_MORE))) {
+			if (q - s <= 19 && ((!padded && (size_t)(q - s) == n)
+				|| (after ? *q == after : !(byte_class[*q] & CLS_MORE)))) {
 				*m = v;
 				return q;
 			}
@@ -344,7 +350,7 @@ static inline __attribute__((always_inline)) size_t number_scan(const unsigned c
 	struct number *num, size_t *bad_at)
 {
 	uint64_t m;
-	const unsigned char *end = number_plain(s, n, padded, &m);
+	const unsigned char *end = number_plain(s, n, padded, 0, &m);
 
 	if (end) {
 		*num = (struct number){ m, 0, false };
