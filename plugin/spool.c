@@ -38,6 +38,10 @@ struct spool {
 	int journal_fd;
 	size_t journal_lines;
 	struct meters_table last; /* serial -> struct durable: resume and compaction source */
+	/* Replay: spool files numbered below this were found unreadable or
+	 * unremovable and could not be set aside; they are skipped until the
+	 * next start. New files are always numbered above every file seen. */
+	uint64_t replay_floor;
 };
 
 /* Keeps row as the meter's last durable row unless a newer one is known. */
@@ -213,7 +217,8 @@ static bool spool_name(const char *name, uint64_t *seq)
 	return true;
 }
 
-/* Oldest spool file, and the next sequence number. */
+/* Oldest spool file (not skipped by the replay), and the next sequence
+ * number. */
 static int scan(struct spool *s, char *oldest, size_t len, size_t *files)
 {
 	DIR *d = opendir(s->dir);
@@ -227,7 +232,7 @@ static int scan(struct spool *s, char *oldest, size_t len, size_t *files)
 		if (!spool_name(e->d_name, &seq))
 			continue;
 		(*files)++;
-		if (seq < min) {
+		if (seq < min && (oldest == NULL || seq >= s->replay_floor)) {
 			min = seq;
 			if (oldest)
 				snprintf(oldest, len, "%s", e->d_name);
@@ -329,59 +334,151 @@ size_t spool_files(struct spool *s)
 	return files;
 }
 
+/* Errors that say nothing about the file itself: try again later. */
+static bool transient(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOBUFS || err == EAGAIN || err == EINTR;
+}
+
+/* Replay skips the file `name` (and any older one left) until the next start. */
+static void skip_file(struct spool *s, const char *name)
+{
+	uint64_t seq;
+	if (spool_name(name, &seq) && seq >= s->replay_floor)
+		s->replay_floor = seq + 1;
+}
+
+/* Renames an unreadable spool file to <name>.bad, or <name>.bad.1 ... when
+ * that name is taken (never over an earlier one), so that replay goes on
+ * with the next file; when no rename works, skips it until the next start.
+ * err: one line saying what was wrong (why) and what became of the file. */
+static int set_aside_file(struct spool *s, const char *name, const char *why, char *err, size_t errlen)
+{
+	char path[1100], aside[1200];
+	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+	int rename_errno = 0;
+	for (int i = 0; i < 10; i++) {
+		if (i == 0)
+			snprintf(aside, sizeof(aside), "%s.bad", path);
+		else
+			snprintf(aside, sizeof(aside), "%s.bad.%d", path, i);
+		int rc = renameat2(AT_FDCWD, path, AT_FDCWD, aside, RENAME_NOREPLACE);
+		if (rc != 0 && errno == EINVAL) {
+			/* A file system without RENAME_NOREPLACE. */
+			struct stat st;
+			if (lstat(aside, &st) == 0) {
+				errno = EEXIST;
+				rc = -1;
+			} else {
+				rc = rename(path, aside);
+			}
+		}
+		if (rc == 0) {
+			sync_dir(s->dir);
+			snprintf(err, errlen, "spool file %s %s: set aside as %s", path, why, aside);
+			return SPOOL_READ_SET_ASIDE;
+		}
+		rename_errno = errno;
+		if (errno != EEXIST && errno != ENOTEMPTY && errno != EISDIR && errno != ENOTDIR)
+			break;
+	}
+	skip_file(s, name);
+	snprintf(err, errlen, "spool file %s %s, and cannot be set aside as %s (%s): skipped until the next start",
+		path, why, aside, strerror(rename_errno));
+	return SPOOL_READ_SET_ASIDE;
+}
+
 int spool_read_oldest(struct spool *s, struct conso_row **rows, size_t *n, char *name, size_t namelen, char *err, size_t errlen)
 {
 	size_t files;
 	*rows = NULL;
 	*n = 0;
 	int found = scan(s, name, namelen, &files);
-	if (found <= 0)
-		return found < 0 ? spool_fail_errno(err, errlen, "cannot list", s->dir) : 0;
-	char path[1100];
+	if (found < 0) {
+		spool_fail_errno(err, errlen, "cannot list", s->dir);
+		return SPOOL_READ_LATER;
+	}
+	if (found == 0)
+		return SPOOL_READ_EMPTY;
+	char path[1100], why[300];
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return spool_fail_errno(err, errlen, "cannot open", path);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		if (transient(errno)) {
+			spool_fail_errno(err, errlen, "cannot open", path);
+			return SPOOL_READ_LATER;
+		}
+		if (errno == ENOENT) /* gone since the listing: look again */
+			return spool_read_oldest(s, rows, n, name, namelen, err, errlen);
+		snprintf(why, sizeof(why), "cannot be opened (%s)", strerror(errno));
+		return set_aside_file(s, name, why, err, errlen);
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return set_aside_file(s, name, "is not a regular file", err, errlen);
+	}
+	FILE *f = fdopen(fd, "r");
+	if (f == NULL) { /* out of memory */
+		spool_fail_errno(err, errlen, "cannot read", path);
+		close(fd);
+		return SPOOL_READ_LATER;
+	}
 	size_t cap = 0, lineno = 0;
 	char line[LINE_MAX_BYTES];
-	bool bad = false;
+	*why = '\0';
+	bool later = false;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 256;
 			struct conso_row *r = realloc(*rows, cap * sizeof(**rows));
 			if (r == NULL) {
-				bad = true;
+				later = true;
 				break;
 			}
 			*rows = r;
 		}
 		if (!parse_row(line, &(*rows)[*n])) {
-			bad = true;
+			snprintf(why, sizeof(why), "is damaged at line %zu", lineno);
 			break;
 		}
 		(*n)++;
 	}
+	if (!later && !*why && ferror(f)) {
+		if (transient(errno))
+			later = true;
+		else
+			snprintf(why, sizeof(why), "cannot be read after line %zu (%s)", lineno, strerror(errno));
+	}
 	fclose(f);
-	if (bad) {
-		char aside[1200];
-		snprintf(aside, sizeof(aside), "%s.bad", path);
-		rename(path, aside);
-		snprintf(err, errlen, "spool file %s is damaged at line %zu: set aside as %s", path, lineno, aside);
+	if (later || *why) {
 		free(*rows);
 		*rows = NULL;
 		*n = 0;
-		return -1;
+		if (later) {
+			snprintf(err, errlen, "cannot read %s: out of memory or file descriptors", path);
+			return SPOOL_READ_LATER;
+		}
+		return set_aside_file(s, name, why, err, errlen);
 	}
-	return 1;
+	return SPOOL_READ_ROWS;
 }
 
 int spool_remove(struct spool *s, const char *name, char *err, size_t errlen)
 {
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
-	if (unlink(path) != 0 || sync_dir(s->dir) != 0)
-		return spool_fail_errno(err, errlen, "cannot remove", path);
+	if (unlink(path) != 0 && errno != ENOENT) {
+		int e = errno;
+		skip_file(s, name);
+		snprintf(err, errlen, "cannot remove the replayed file %s (%s): skipped until the next start, which"
+			" replays it again", path, strerror(e));
+		return -1;
+	}
+	if (sync_dir(s->dir) != 0)
+		return spool_fail_errno(err, errlen, "cannot sync the removal of", path);
 	return 0;
 }
 

@@ -7,7 +7,9 @@
  *    renamed and the directory fsync'd, so a file either holds its whole
  *    batch or does not exist. They are replayed oldest first once MariaDB is
  *    back and removed only after COMMIT. An unreadable file is renamed
- *    *.bad and reported, never deleted.
+ *    *.bad (*.bad.1 ... when that name is taken) and reported, never
+ *    deleted; one that cannot be renamed either, or removed after its
+ *    replay, is skipped until the next start.
  *  - The meter journal: <dir>/meters.journal (appended, fdatasync'd) and
  *    <dir>/meters.state (its compaction): for each meter, the last row that
  *    is durable (committed or spooled). At start-up each meter resumes from
@@ -37,10 +39,30 @@ void spool_close(struct spool *s);
 /* Writes rows durably as one new spool file. */
 int spool_write(struct spool *s, const struct conso_row *rows, size_t n, char *err, size_t errlen);
 
-/* Reads the oldest spool file: *rows (malloc'd, caller frees) and *n, and
- * its name for spool_remove. Returns 1 when a file was read, 0 when the
- * spool is empty, -1 with err (the file was set aside as *.bad). */
+/* What spool_read_oldest found. */
+enum spool_read {
+	SPOOL_READ_ROWS = 1,   /* a file was read */
+	SPOOL_READ_EMPTY = 0,  /* nothing (left) to replay */
+	/* The oldest file cannot be read (not a regular file, not readable,
+	 * damaged): it was renamed *.bad, or, when even that fails, it is
+	 * skipped until the next start. err says which, in one line; the next
+	 * call goes on with the next file. */
+	SPOOL_READ_SET_ASIDE = -1,
+	/* The spool cannot be read at the moment (the directory cannot be
+	 * listed, no file descriptor or memory left): nothing was set aside or
+	 * skipped; err says why. Try again later. */
+	SPOOL_READ_LATER = -2,
+};
+
+/* Reads the oldest spool file that is not skipped: *rows (malloc'd, caller
+ * frees) and *n, and its name for spool_remove. Returns an enum spool_read.
+ * Never blocks on what is not a regular file (a FIFO named like a spool
+ * file is set aside like a damaged file). */
 int spool_read_oldest(struct spool *s, struct conso_row **rows, size_t *n, char *name, size_t namelen, char *err, size_t errlen);
+
+/* Removes a replayed file (its rows are committed). -1 with err when it
+ * cannot be (a read-only file system): the file is then skipped until the
+ * next start, which replays it again, rewriting the same rows. */
 int spool_remove(struct spool *s, const char *name, char *err, size_t errlen);
 
 /* Appends a row MariaDB refused to <dir>/rejected.rows (never replayed;

@@ -1,11 +1,13 @@
 /* The meter journal: what a restart resumes from, files of the earlier
  * layout, compaction; meters.live, including the file of lowi-p1 0.1.0;
- * and spool files of many rows. */
+ * spool files of many rows; and the replay of files that cannot be read
+ * or set aside. */
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -214,6 +216,129 @@ static void live_states(struct spool *s)
 	CHECK(strstr(err, "3 meter states") && strstr(err, "'NEWER': record version unknown"), "reported: %s", err);
 }
 
+/* Replay of a spool holding what cannot be read or set aside: each file is
+ * dealt with once (set aside, or skipped until the next start), a spool
+ * that cannot be read for now is left as it is, and nothing blocks. */
+static char rdir[256];
+
+static bool exists_in(const char *d, const char *name)
+{
+	char path[600];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s", d, name);
+	return lstat(path, &st) == 0;
+}
+
+static void make_in(const char *d, const char *name, bool as_dir)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%s", d, name);
+	if (as_dir) {
+		mkdir(path, 0700);
+		snprintf(path, sizeof(path), "%s/%s/keep", d, name);
+		mkdir(path, 0700); /* not empty: nothing can be renamed over it */
+	} else {
+		FILE *f = fopen(path, "w");
+		fputs("not a spool line\n", f);
+		fclose(f);
+	}
+}
+
+static void replay_faults(void)
+{
+	char err[1200], name[256], cmd[600];
+	struct conso_row *rows;
+	size_t n;
+	snprintf(rdir, sizeof(rdir), "/tmp/lowi-test-replay-%ld", (long)getpid());
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", rdir);
+	CHECK(system(cmd) == 0, "clean %s", rdir);
+	struct spool *s = spool_open(rdir, err, sizeof(err));
+	CHECK(s != NULL, "open: %s", err);
+	if (s == NULL)
+		return;
+	CHECK(spool_read_oldest(s, &rows, &n, name, sizeof(name), err, sizeof(err)) == SPOOL_READ_EMPTY, "empty spool");
+
+	/* 1: a FIFO (opening it for reading must not wait for a writer);
+	 * 2: a directory whose .bad name is taken; 3: a damaged file whose
+	 * every set-aside name is taken; 4: good rows. */
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%020d.rows", rdir, 1);
+	CHECK(mkfifo(path, 0600) == 0, "fifo");
+	make_in(rdir, "00000000000000000002.rows", true);
+	make_in(rdir, "00000000000000000002.rows.bad", true);
+	make_in(rdir, "00000000000000000003.rows", false);
+	make_in(rdir, "00000000000000000003.rows.bad", true);
+	for (int i = 1; i < 10; i++) {
+		char taken[64];
+		snprintf(taken, sizeof(taken), "00000000000000000003.rows.bad.%d", i);
+		make_in(rdir, taken, true);
+	}
+	struct spool *s2 = spool_open(rdir, err, sizeof(err)); /* sees the files, numbers new ones after them */
+	spool_close(s);
+	s = s2;
+	struct conso_row good[3] = { row_of("G", 0, 0), row_of("G", 1, 10), row_of("G", 2, 20) };
+	CHECK(spool_write(s, good, 3, err, sizeof(err)) == 0, "good file: %s", err);
+
+	int rc = spool_read_oldest(s, &rows, &n, name, sizeof(name), err, sizeof(err));
+	CHECK(rc == SPOOL_READ_SET_ASIDE && strstr(err, "not a regular file: set aside as") && exists_in(rdir, "00000000000000000001.rows.bad")
+		&& !exists_in(rdir, "00000000000000000001.rows"), "FIFO set aside: %d %s", rc, err);
+	rc = spool_read_oldest(s, &rows, &n, name, sizeof(name), err, sizeof(err));
+	CHECK(rc == SPOOL_READ_SET_ASIDE && strstr(err, ".rows.bad.1") && exists_in(rdir, "00000000000000000002.rows.bad/keep")
+		&& exists_in(rdir, "00000000000000000002.rows.bad.1/keep"), "directory set aside, not over the earlier .bad: %d %s", rc, err);
+	rc = spool_read_oldest(s, &rows, &n, name, sizeof(name), err, sizeof(err));
+	CHECK(rc == SPOOL_READ_SET_ASIDE && strstr(err, "damaged at line 1") && strstr(err, "skipped until the next start")
+		&& exists_in(rdir, "00000000000000000003.rows"), "damaged file that cannot be set aside: skipped: %d %s", rc, err);
+
+	/* No file descriptor left: the spool cannot be listed for now. */
+	struct rlimit was, none;
+	getrlimit(RLIMIT_NOFILE, &was);
+	none = was;
+	none.rlim_cur = (rlim_t)dup(0); /* the lowest free number: none from there on */
+	close((int)none.rlim_cur);
+	setrlimit(RLIMIT_NOFILE, &none);
+	rc = spool_read_oldest(s, &rows, &n, name, sizeof(name), err, sizeof(err));
+	setrlimit(RLIMIT_NOFILE, &was);
+	CHECK(rc == SPOOL_READ_LATER && strstr(err, "Too many open files"), "no descriptor: later: %d %s", rc, err);
+
+	/* The good file, then nothing: the skipped file stays where it is. */
+	rc = spool_read_oldest(s, &rows, &n, name, sizeof(name), err, sizeof(err));
+	CHECK(rc == SPOOL_READ_ROWS && n == 3 && strcmp(name, "00000000000000000004.rows") == 0
+		&& memcmp(rows, good, sizeof(good)) == 0, "good file after them: %d %zu %s", rc, n, name);
+	if (rc == SPOOL_READ_ROWS)
+		free(rows);
+	/* A replayed file that cannot be removed (here: a directory put in its
+	 * place) is skipped too. */
+	snprintf(path, sizeof(path), "%s/%s", rdir, name);
+	unlink(path);
+	make_in(rdir, name, true);
+	CHECK(spool_remove(s, name, err, sizeof(err)) != 0 && strstr(err, "skipped until the next start"), "unremovable: %s", err);
+	CHECK(spool_read_oldest(s, &rows, &n, name, sizeof(name), err, sizeof(err)) == SPOOL_READ_EMPTY, "nothing left to replay");
+
+	/* New rows after the skipped files are replayed; the next start tries
+	 * the skipped ones again. */
+	CHECK(spool_write(s, good, 1, err, sizeof(err)) == 0, "new file: %s", err);
+	rc = spool_read_oldest(s, &rows, &n, name, sizeof(name), err, sizeof(err));
+	CHECK(rc == SPOOL_READ_ROWS && n == 1, "a new file is replayed: %d", rc);
+	if (rc == SPOOL_READ_ROWS) {
+		free(rows);
+		CHECK(spool_remove(s, name, err, sizeof(err)) == 0, "removed: %s", err);
+	}
+	spool_close(s);
+	s = spool_open(rdir, err, sizeof(err));
+	rc = spool_read_oldest(s, &rows, &n, name, sizeof(name), err, sizeof(err));
+	CHECK(rc == SPOOL_READ_SET_ASIDE && strstr(err, "00000000000000000003.rows is damaged"), "after a restart the skipped file is tried again: %d %s", rc, err);
+
+	/* A spool directory gone (or not listable): later, nothing set aside. */
+	char moved[300];
+	snprintf(moved, sizeof(moved), "%s.moved", rdir);
+	rename(rdir, moved);
+	rc = spool_read_oldest(s, &rows, &n, name, sizeof(name), err, sizeof(err));
+	rename(moved, rdir);
+	CHECK(rc == SPOOL_READ_LATER && strstr(err, "cannot list"), "unlistable: later: %d %s", rc, err);
+	spool_close(s);
+	CHECK(system(cmd) == 0, "clean %s", rdir);
+}
+
 int main(void)
 {
 	char err[1200];
@@ -282,6 +407,8 @@ int main(void)
 	free(back);
 	free(big);
 	CHECK(spool_remove(s, name, err, sizeof(err)) == 0 && spool_files(s) == 0, "removed");
+
+	replay_faults();
 
 	spool_close(s);
 	remove_dir();
