@@ -1,20 +1,32 @@
 /* MariaDB session set-up shared by the row writer and the price worker. */
 #include "db_connect.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "schema_sql.h"
 
-static MYSQL *db_connect_close_with_error(MYSQL *m, const char *what, const char *hint, char *err, size_t errlen, unsigned *errnum)
+static MYSQL *db_connect_close_with_error(MYSQL *m, const struct worker_io_watch *watch, const char *what, const char *hint,
+	char *err, size_t errlen, unsigned *errnum)
 {
 	*errnum = mysql_errno(m);
 	snprintf(err, errlen, "%s failed (error %u: %s)%s", what, *errnum, mysql_error(m), hint);
+	/* Unpublished before the close: the number may be reused at once. */
+	if (watch && watch->socket_fd)
+		atomic_store(watch->socket_fd, -1);
+	worker_watch_end();
 	mysql_close(m);
 	return NULL;
 }
 
 MYSQL *db_connect(const struct lowi_config *cfg, char *err, size_t errlen, unsigned *errnum)
+{
+	return db_connect_watched(cfg, NULL, 0, err, errlen, errnum);
+}
+
+MYSQL *db_connect_watched(const struct lowi_config *cfg, const struct worker_io_watch *watch, unsigned long client_flags,
+	char *err, size_t errlen, unsigned *errnum)
 {
 	unsigned timeout = cfg->db_timeout_s;
 	MYSQL *m = mysql_init(NULL);
@@ -34,15 +46,24 @@ MYSQL *db_connect(const struct lowi_config *cfg, char *err, size_t errlen, unsig
 		/* TLS is then required: no silent fall-back to a clear connection. */
 		mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, (void *)&(my_bool){ 1 });
 	}
-	if (!mysql_real_connect(m, cfg->db_host, cfg->db_user, cfg->db_password, NULL, cfg->db_port, cfg->db_socket, 0))
-		return db_connect_close_with_error(m, "connection", "", err, errlen, errnum);
+	if (watch) {
+		if (worker_watch_io(m) != 0) {
+			snprintf(err, errlen, "MariaDB client refused the I/O wait hook (MARIADB_OPT_IO_WAIT)");
+			mysql_close(m);
+			return NULL;
+		}
+		worker_watch_begin(watch);
+	}
+	if (!mysql_real_connect(m, cfg->db_host, cfg->db_user, cfg->db_password, NULL, cfg->db_port, cfg->db_socket, client_flags))
+		return db_connect_close_with_error(m, watch, "connection", "", err, errlen, errnum);
 	if (mysql_select_db(m, cfg->db_name) != 0)
-		return db_connect_close_with_error(m, "USE", " - see the README for CREATE DATABASE and GRANT", err, errlen, errnum);
+		return db_connect_close_with_error(m, watch, "USE", " - see the README for CREATE DATABASE and GRANT", err, errlen, errnum);
 	for (size_t i = 0; i < sizeof(lowi_schema_sql) / sizeof(lowi_schema_sql[0]); i++) {
 		if (mysql_query(m, lowi_schema_sql[i]) != 0)
-			return db_connect_close_with_error(m, "schema creation", " - GRANT the plugin's user the privileges the README lists", err, errlen, errnum);
+			return db_connect_close_with_error(m, watch, "schema creation", " - GRANT the plugin's user the privileges the README lists", err, errlen, errnum);
 	}
 	if (mysql_autocommit(m, 0) != 0)
-		return db_connect_close_with_error(m, "autocommit off", "", err, errlen, errnum);
+		return db_connect_close_with_error(m, watch, "autocommit off", "", err, errlen, errnum);
+	worker_watch_end();
 	return m;
 }

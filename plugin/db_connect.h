@@ -15,9 +15,19 @@
 #include <mysql.h>
 
 #include "config.h"
+#include "worker.h"
 
 /* Returns a ready session, or NULL with a one-line reason in err and the
  * MariaDB error number in *errnum (0 when none). */
 MYSQL *db_connect(const struct lowi_config *cfg, char *err, size_t errlen, unsigned *errnum);
+
+/* The same, with the client flags given (CLIENT_FOUND_ROWS, ...) and, when
+ * watch is not NULL, the whole set-up (connect, handshake, USE, schema)
+ * under that watch (worker.h): the socket is published as soon as it exists
+ * and reset to -1 before a failed set-up closes it, and the set-up gives up
+ * at once when watch->give_up turns true. The session keeps waiting through
+ * worker.h afterwards, as the client would on its own. */
+MYSQL *db_connect_watched(const struct lowi_config *cfg, const struct worker_io_watch *watch, unsigned long client_flags,
+	char *err, size_t errlen, unsigned *errnum);
 
 #endif

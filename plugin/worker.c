@@ -2,7 +2,9 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +24,66 @@ int worker_backoff_next_ms(struct worker_backoff *b)
 	int ms = b->next_ms < WORKER_BACKOFF_MIN_MS ? WORKER_BACKOFF_MIN_MS : b->next_ms;
 	b->next_ms = ms > WORKER_BACKOFF_MAX_MS / 2 ? WORKER_BACKOFF_MAX_MS : ms * 2;
 	return ms;
+}
+
+/* The hook has no context argument: the watch is per thread, and a handle
+ * is only ever used on the thread that owns it. */
+static _Thread_local const struct worker_io_watch *watching;
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The client's wait (plugins/pvio/pvio_socket.c of MariaDB Connector/C):
+ * poll() for the direction asked, timeout_ms <= 0 meaning no limit;
+ * returns > 0 when ready, 0 with errno ETIMEDOUT at the timeout, -1 on
+ * error. Under a watch the socket is published first, and the wait goes in
+ * slices so that give_up is seen within WORKER_WATCH_POLL_MS. */
+static int io_wait(my_socket fd, my_bool is_read, int timeout_ms)
+{
+	const struct worker_io_watch *w = watching;
+	if (w && w->socket_fd)
+		atomic_store(w->socket_fd, (int)fd);
+	bool sliced = w && w->give_up;
+	int64_t deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : -1;
+	struct pollfd p = { .fd = (int)fd, .events = is_read ? POLLIN : POLLOUT };
+	for (;;) {
+		if (sliced && w->give_up(w->ctx)) {
+			errno = ECANCELED;
+			return -1;
+		}
+		int64_t left = deadline < 0 ? -1 : deadline - monotonic_ms();
+		if (deadline >= 0 && left <= 0) {
+			errno = ETIMEDOUT;
+			return 0;
+		}
+		int wait = (int)left;
+		if (sliced && (left < 0 || left > WORKER_WATCH_POLL_MS))
+			wait = WORKER_WATCH_POLL_MS;
+		int rc = poll(&p, 1, wait);
+		if (rc > 0)
+			return rc;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+int worker_watch_io(MYSQL *m)
+{
+	return mysql_optionsv(m, MARIADB_OPT_IO_WAIT, io_wait) == 0 ? 0 : -1;
+}
+
+void worker_watch_begin(const struct worker_io_watch *watch)
+{
+	watching = watch;
+}
+
+void worker_watch_end(void)
+{
+	watching = NULL;
 }
 
 struct worker_run {

@@ -21,7 +21,12 @@
 
 /* Reconnect back-off: the first retry after 1 s, each further failure
  * doubles the wait, up to a minute; a success starts again from 1 s. The
- * README promises this schedule. */
+ * README promises this schedule. A worker keeps one schedule for its
+ * connection, whatever failed (the connect, the schema, a statement, a
+ * COMMIT), and counts as a success only work actually done (the row writer:
+ * a committed batch), never a connect alone: a server that takes
+ * connections and refuses writes is then retried on the schedule, not in a
+ * tight loop. */
 #define WORKER_BACKOFF_MIN_MS 1000
 #define WORKER_BACKOFF_MAX_MS 60000
 
@@ -32,6 +37,20 @@
 struct worker_backoff {
 	int next_ms; /* the wait before the next attempt */
 };
+
+/* What a worker watches while it sets up a MariaDB session: the client's
+ * every wait on its socket (connect, handshake, the set-up statements)
+ * publishes the socket in *socket_fd, so that worker_join can shut it down
+ * even before the handshake ends, and gives up at once (the call fails)
+ * when give_up(ctx) turns true, checked every WORKER_WATCH_POLL_MS: a stop
+ * during a connection that hangs is not held up by it. */
+struct worker_io_watch {
+	_Atomic int *socket_fd;      /* NULL: not published */
+	bool (*give_up)(void *ctx);  /* NULL: never */
+	void *ctx;
+};
+
+#define WORKER_WATCH_POLL_MS 50
 
 /* Sets the schedule back to its start: after a success, and before use. */
 void worker_backoff_reset(struct worker_backoff *b);
@@ -50,6 +69,19 @@ int worker_start(pthread_t *thread, void (*body)(void *arg), void *arg);
  * WORKER_STOP_GRACE_S (a query hanging on a stalled server), shuts down its
  * database socket (fd_if_stuck(ctx), if >= 0) so the call fails at once. */
 void worker_join(pthread_t thread, int fd_if_stuck(void *ctx), void *ctx);
+
+/* Makes the MariaDB client wait through this kit on m's socket
+ * (MARIADB_OPT_IO_WAIT): waits as the client's own (the same timeouts)
+ * except while worker_watch_begin's watch is in force on the calling
+ * thread. Call before mysql_real_connect, on the thread that owns m.
+ * Returns 0, or -1 when the client refuses the option. */
+int worker_watch_io(MYSQL *m);
+
+/* Puts watch in force for the waits of this thread's MariaDB calls on
+ * handles given to worker_watch_io, until worker_watch_end. The watch must
+ * outlive that span. */
+void worker_watch_begin(const struct worker_io_watch *watch);
+void worker_watch_end(void);
 
 /* A UTC instant (epoch seconds) as a bound DATETIME, or as a DATE: both
  * workers store UTC instants. Any thread. */
