@@ -26,11 +26,9 @@
 
 #include "log_prefix.h"
 
-/* Statements are prepared for several row counts: a batch goes out as a
- * few multi-row INSERTs (one round trip and one statement execution per
- * group) rather than one per row. Rows of one statement are applied in
- * order, each against the rows before it, as separate statements would
- * be, so a meter's month peak comes out the same either way. */
+/* Conso statements are prepared for several row counts: a batch goes out
+ * as a few multi-row INSERTs (one round trip and one statement execution
+ * per group) rather than one per row. */
 static const char conso_insert_sql[] =
 	"INSERT INTO Conso (DtTm, In_D, In_N, OUT_D, OUT_N, Soutire, Injecte, Serial, Gas_m3, Water_m3, Estimated) VALUES ";
 static const char conso_values_sql[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -39,13 +37,32 @@ static const char conso_update_sql[] =
 	" OUT_N = VALUES(OUT_N), Soutire = VALUES(Soutire), Injecte = VALUES(Injecte),"
 	" Gas_m3 = VALUES(Gas_m3), Water_m3 = VALUES(Water_m3), Estimated = VALUES(Estimated)";
 
-/* Assignments run left to right: DtTm is compared with the old kW first. */
-static const char pics_insert_sql[] = "INSERT INTO Pics (Mois, DtTm, kW, Serial) VALUES ";
-static const char pics_values_sql[] = "(?, ?, ?, ?)";
-static const char pics_update_sql[] =
-	" ON DUPLICATE KEY UPDATE DtTm = IF(VALUES(kW) > kW, VALUES(DtTm), DtTm), kW = GREATEST(kW, VALUES(kW))";
+/* Pics is not kept as a running maximum, which a row written once too high
+ * would spoil for the month: each (meter, Brussels month) that a batch
+ * touches is recomputed from its Conso rows, after the batch's Conso rows
+ * and in the same transaction, over the primary key's range of that meter
+ * and month. The peak is the non-estimated quarter with the highest import,
+ * the earliest of equal ones. The connection has CLIENT_FOUND_ROWS, so the
+ * INSERT reports 0 rows only when it found no quarter: the month then has no
+ * peak, and its Pics row (if any) goes. */
+static const char pics_sql[] =
+	"INSERT INTO Pics (Mois, DtTm, kW, Serial)"
+	" SELECT ?, DtTm, Soutire * 4, Serial FROM Conso"
+	" WHERE Serial = ? AND DtTm >= ? AND DtTm < ? AND Estimated = 0"
+	" ORDER BY Soutire DESC, DtTm LIMIT 1"
+	" ON DUPLICATE KEY UPDATE DtTm = VALUES(DtTm), kW = VALUES(kW)";
+static const char pics_clear_sql[] = "DELETE FROM Pics WHERE Mois = ? AND Serial = ?";
 
-enum { CONSO_PARAMS = 11, PICS_PARAMS = 4, DECIMAL_TEXT = 32 };
+/* READ COMMITTED makes the SELECT part of the Pics statement a consistent
+ * read: under REPEATABLE READ it would take a shared lock on every Conso
+ * row of the month, which costs more than the read itself and holds up an
+ * operator's UPDATE until the COMMIT. Not with a statement-based binary
+ * log, where InnoDB refuses to write under READ COMMITTED: the writer then
+ * keeps REPEATABLE READ, which is only slower. */
+static const char isolation_sql[] =
+	"SET SESSION tx_isolation = IF(@@log_bin AND @@session.binlog_format = 'STATEMENT', 'REPEATABLE-READ', 'READ-COMMITTED')";
+
+enum { CONSO_PARAMS = 11, PICS_PARAMS = 4, PICS_CLEAR_PARAMS = 2, DECIMAL_TEXT = 32 };
 
 /* Rows per statement: a whole batch (up to STATEMENT_ROWS_MAX) in one, then
  * powers of two for what is left, so a batch takes a handful of round
@@ -65,12 +82,17 @@ struct conso_params {
 	signed char estimated;
 };
 
+/* One meter-month of Pics: the month's first day and its bounds in UTC. */
 struct pics_params {
-	MYSQL_TIME mois, dttm;
-	char kw[DECIMAL_TEXT];
-	unsigned long kw_len;
+	MYSQL_TIME mois, from, to;
 	char serial[LOWI_SERIAL_MAX + 1];
 	unsigned long serial_len;
+};
+
+/* A (meter, Brussels month) that a batch touches. */
+struct month_key {
+	const char *serial;
+	int months; /* year * 12 + month - 1 */
 };
 
 struct db_writer {
@@ -83,18 +105,29 @@ struct db_writer {
 	_Atomic int socket_fd; /* -1 when not connected */
 
 	MYSQL *mysql;
-	MYSQL_STMT *conso[GROUPS_MAX], *pics[GROUPS_MAX];
+	MYSQL_STMT *conso[GROUPS_MAX], *pics, *pics_clear;
 	unsigned group_rows[GROUPS_MAX]; /* rows per statement, largest first, the last 1 */
 	int groups;
 	struct conso_row *batch;
 	size_t failed_index;     /* row of the batch MariaDB refused */
 	unsigned failed_errno;
-	const struct conso_row **pics_rows; /* the batch's rows that may set a peak */
+	struct month_key *touched; /* the batch's meter-months */
+	bool told_no_delete;       /* the missing DELETE privilege was logged */
+
+	/* One schedule for the connection, whatever failed; reset only when a
+	 * batch commits. */
+	struct worker_backoff backoff;
+	/* The spool's own, for a spool that cannot be read for a while (no
+	 * file descriptor left): rows keep flowing meanwhile. */
+	struct worker_backoff spool_backoff;
+	int64_t replay_at_ms;    /* when to replay the spool; -1: nothing to replay */
+	int64_t later_logged_ms; /* the last "spool cannot be read for now" line */
+	unsigned later_silenced; /* such failures not logged since */
 
 	/* group_rows[0] rows of parameters each */
 	struct conso_params *cp;
-	struct pics_params *pp;
-	MYSQL_BIND *conso_bind, *pics_bind;
+	struct pics_params pp;
+	MYSQL_BIND *conso_bind, pics_bind[PICS_PARAMS], pics_clear_bind[PICS_CLEAR_PARAMS];
 };
 
 /* Exact kWh text with three decimals for a whole number of Wh (or litres
@@ -122,16 +155,20 @@ static void bind_serial(MYSQL_BIND *b, char *serial, unsigned long *len)
 	b->length = len;
 }
 
-/* Row i of every statement reads the buffers of cp[i] / pp[i]: a statement
+static void bind_time(MYSQL_BIND *b, MYSQL_TIME *t, enum enum_field_types type)
+{
+	b->buffer_type = type;
+	b->buffer = t;
+}
+
+/* Row i of every Conso statement reads the buffers of cp[i]: a statement
  * of k rows binds the first k rows' worth of these arrays. */
 static void bind_params(struct db_writer *w)
 {
 	for (unsigned r = 0; r < w->group_rows[0]; r++) {
-		MYSQL_BIND *c = &w->conso_bind[r * CONSO_PARAMS], *p = &w->pics_bind[r * PICS_PARAMS];
+		MYSQL_BIND *c = &w->conso_bind[r * CONSO_PARAMS];
 		struct conso_params *cp = &w->cp[r];
-		struct pics_params *pp = &w->pp[r];
-		c[0].buffer_type = MYSQL_TYPE_DATETIME;
-		c[0].buffer = &cp->dttm;
+		bind_time(&c[0], &cp->dttm, MYSQL_TYPE_DATETIME);
 		for (int i = 0; i < 6; i++)
 			bind_decimal(&c[1 + i], cp->dec[i], &cp->dec_len[i]);
 		bind_serial(&c[7], cp->serial, &cp->serial_len);
@@ -141,14 +178,14 @@ static void bind_params(struct db_writer *w)
 		c[9].is_null = &cp->water_null;
 		c[10].buffer_type = MYSQL_TYPE_TINY;
 		c[10].buffer = &cp->estimated;
-
-		p[0].buffer_type = MYSQL_TYPE_DATE;
-		p[0].buffer = &pp->mois;
-		p[1].buffer_type = MYSQL_TYPE_DATETIME;
-		p[1].buffer = &pp->dttm;
-		bind_decimal(&p[2], pp->kw, &pp->kw_len);
-		bind_serial(&p[3], pp->serial, &pp->serial_len);
 	}
+	struct pics_params *pp = &w->pp;
+	bind_time(&w->pics_bind[0], &pp->mois, MYSQL_TYPE_DATE);
+	bind_serial(&w->pics_bind[1], pp->serial, &pp->serial_len);
+	bind_time(&w->pics_bind[2], &pp->from, MYSQL_TYPE_DATETIME);
+	bind_time(&w->pics_bind[3], &pp->to, MYSQL_TYPE_DATETIME);
+	bind_time(&w->pics_clear_bind[0], &pp->mois, MYSQL_TYPE_DATE);
+	bind_serial(&w->pics_clear_bind[1], pp->serial, &pp->serial_len);
 }
 
 static void disconnect(struct db_writer *w)
@@ -157,10 +194,13 @@ static void disconnect(struct db_writer *w)
 	for (int g = 0; g < w->groups; g++) {
 		if (w->conso[g])
 			mysql_stmt_close(w->conso[g]);
-		if (w->pics[g])
-			mysql_stmt_close(w->pics[g]);
-		w->conso[g] = w->pics[g] = NULL;
+		w->conso[g] = NULL;
 	}
+	if (w->pics)
+		mysql_stmt_close(w->pics);
+	if (w->pics_clear)
+		mysql_stmt_close(w->pics_clear);
+	w->pics = w->pics_clear = NULL;
 	if (w->mysql)
 		mysql_close(w->mysql);
 	w->mysql = NULL;
@@ -193,6 +233,16 @@ static MYSQL_STMT *prepare_sql(struct db_writer *w, const char *sql, const char 
 	return st;
 }
 
+static MYSQL_STMT *bind_or_close(struct db_writer *w, MYSQL_STMT *st, MYSQL_BIND *bind)
+{
+	if (st != NULL && mysql_stmt_bind_param(st, bind) != 0) {
+		db_error(w, "parameter binding", mysql_stmt_error(st), mysql_stmt_errno(st));
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	return st;
+}
+
 /* INSERT ... VALUES (...), ... (rows times) ... ON DUPLICATE KEY UPDATE ...,
  * prepared and bound to the first `rows` rows of the parameter buffers. */
 static MYSQL_STMT *prepare_rows(struct db_writer *w, const char *insert, const char *values, const char *update,
@@ -210,34 +260,74 @@ static MYSQL_STMT *prepare_rows(struct db_writer *w, const char *insert, const c
 	strcpy(p, update);
 	MYSQL_STMT *st = prepare_sql(w, sql, name);
 	free(sql);
-	if (st != NULL && mysql_stmt_bind_param(st, bind) != 0) {
-		db_error(w, "parameter binding", mysql_stmt_error(st), mysql_stmt_errno(st));
+	return bind_or_close(w, st, bind);
+}
+
+/* The DELETE of a month's Pics row is optional: the privileges the README
+ * asked for before Pics was recomputed had no DELETE, and an installation
+ * that kept them must go on writing rows. Without it a month left with no
+ * quarter that is not estimated keeps its last Pics row; said once. */
+static int prepare_pics_clear(struct db_writer *w)
+{
+	MYSQL_STMT *st = mysql_stmt_init(w->mysql);
+	if (st != NULL && mysql_stmt_prepare(st, pics_clear_sql, (unsigned long)strlen(pics_clear_sql)) != 0) {
+		unsigned err = mysql_stmt_errno(st);
+		if (err != ER_TABLEACCESS_DENIED_ERROR) {
+			db_error(w, "Pics statement", mysql_stmt_error(st), err);
+			mysql_stmt_close(st);
+			return -1;
+		}
 		mysql_stmt_close(st);
-		return NULL;
+		if (!w->told_no_delete)
+			log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "the database user may not DELETE from Pics: a month whose"
+				" every quarter became estimated keeps its last peak (README: GRANT)");
+		w->told_no_delete = true;
+		w->pics_clear = NULL;
+		return 0;
 	}
-	return st;
+	w->pics_clear = bind_or_close(w, st, w->pics_clear_bind);
+	if (w->pics_clear == NULL && st == NULL)
+		db_error(w, "Pics statement", "out of memory", 0);
+	return w->pics_clear ? 0 : -1;
+}
+
+static bool writer_stopping(void *ctx)
+{
+	return row_queue_stopping(((struct db_writer *)ctx)->rows);
 }
 
 static int connect_db(struct db_writer *w)
 {
 	char err[600];
 	unsigned errnum;
-	w->mysql = db_connect(w->cfg, err, sizeof(err), &errnum);
+	/* The set-up publishes its socket at once and gives up on a stop: a
+	 * server that accepts and never answers does not hold the stop up. */
+	struct worker_io_watch watch = { .socket_fd = &w->socket_fd, .give_up = writer_stopping, .ctx = w };
+	w->mysql = db_connect_watched(w->cfg, &watch, CLIENT_FOUND_ROWS, err, sizeof(err), &errnum);
 	if (w->mysql == NULL) {
+		if (row_queue_stopping(w->rows)) {
+			log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "database connection abandoned: stopping");
+			return -1;
+		}
 		atomic_fetch_add(&w->stats->db_errors, 1);
 		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "database %s; %zu rows wait in memory", err, row_queue_length(w->rows));
 		return -1;
 	}
 	atomic_store(&w->socket_fd, (int)mysql_get_socket(w->mysql));
+	/* A server without tx_isolation (not MariaDB) keeps its default. */
+	(void)mysql_query(w->mysql, isolation_sql);
 	for (int g = 0; g < w->groups; g++) {
 		w->conso[g] = prepare_rows(w, conso_insert_sql, conso_values_sql, conso_update_sql, w->group_rows[g],
 			w->conso_bind, "Conso statement");
-		w->pics[g] = w->conso[g] == NULL ? NULL : prepare_rows(w, pics_insert_sql, pics_values_sql, pics_update_sql,
-			w->group_rows[g], w->pics_bind, "Pics statement");
-		if (w->pics[g] == NULL) {
+		if (w->conso[g] == NULL) {
 			disconnect(w);
 			return -1;
 		}
+	}
+	w->pics = bind_or_close(w, prepare_sql(w, pics_sql, "Pics statement"), w->pics_bind);
+	if (w->pics == NULL || prepare_pics_clear(w) != 0) {
+		disconnect(w);
+		return -1;
 	}
 	atomic_fetch_add(&w->stats->db_connects, 1);
 	log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "connected to MariaDB %s on %s, database %s; %zu rows queued",
@@ -296,16 +386,49 @@ static void fill_conso(struct conso_params *cp, const struct conso_row *row)
 	memcpy(cp->serial, row->serial, cp->serial_len + 1);
 }
 
-static void fill_pics(struct pics_params *pp, const struct conso_row *row)
+static int month_key_cmp(const void *a, const void *b)
 {
-	const struct quarter_row *q = &row->q;
-	struct civil_date m = brussels_month_of(q->start_s);
-	worker_db_time(&pp->mois, civil_to_days(m.year, m.month, 1) * 86400, true);
-	worker_db_time(&pp->dttm, q->start_s, false);
-	/* Average power of the quarter: kWh x 4 = kW; Wh x 4 / 1000 exactly. */
-	pp->kw_len = milli_text(q->import_wh * 4, pp->kw);
-	pp->serial_len = (unsigned long)strlen(row->serial);
-	memcpy(pp->serial, row->serial, pp->serial_len + 1);
+	const struct month_key *x = a, *y = b;
+	int c = strcmp(x->serial, y->serial);
+	return c ? c : (x->months > y->months) - (x->months < y->months);
+}
+
+static struct month_key month_key_of(const struct conso_row *row)
+{
+	struct civil_date m = brussels_month_of(row->q.start_s);
+	return (struct month_key){ row->serial, m.year * 12 + m.month - 1 };
+}
+
+/* The distinct meter-months of the rows, into w->touched; returns how many. */
+static size_t touched_months(struct db_writer *w, const struct conso_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		w->touched[i] = month_key_of(&rows[i]);
+	qsort(w->touched, n, sizeof(*w->touched), month_key_cmp);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || month_key_cmp(&w->touched[k - 1], &w->touched[i]) != 0)
+			w->touched[k++] = w->touched[i];
+	return k;
+}
+
+/* Recomputes the Pics row of one meter-month from Conso (see pics_sql). */
+static int recompute_peak(struct db_writer *w, struct month_key key, bool quiet)
+{
+	struct pics_params *pp = &w->pp;
+	int year = key.months / 12, month = key.months % 12 + 1;
+	int next_year = month == 12 ? year + 1 : year, next_month = month == 12 ? 1 : month + 1;
+	int64_t first_day = civil_to_days(year, month, 1);
+	worker_db_time(&pp->mois, first_day * 86400, true);
+	worker_db_time(&pp->from, brussels_local_to_utc(first_day, 0), false);
+	worker_db_time(&pp->to, brussels_local_to_utc(civil_to_days(next_year, next_month, 1), 0), false);
+	pp->serial_len = (unsigned long)strlen(key.serial);
+	memcpy(pp->serial, key.serial, pp->serial_len + 1);
+	if (execute(w, w->pics, "Pics update", quiet) != 0)
+		return -1;
+	if (mysql_stmt_affected_rows(w->pics) == 0 && w->pics_clear && execute(w, w->pics_clear, "Pics update", quiet) != 0)
+		return -1;
+	return 0;
 }
 
 /* The largest statement that fits in the rows left; only single rows when
@@ -318,8 +441,8 @@ static int group_for(const struct db_writer *w, size_t left, bool single)
 	return g;
 }
 
-/* Writes the Conso rows, then the Pics rows of the quarters that may set a
- * peak (estimated ones never do), in statements of several rows. */
+/* Writes the Conso rows in statements of several rows, then recomputes the
+ * peak of every meter-month they touch. */
 static int write_grouped(struct db_writer *w, const struct conso_row *rows, size_t n)
 {
 	for (size_t i = 0; i < n;) {
@@ -330,18 +453,10 @@ static int write_grouped(struct db_writer *w, const struct conso_row *rows, size
 			return -1;
 		i += w->group_rows[g];
 	}
-	size_t np = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!rows[i].q.estimated)
-			w->pics_rows[np++] = &rows[i];
-	for (size_t i = 0; i < np;) {
-		int g = group_for(w, np - i, false);
-		for (unsigned r = 0; r < w->group_rows[g]; r++)
-			fill_pics(&w->pp[r], w->pics_rows[i + r]);
-		if (execute(w, w->pics[g], "Pics upsert", true) != 0)
+	size_t months = touched_months(w, rows, n);
+	for (size_t i = 0; i < months; i++)
+		if (recompute_peak(w, w->touched[i], true) != 0)
 			return -1;
-		i += w->group_rows[g];
-	}
 	return 0;
 }
 
@@ -352,10 +467,8 @@ static int write_single(struct db_writer *w, const struct conso_row *rows, size_
 	for (size_t i = 0; i < n; i++) {
 		fill_conso(&w->cp[0], &rows[i]);
 		int rc = execute(w, w->conso[g], "Conso upsert", false);
-		if (rc == 0 && !rows[i].q.estimated) {
-			fill_pics(&w->pp[0], &rows[i]);
-			rc = execute(w, w->pics[g], "Pics upsert", false);
-		}
+		if (rc == 0)
+			rc = recompute_peak(w, month_key_of(&rows[i]), false);
 		if (rc != 0) {
 			w->failed_index = i;
 			return -1;
@@ -381,6 +494,8 @@ static int write_batch(struct db_writer *w, const struct conso_row *rows, size_t
 		db_error(w, "COMMIT", mysql_error(w->mysql), mysql_errno(w->mysql));
 		return -1;
 	}
+	/* Work done: the next failure starts the schedule again. */
+	worker_backoff_reset(&w->backoff);
 	return 0;
 }
 
@@ -459,53 +574,130 @@ static void spool_queued(struct db_writer *w)
 		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "spooled %zu rows to disk until the database is back", total);
 }
 
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum replay { REPLAY_DONE, REPLAY_DB_FAILED, REPLAY_LATER, REPLAY_STOPPED };
+
 /* The database is back: spooled rows first, in order; a file is removed
- * only once all its rows are committed. */
-static int replay_spool(struct db_writer *w)
+ * only once all its rows are committed. A file that cannot be read is set
+ * aside or skipped (one line and spool_errors each) and the replay goes on
+ * with the next; a spool that cannot be read at the moment is tried again
+ * later (REPLAY_LATER) while new rows go on. Stops between files when the
+ * broker stops: what is left is replayed at the next start. */
+static enum replay replay_spool(struct db_writer *w)
 {
 	char err[1200], name[256];
 	struct conso_row *rows;
-	size_t n, total = 0;
-	int rc;
-	while (w->spool && (rc = spool_read_oldest(w->spool, &rows, &n, name, sizeof(name), err, sizeof(err))) != 0) {
-		if (rc < 0) {
-			spool_error(w, err);
+	size_t n, total = 0, aside = 0;
+	enum replay result = REPLAY_DONE;
+	for (;;) {
+		if (row_queue_stopping(w->rows)) {
+			result = REPLAY_STOPPED;
+			break;
+		}
+		int rc = spool_read_oldest(w->spool, &rows, &n, name, sizeof(name), err, sizeof(err));
+		if (rc == SPOOL_READ_EMPTY)
+			break;
+		if (rc == SPOOL_READ_SET_ASIDE) {
+			/* The first file of a replay named, the others counted. */
+			if (aside++ == 0)
+				spool_error(w, err);
+			else
+				atomic_fetch_add(&w->stats->spool_errors, 1);
 			continue;
+		}
+		if (rc == SPOOL_READ_LATER) {
+			/* Tried again on the back-off: a line a minute at most. */
+			int64_t now = monotonic_ms();
+			if (w->later_logged_ms == 0 || now - w->later_logged_ms >= 60000) {
+				char line[1300];
+				snprintf(line, sizeof(line), "%s; new rows go on, the spool is tried again later (%u such failures"
+					" since the last line)", err, w->later_silenced);
+				spool_error(w, line);
+				w->later_logged_ms = now;
+				w->later_silenced = 0;
+			} else {
+				atomic_fetch_add(&w->stats->spool_errors, 1);
+				w->later_silenced++;
+			}
+			result = REPLAY_LATER;
+			break;
 		}
 		size_t done = commit_rows(w, rows, n);
 		free(rows);
-		if (done < n)
-			return -1;
-		if (spool_remove(w->spool, name, err, sizeof(err)) != 0) {
-			spool_error(w, err);
-			return -1;
+		if (done < n) {
+			result = REPLAY_DB_FAILED;
+			break;
 		}
 		atomic_fetch_add(&w->stats->rows_replayed, n);
 		total += n;
+		/* The rows are in; a file that cannot be removed is skipped. */
+		if (spool_remove(w->spool, name, err, sizeof(err)) != 0) {
+			if (aside++ == 0)
+				spool_error(w, err);
+			else
+				atomic_fetch_add(&w->stats->spool_errors, 1);
+		}
 	}
+	if (aside > 1)
+		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "spool: %zu more spool files could not be read or removed: set aside"
+			" as *.bad or skipped until the next start", aside - 1);
 	if (total)
 		log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "replayed %zu spooled rows into the database", total);
-	return 0;
+	return result;
+}
+
+/* The connection failed (or a statement on it): drop it and spool what is
+ * queued; the next connect waits for the back-off. */
+static void connection_failed(struct db_writer *w)
+{
+	disconnect(w);
+	spool_queued(w);
 }
 
 static void writer_main(void *arg)
 {
 	struct db_writer *w = arg;
-	struct worker_backoff backoff;
-	worker_backoff_reset(&backoff);
+	bool wait_first = false; /* the last attempt failed: back off before the next */
+	worker_backoff_reset(&w->backoff);
+	worker_backoff_reset(&w->spool_backoff);
+	w->replay_at_ms = -1;
 	for (;;) {
 		bool stopping = row_queue_stopping(w->rows);
 		if (w->mysql == NULL) {
 			if (stopping)
 				break;
-			if (connect_db(w) != 0) {
-				spool_queued(w);
-				row_queue_wait_stop(w->rows, worker_backoff_next_ms(&backoff));
+			if (wait_first) {
+				wait_first = false;
+				row_queue_wait_stop(w->rows, worker_backoff_next_ms(&w->backoff));
 				continue;
 			}
-			worker_backoff_reset(&backoff);
-			if (replay_spool(w) != 0) {
-				disconnect(w);
+			if (connect_db(w) != 0) {
+				spool_queued(w);
+				wait_first = true;
+				continue;
+			}
+			w->replay_at_ms = w->spool ? 0 : -1;
+		}
+		if (w->replay_at_ms >= 0 && monotonic_ms() >= w->replay_at_ms) {
+			switch (replay_spool(w)) {
+			case REPLAY_DONE:
+				w->replay_at_ms = -1;
+				worker_backoff_reset(&w->spool_backoff);
+				break;
+			case REPLAY_LATER:
+				w->replay_at_ms = monotonic_ms() + worker_backoff_next_ms(&w->spool_backoff);
+				break;
+			case REPLAY_STOPPED:
+				break;
+			case REPLAY_DB_FAILED:
+				connection_failed(w);
+				wait_first = true;
 				continue;
 			}
 		}
@@ -518,8 +710,8 @@ static void writer_main(void *arg)
 		size_t done = commit_rows(w, w->batch, n);
 		row_queue_pop(w->rows, done);
 		if (done < n) {
-			disconnect(w);
-			spool_queued(w);
+			connection_failed(w);
+			wait_first = true;
 		}
 	}
 	spool_queued(w);
@@ -534,11 +726,9 @@ static void free_writer(struct db_writer *w)
 	if (w == NULL)
 		return;
 	free(w->batch);
-	free(w->pics_rows);
+	free(w->touched);
 	free(w->cp);
-	free(w->pp);
 	free(w->conso_bind);
-	free(w->pics_bind);
 	free(w);
 }
 
@@ -552,12 +742,10 @@ static int alloc_buffers(struct db_writer *w, unsigned batch_rows)
 	for (; p >= 1 && top > 1; p /= 2)
 		w->group_rows[w->groups++] = p;
 	w->batch = calloc(batch_rows, sizeof(*w->batch));
-	w->pics_rows = calloc(batch_rows, sizeof(*w->pics_rows));
+	w->touched = calloc(batch_rows, sizeof(*w->touched));
 	w->cp = calloc(top, sizeof(*w->cp));
-	w->pp = calloc(top, sizeof(*w->pp));
 	w->conso_bind = calloc((size_t)top * CONSO_PARAMS, sizeof(*w->conso_bind));
-	w->pics_bind = calloc((size_t)top * PICS_PARAMS, sizeof(*w->pics_bind));
-	return w->batch && w->pics_rows && w->cp && w->pp && w->conso_bind && w->pics_bind ? 0 : -1;
+	return w->batch && w->touched && w->cp && w->conso_bind ? 0 : -1;
 }
 
 struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queue *rows, struct spool *spool,

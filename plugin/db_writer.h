@@ -3,12 +3,16 @@
  *
  * It owns its MariaDB connection (created, used and closed on its own
  * thread), creates the schema on every connect, uses prepared statements
- * only, writes rows in batches of one transaction each (a batch goes out
- * as a few multi-row INSERTs per table, not one per row), and removes rows
+ * only, writes rows in batches of one transaction each (a batch's Conso
+ * rows go out as a few multi-row INSERTs, then the Pics row of every
+ * meter-month the batch touches is recomputed from Conso), and removes rows
  * from the queue only after COMMIT succeeded. On any error it drops the
- * connection and reconnects on the back-off of worker.h (1 s to 60 s); while
+ * connection and reconnects on the back-off of worker.h (1 s to 60 s), one
+ * schedule whatever failed, started again only by a committed batch; while
  * the database is away, queued rows go to the on-disk spool (when there is
- * one) and are replayed first once it is back. Every row made durable is
+ * one) and are replayed first once it is back. A spool file that cannot be
+ * read is set aside or skipped, and a spool that cannot be read for now is
+ * tried again on a back-off while new rows go on. Every row made durable is
  * recorded in the spool's meter journal. It logs through the log queue only.
  *
  * db_writer_start and db_writer_stop are called on the broker thread (init
@@ -31,7 +35,8 @@ struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queu
 
 /* Stops the thread: what is queued is committed if the database is there,
  * spooled otherwise; then joins it and frees everything (not the spool,
- * which the caller owns). */
+ * which the caller owns). A connection being set up is given up at once;
+ * a statement hanging on a stalled server is cut by worker_join. */
 void db_writer_stop(struct db_writer *w);
 
 #endif
