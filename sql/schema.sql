@@ -28,8 +28,10 @@ CREATE TABLE IF NOT EXISTS Conso (
 
 -- Monthly import peak per meter (Flemish capacity tariff): Mois is the first
 -- day of the Belgian (Europe/Brussels) calendar month, DtTm the UTC start of
--- the quarter with the highest average import power, kW = 4 x Soutire of that
--- quarter. Estimated quarters never set a peak.
+-- the month's non-estimated quarter with the highest average import power
+-- (the earliest of equal ones), kW = 4 x Soutire of that quarter. The plugin
+-- recomputes it from Conso for each meter-month a batch touches; a month
+-- without a non-estimated quarter has no row.
 CREATE TABLE IF NOT EXISTS Pics (
   Mois DATE NOT NULL,
   DtTm DATETIME NOT NULL,
