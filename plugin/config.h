@@ -26,7 +26,8 @@ struct lowi_config {
 	unsigned queue_rows;     /* rows held in memory while the database lags */
 	unsigned db_timeout_s;   /* connect/read/write timeout towards MariaDB */
 	unsigned batch_rows;     /* rows per transaction */
-	unsigned max_meters;     /* distinct serials tracked; more are refused */
+	unsigned max_meters;     /* meters heard since the start; more are refused */
+	unsigned meter_silence_days; /* a meter silent longer is forgotten */
 	/* price worker */
 	int price_source;        /* enum price_source */
 	char *price_url;         /* base URL; NULL = the source's public address */

@@ -166,11 +166,11 @@ static int on_tick(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* Resumed meters hold no max_meters slot until they publish (meters.h). */
 static void restore_meter(void *ctx, const struct meter *saved)
 {
 	struct lowi_plugin *p = ctx;
-	bool created;
-	struct meter *m = meters_get(&p->agg.meters, saved->serial, &created);
+	struct meter *m = meter_set_resume(&p->agg.meters, saved->serial);
 	if (m != NULL)
 		m->quarters = saved->quarters;
 }
@@ -178,8 +178,7 @@ static void restore_meter(void *ctx, const struct meter *saved)
 static void resume_meter(void *ctx, const struct conso_row *row)
 {
 	struct lowi_plugin *p = ctx;
-	bool created;
-	struct meter *m = meters_get(&p->agg.meters, row->serial, &created);
+	struct meter *m = meter_set_resume(&p->agg.meters, row->serial);
 	if (m != NULL)
 		quarters_resume(&m->quarters, &row->q);
 }
@@ -190,13 +189,15 @@ static void resume_meter(void *ctx, const struct conso_row *row)
 static void open_spool(struct lowi_plugin *p)
 {
 	char err[1200];
-	p->spool = spool_open(p->cfg.spool_dir, err, sizeof(err));
+	p->spool = spool_open(p->cfg.spool_dir, p->cfg.max_meters, (int64_t)p->cfg.meter_silence_days * 86400, err, sizeof(err));
 	if (p->spool == NULL) {
 		p->stats.spool_errors++;
 		mosquitto_log_printf(MOSQ_LOG_ERR, PREFIX "%s: rows will wait in memory only while the database is away"
 			" (plugin_opt_spool_dir must name a directory the mosquitto user can write)", err);
 		return;
 	}
+	if (err[0] != '\0')
+		mosquitto_log_printf(MOSQ_LOG_WARNING, PREFIX "%s", err);
 	spool_each_last(p->spool, resume_meter, p);
 	long live = spool_take_live(p->spool, restore_meter, p, err, sizeof(err));
 	if (live < 0) {
@@ -205,10 +206,12 @@ static void open_spool(struct lowi_plugin *p)
 	} else if (err[0] != '\0') {
 		mosquitto_log_printf(MOSQ_LOG_WARNING, PREFIX "%s", err);
 	}
-	atomic_store(&p->stats.meters, p->agg.meters.count);
+	atomic_store(&p->stats.meters, meter_set_count(&p->agg.meters));
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, PREFIX "spool %s: %zu meters resume from their last durable row (%ld from"
-		" their last reading, saved at a clean stop), %zu spooled files to replay",
-		p->cfg.spool_dir, spool_meters(p->spool), live < 0 ? 0 : live, spool_files(p->spool));
+		" their last reading, saved at a clean stop), %zu spooled files to replay; %zu meters forgotten (silent for"
+		" more than %u days, plugin_opt_meter_silence_days, or the least recently heard beyond plugin_opt_max_meters)",
+		p->cfg.spool_dir, spool_meters(p->spool), live < 0 ? 0 : live, spool_files(p->spool), spool_forgotten(p->spool),
+		p->cfg.meter_silence_days);
 }
 
 static void save_live(struct lowi_plugin *p)

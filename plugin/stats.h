@@ -30,7 +30,7 @@ enum stats_thread { STATS_BROKER, STATS_AGGREGATOR, STATS_WRITER, STATS_PRICE_WO
 	X(messages_not_recorded, STATS_BROKER, "LOWI messages not recorded: the intake was full of messages the aggregator had not reached (still delivered to subscribers)") \
 	X(rows_pending, STATS_BROKER, "rows in memory on their way to the database or the spool, at the time of the line") \
 	X(meters, STATS_AGGREGATOR, "meters tracked (their serials), those resumed from the spool included") \
-	X(meters_refused, STATS_AGGREGATOR, "readings of a new meter ignored: max_meters meters are tracked already") \
+	X(meters_refused, STATS_AGGREGATOR, "readings of a new meter ignored: max_meters meters have published since the start already") \
 	X(messages, STATS_AGGREGATOR, "messages whose topic matched the topic option with a valid serial") \
 	X(bad_serials, STATS_AGGREGATOR, "messages on a matching topic whose serial level is empty, too long or has other characters than letters, digits, '_' and '-': ignored") \
 	X(readings, STATS_AGGREGATOR, "decoded readings taken into their meter's series (duplicates and out-of-order ones are not)") \
