@@ -131,10 +131,12 @@ static void check_ticks(struct lowi_plugin *p, time_t now)
 	if (p->tick_checked || now - p->first_callback < TICK_EXPECTED_S)
 		return;
 	p->tick_checked = true;
-	if (!p->tick_seen)
-		mosquitto_log_printf(MOSQ_LOG_WARNING, PREFIX "the broker has not ticked this plugin in %d s (per_listener_settings"
-			" true?): its log lines and stats wait for messages on its listener; set per_listener_settings false"
-			" (README, Installation)", TICK_EXPECTED_S);
+	if (p->tick_seen)
+		return;
+	stat_add(&p->stats.config_warnings, 1);
+	mosquitto_log_printf(MOSQ_LOG_WARNING, PREFIX "the broker has not ticked this plugin in %d s (per_listener_settings"
+		" true?): its log lines and stats wait for messages on its listener; set per_listener_settings false"
+		" (README, Installation)", TICK_EXPECTED_S);
 }
 
 static void housekeeping(struct lowi_plugin *p)
@@ -267,7 +269,9 @@ static void save_live(struct lowi_plugin *p)
 
 static void log_finding(void *ctx, int level, const char *text)
 {
-	(void)ctx;
+	struct lowi_plugin *p = ctx;
+	if (level == MOSQ_LOG_WARNING)
+		stat_add(&p->stats.config_warnings, 1);
 	mosquitto_log_printf(level, PREFIX "%s", text);
 }
 
@@ -277,10 +281,10 @@ static void log_finding(void *ctx, int level, const char *text)
 static void warn_at_start(struct lowi_plugin *p)
 {
 	for (unsigned i = 0; i < p->cfg.warning_count; i++)
-		log_finding(NULL, MOSQ_LOG_WARNING, p->cfg.warnings[i]);
+		log_finding(p, MOSQ_LOG_WARNING, p->cfg.warnings[i]);
 	struct broker_conf bc;
 	broker_conf_read_own(&bc);
-	broker_conf_report(&bc, p->cfg.db_password && !p->cfg.db_password_file, log_finding, NULL);
+	broker_conf_report(&bc, p->cfg.db_password && !p->cfg.db_password_file, log_finding, p);
 	/* Said already: the tick check would only repeat it. */
 	p->tick_checked = bc.per_listener_settings;
 }

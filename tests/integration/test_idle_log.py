@@ -82,6 +82,8 @@ def main():
     b.stop()
     stats = set(json.loads(payload)) - {"state", "time"}
     lines = set(b.counters("stopping"))
+    warnings = b.counters("stopping").get("config_warnings")
+    check("(1) config_warnings counts the one warning", warnings == 1, f"config_warnings {warnings}")
     check("(1) the stats JSON and the status lines name the same counters", stats == lines and len(stats) > 20,
           f"{len(stats)} in the JSON, {len(lines)} in the lines; only in the JSON: {sorted(stats - lines)},"
           f" only in the lines: {sorted(lines - stats)}")
