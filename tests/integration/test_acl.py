@@ -81,10 +81,12 @@ def run(name, acl, base, db, db_name):
                            password_file=f"{d}/passwd", extra=f"acl_file {d}/acl")
     broker = lib.Broker().start(conf, f"{d}/broker", port=port)
 
-    reader = lib.MqttClient(port, "reader", username="reader", password=users["reader"]).connect()
+    # Keepalives are simulated seconds: long ones, so that a client that a
+    # busy machine delays is not dropped (and its messages with it).
+    reader = lib.MqttClient(port, "reader", username="reader", password=users["reader"], keepalive=3600).connect()
     reader.subscribe("+/PUB/CH0")
     reader.subscribe("lowi-p1/stats")
-    dongle = lib.MqttClient(port, "dongle-a", username=user_a, password=users[user_a]).connect()
+    dongle = lib.MqttClient(port, "dongle-a", username=user_a, password=users[user_a], keepalive=3600).connect()
     # Until the first reading past the end of the next whole quarter, which
     # completes that quarter's row (the broker shares this clock).
     end = (int(time.time()) // 900 + 2) * 900
