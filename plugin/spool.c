@@ -578,9 +578,12 @@ int spool_journal(struct spool *s, const struct conso_row *rows, size_t n, char 
 	int rc = written && fdatasync(s->journal_fd) == 0 ? 0 : spool_fail_errno(err, errlen, "cannot append to", JOURNAL);
 	/* A batch written in part (disk full) ends in a torn line, which the
 	 * next line appended would join: it is cut back to where it began.
-	 * Its rows stay known here, and the next compaction writes them. */
-	if (!written && before >= 0)
-		(void)ftruncate(s->journal_fd, before);
+	 * Its rows stay known here, and the next compaction writes them. When
+	 * even the cut fails, a compaction now rewrites the journal whole. */
+	if (!written && (before < 0 || ftruncate(s->journal_fd, before) != 0)) {
+		char cerr[128];
+		(void)compact(s, cerr, sizeof cerr);
+	}
 	s->journal_lines += n;
 	if (rc == 0 && s->journal_lines > 4 * s->last.count + 4096)
 		rc = compact(s, err, errlen);

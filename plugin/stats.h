@@ -29,6 +29,7 @@ enum stats_thread { STATS_BROKER, STATS_AGGREGATOR, STATS_WRITER, STATS_PRICE_WO
 #define LOWI_STATS(X) \
 	X(messages_not_recorded, STATS_BROKER, "LOWI messages not recorded: the intake was full of messages the aggregator had not reached (still delivered to subscribers)") \
 	X(rows_pending, STATS_BROKER, "rows in memory on their way to the database or the spool, at the time of the line") \
+	X(config_warnings, STATS_BROKER, "warnings about the configuration: at start-up (a password others may read, a database in clear, per_listener_settings true), and a broker that does not tick the plugin") \
 	X(meters, STATS_AGGREGATOR, "meters tracked (their serials), those resumed from the spool included") \
 	X(meters_refused, STATS_AGGREGATOR, "readings of a new meter ignored: max_meters meters have published since the start already") \
 	X(messages, STATS_AGGREGATOR, "messages whose topic matched the topic option with a valid serial") \
