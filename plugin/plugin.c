@@ -44,6 +44,7 @@
 #include "spool.h"
 #include "stats.h"
 #include "topic.h"
+#include "topic.h"
 
 #define SUMMARY_INTERVAL_S 900
 #define REFUSED_LOG_INTERVAL_S 60
@@ -212,19 +213,27 @@ static void unregister_callbacks(mosquitto_plugin_id_t *id)
 	mosquitto_callback_unregister(id, MOSQ_EVT_RELOAD, on_reload, NULL);
 }
 
-/* Resumed meters hold no max_meters slot until they publish (meters.h). */
+/* Resumed meters hold no max_meters slot until they publish (meters.h).
+ * Their serials are folded as the topic folds them: a spool written before
+ * serials were folded would otherwise resume a meter no reading finds. */
+static struct meter *resume_serial(struct lowi_plugin *p, const char *saved)
+{
+	char serial[LOWI_SERIAL_MAX + 1];
+	snprintf(serial, sizeof serial, "%s", saved);
+	topic_serial_fold(serial);
+	return meter_set_resume(&p->agg.meters, serial);
+}
+
 static void restore_meter(void *ctx, const struct meter *saved)
 {
-	struct lowi_plugin *p = ctx;
-	struct meter *m = meter_set_resume(&p->agg.meters, saved->serial);
+	struct meter *m = resume_serial(ctx, saved->serial);
 	if (m != NULL)
 		m->quarters = saved->quarters;
 }
 
 static void resume_meter(void *ctx, const struct conso_row *row)
 {
-	struct lowi_plugin *p = ctx;
-	struct meter *m = meter_set_resume(&p->agg.meters, row->serial);
+	struct meter *m = resume_serial(ctx, row->serial);
 	if (m != NULL)
 		quarters_resume(&m->quarters, &row->q);
 }

@@ -25,6 +25,11 @@ static bool serial_char_ok(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
 }
 
+static char serial_fold_char(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
 /* Serials are folded to lower case here, the one place a serial enters the
  * plugin: LOWI serials are hex, which the dongle writes in lower case, and
  * the Serial columns compare case-insensitively, so "4C75..." and "4c75..."
@@ -41,10 +46,16 @@ static bool take_serial(const char *level, size_t len, char serial[LOWI_SERIAL_M
 			*bad_serial = true;
 			return false;
 		}
-		serial[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+		serial[i] = serial_fold_char(c);
 	}
 	serial[len] = '\0';
 	return true;
+}
+
+void topic_serial_fold(char *serial)
+{
+	for (; *serial != '\0'; serial++)
+		*serial = serial_fold_char(*serial);
 }
 
 bool topic_match_serial(const char *filter, const char *topic, char serial[LOWI_SERIAL_MAX + 1], bool *bad_serial)

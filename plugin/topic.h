@@ -27,6 +27,10 @@ const char *topic_filter_problem(const char *filter);
  * *bad_serial set, so odd topics never become database keys. */
 bool topic_match_serial(const char *filter, const char *topic, char serial[LOWI_SERIAL_MAX + 1], bool *bad_serial);
 
+/* Folds a serial to lower case in place, as topic_match_serial does: for
+ * serials saved by a version that kept the dongle's spelling. */
+void topic_serial_fold(char *serial);
+
 /* A necessary condition for matching, cheap enough to run on the broker
  * thread for every message: the filter's literal text before its first
  * wildcard must begin the topic, and (without '#') its literal text after

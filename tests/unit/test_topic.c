@@ -59,6 +59,9 @@ int main(void)
 	}
 	CHECK(topic_match_serial("4C75252E8C51/PUB/CH0", "4C75252E8C51/PUB/CH0", serial, &bad) && strcmp(serial, "4c75252e8c51") == 0,
 		"a filter naming one meter: meter %s", serial);
+	char saved[] = "4C75252e8C51_X-1";
+	topic_serial_fold(saved);
+	CHECK(strcmp(saved, "4c75252e8c51_x-1") == 0, "a saved serial folds as the topic does: %s", saved);
 	CHECK(!topic_match_serial("+/PUB/CH0", "ABC123/PUB/CH1", serial, &bad) && !bad, "other channel");
 	CHECK(!topic_match_serial("+/PUB/CH0", "/PUB/CH0", serial, &bad) && bad, "empty serial is a bad serial");
 	CHECK(!topic_match_serial("+/PUB/CH0", "$SYS/PUB/CH0", serial, &bad), "'$' topics never match a first-level wildcard");
