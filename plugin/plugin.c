@@ -359,6 +359,7 @@ static struct price_worker *start_prices(struct lowi_plugin *p)
 		.requests = &p->stats.price_requests,
 		.failures = &p->stats.price_failures,
 		.periods = &p->stats.price_periods,
+		.db_errors = &p->stats.price_db_errors,
 	};
 	return price_worker_start(&host);
 }
