@@ -27,7 +27,7 @@ void aggregator_init(struct aggregator *a, const struct lowi_config *cfg, struct
 	a->rejects = rejects;
 	a->stats = stats;
 	topic_prefilter_init(&a->prefilter, cfg->topic);
-	meters_init(&a->meters, sizeof(struct meter), cfg->max_meters);
+	meter_set_init(&a->meters, cfg->max_meters, (int64_t)cfg->meter_silence_days * 86400 * 1000);
 }
 
 struct emit_ctx {
@@ -63,7 +63,8 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 		if (bad_serial) {
 			stat_add(&st->bad_serials, 1);
 			reject_log_offer(a->rejects, AGG_REJECT_BAD_SERIAL, atomic_load(&st->bad_serials), time(NULL), "topic '%.100s' ignored: its meter serial level is empty, longer"
-				" than %d characters, or not made of letters, digits, '_' and '-'", topic, LOWI_SERIAL_MAX);
+				" than %d characters, or not made of letters, digits, '_' and '-'; %" PRIu64 " such messages so far", topic,
+				LOWI_SERIAL_MAX, atomic_load(&st->bad_serials));
 		}
 		return;
 	}
@@ -90,17 +91,18 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 	}
 
 	bool created;
-	struct meter *meter = meters_get(&a->meters, serial, &created);
+	struct meter *meter = meter_set_take(&a->meters, serial, m->received_ms, &created);
 	if (meter == NULL) {
 		stat_add(&st->meters_refused, 1);
-		reject_log_offer(a->rejects, AGG_REJECT_TABLE_FULL, atomic_load(&st->meters_refused), time(NULL), "meter %s ignored: already tracking %zu meters (plugin_opt_max_meters)",
-			serial, a->meters.count);
+		reject_log_offer(a->rejects, AGG_REJECT_TABLE_FULL, atomic_load(&st->meters_refused), time(NULL), "meter %s ignored:"
+			" %zu meters have published since the start already (plugin_opt_max_meters); %" PRIu64 " readings of new"
+			" meters refused so far", serial, a->meters.heard.count, atomic_load(&st->meters_refused));
 		return;
 	}
-	if (created) {
+	if (created)
 		quarters_reset(&meter->quarters);
-		atomic_store_explicit(&st->meters, a->meters.count, memory_order_relaxed);
-	}
+	/* Also moves when a sweep drops silent meters. */
+	atomic_store_explicit(&st->meters, meter_set_count(&a->meters), memory_order_relaxed);
 
 	struct emit_ctx ctx = { a, serial };
 	enum quarter_feed_result r = quarters_feed(&meter->quarters, &a->params, m->received_ms, &reading, emit_row, &ctx);
@@ -165,5 +167,5 @@ void aggregator_stop(struct aggregator *a)
 void aggregator_free(struct aggregator *a)
 {
 	aggregator_stop(a);
-	meters_free(&a->meters);
+	meter_set_free(&a->meters);
 }

@@ -52,7 +52,7 @@ struct aggregator {
 	struct reject_log *rejects;
 	struct lowi_stats *stats;
 	struct topic_prefilter prefilter;
-	struct meters_table meters;
+	struct meter_set meters;
 	pthread_t thread;
 	bool started;
 };

@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "topic.h"
 
 /* Writes the one-line reason into err; returns -1 for `return config_error(...)`. */
@@ -152,7 +155,9 @@ const struct config_option config_options[] = {
 	{ .key = "db_timeout", .kind = CONFIG_UNSIGNED, .offset = FIELD(db_timeout_s), .default_text = "30", .min = 1, .max = 86400,
 	  .doc = "seconds for connecting, reading and writing to MariaDB" },
 	{ .key = "max_meters", .kind = CONFIG_UNSIGNED, .offset = FIELD(max_meters), .default_text = "200000", .min = 1, .max = 10000000,
-	  .doc = "distinct meters tracked; more are refused" },
+	  .doc = "distinct meters that published since the start; more are refused" },
+	{ .key = "meter_silence_days", .kind = CONFIG_UNSIGNED, .offset = FIELD(meter_silence_days), .default_text = "90", .min = 1, .max = 3650,
+	  .doc = "a meter silent for longer is forgotten: dropped from the meter table and the journal" },
 	{ .key = "price_source", .kind = CONFIG_CUSTOM, .default_text = "elia", .parse = parse_price_source,
 	  .doc = "elia, energy-charts or none" },
 	{ .key = "price_url", .kind = CONFIG_TEXT, .offset = FIELD(price_url), .check = check_price_url,
@@ -227,17 +232,29 @@ int config_set(struct lowi_config *cfg, const char *key, const char *value, char
 	return config_error(err, errlen, "unknown option plugin_opt_%s", key);
 }
 
+__attribute__((format(printf, 2, 3)))
+static void config_warn(struct lowi_config *cfg, const char *fmt, ...)
+{
+	if (cfg->warning_count == CONFIG_WARNINGS)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cfg->warnings[cfg->warning_count++], sizeof(cfg->warnings[0]), fmt, ap);
+	va_end(ap);
+}
+
 static int read_password_file(struct lowi_config *cfg, char *err, size_t errlen)
 {
 	struct stat st;
 	FILE *f = fopen(cfg->db_password_file, "r");
 	if (f != NULL && fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-		snprintf(cfg->warning, sizeof(cfg->warning),
-			"plugin_opt_db_password_file '%s' is readable by other users (mode %03o): chmod 600 it",
+		config_warn(cfg, "plugin_opt_db_password_file '%s' is readable by other users (mode %03o): chmod 600 it",
 			cfg->db_password_file, (unsigned)(st.st_mode & 0777));
 	if (f == NULL)
 		return config_error(err, errlen, "plugin_opt_db_password_file '%s' cannot be read: %s",
 			cfg->db_password_file, strerror(errno));
+	/* Unbuffered: no stdio buffer, freed unwiped by fclose, keeps a copy. */
+	setvbuf(f, NULL, _IONBF, 0);
 	char buf[1024];
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
 	bool too_long = n == sizeof(buf) - 1 && fgetc(f) != EOF;
@@ -246,12 +263,12 @@ static int read_password_file(struct lowi_config *cfg, char *err, size_t errlen)
 	/* The first line is the password; editors add a trailing newline. */
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (too_long || buf[0] == '\0') {
-		memset(buf, 0, sizeof(buf));
+		explicit_bzero(buf, sizeof(buf));
 		return config_error(err, errlen, "plugin_opt_db_password_file '%s' %s", cfg->db_password_file,
 			too_long ? "is longer than 1023 bytes" : "holds no password on its first line");
 	}
 	cfg->db_password = strdup(buf);
-	memset(buf, 0, sizeof(buf));
+	explicit_bzero(buf, sizeof(buf));
 	return cfg->db_password ? 0 : config_error(err, errlen, "out of memory reading plugin_opt_db_password_file");
 }
 
@@ -274,20 +291,37 @@ int config_finish(struct lowi_config *cfg, char *err, size_t errlen)
 	}
 	if (cfg->db_tls_ca && access(cfg->db_tls_ca, R_OK) != 0)
 		return config_error(err, errlen, "plugin_opt_db_tls_ca '%s' cannot be read: %s", cfg->db_tls_ca, strerror(errno));
+	if (cfg->db_tls_ca == NULL && !config_db_host_is_local(cfg->db_host))
+		config_warn(cfg, "plugin_opt_db_host '%s' is not this machine (localhost, 127.0.0.1, ::1) and plugin_opt_db_tls_ca"
+			" is not set: the password and every row cross the network in clear; set plugin_opt_db_tls_ca (README, Security)",
+			cfg->db_host);
 	if (cfg->batch_rows > cfg->queue_rows)
 		cfg->batch_rows = cfg->queue_rows;
 	return 0;
 }
 
+bool config_db_host_is_local(const char *host)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
 void config_free(struct lowi_config *cfg)
 {
+	/* The password is read from db_password or from db_password_file into
+	 * the same field, a CONFIG_SECRET: wiped before it is freed. */
 	for (size_t i = 0; i < config_option_count; i++) {
 		const struct config_option *o = &config_options[i];
 		if (!is_text(o))
 			continue;
 		char **slot = field(cfg, o);
 		if (*slot && o->kind == CONFIG_SECRET)
-			memset(*slot, 0, strlen(*slot));
+			explicit_bzero(*slot, strlen(*slot));
 		free(*slot);
 	}
 	memset(cfg, 0, sizeof(*cfg));

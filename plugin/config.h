@@ -3,7 +3,8 @@
  *
  * Called on the broker thread during mosquitto_plugin_init only. Every
  * string in struct lowi_config is owned by it and released by config_free,
- * which also wipes the password. Error texts never include the password.
+ * which also wipes the password (explicit_bzero, as every buffer that held
+ * it). Error texts never include the password.
  */
 #ifndef LOWI_CONFIG_H
 #define LOWI_CONFIG_H
@@ -13,6 +14,8 @@
 #include <stdint.h>
 
 #include "price_source.h"
+
+#define CONFIG_WARNINGS 4
 
 struct lowi_config {
 	char *db_host;
@@ -26,7 +29,8 @@ struct lowi_config {
 	unsigned queue_rows;     /* rows held in memory while the database lags */
 	unsigned db_timeout_s;   /* connect/read/write timeout towards MariaDB */
 	unsigned batch_rows;     /* rows per transaction */
-	unsigned max_meters;     /* distinct serials tracked; more are refused */
+	unsigned max_meters;     /* meters heard since the start; more are refused */
+	unsigned meter_silence_days; /* a meter silent longer is forgotten */
 	/* price worker */
 	int price_source;        /* enum price_source */
 	char *price_url;         /* base URL; NULL = the source's public address */
@@ -39,7 +43,10 @@ struct lowi_config {
 	char *db_tls_ca;         /* CA file; enables TLS */
 	unsigned db_tls_verify;  /* 1: the server certificate and name are checked */
 	char *spool_dir;         /* rows waiting for the database, meter journal */
-	char warning[512];       /* set by config_finish for the operator, "" if none */
+	/* Set by config_finish for the operator: what works but should not be
+	 * left so (a readable password file, a remote database in clear). */
+	char warnings[CONFIG_WARNINGS][512];
+	unsigned warning_count;
 	uint64_t given;          /* bit i: config_options[i] was set by config_set */
 };
 
@@ -83,8 +90,13 @@ void config_defaults(struct lowi_config *cfg);
 int config_set(struct lowi_config *cfg, const char *key, const char *value, char *err, size_t errlen);
 
 /* Checks required keys, reads db_password_file and applies the text
- * defaults. Returns 0 or -1 with err. */
+ * defaults. Returns 0 or -1 with err; what deserves a warning but not a
+ * refusal goes to cfg->warnings. */
 int config_finish(struct lowi_config *cfg, char *err, size_t errlen);
+
+/* True for a db_host on this machine: "localhost" (the Unix socket),
+ * 127.0.0.0/8 or ::1. Any other host gets a warning without db_tls_ca. */
+bool config_db_host_is_local(const char *host);
 
 void config_free(struct lowi_config *cfg);
 

@@ -1,5 +1,5 @@
 /* Serial-keyed table: dense entries plus a linear-probing index kept under
- * half full; see meters.h. */
+ * half full; and the aggregator's set of two such tables. See meters.h. */
 #include "meters.h"
 
 #include <stdint.h>
@@ -126,4 +126,124 @@ void *meters_get(struct meters_table *t, const char *serial, bool *created)
 void *meters_slot(const struct meters_table *t, size_t i)
 {
 	return i < t->count ? entry_at(t, i) : NULL;
+}
+
+/* Empties index slot `hole` without breaking a probe sequence: later
+ * slots of its cluster that may not sit before their home move back
+ * (backward-shift deletion for linear probing). */
+static void index_delete(struct meters_table *t, size_t hole)
+{
+	size_t mask = t->index_slots - 1;
+	for (size_t j = (hole + 1) & mask; t->index[j].pos1 != 0; j = (j + 1) & mask) {
+		size_t home = (size_t)serial_hash(entry_at(t, t->index[j].pos1 - 1)) & mask;
+		/* j stays where it is if its home lies cyclically in (hole, j]. */
+		bool stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
+		if (stays)
+			continue;
+		t->index[hole] = t->index[j];
+		hole = j;
+	}
+	t->index[hole].pos1 = 0;
+	t->index[hole].tag = 0;
+}
+
+bool meters_remove(struct meters_table *t, const char *serial)
+{
+	if (t->count == 0)
+		return false;
+	struct meters_index_slot *s = probe(t, serial, serial_hash(serial));
+	if (s->pos1 == 0)
+		return false;
+	size_t pos = s->pos1 - 1, last = t->count - 1;
+	index_delete(t, (size_t)(s - t->index));
+	if (pos != last) {
+		/* The last entry fills the hole; its slot follows it. */
+		char *moved = entry_at(t, last);
+		struct meters_index_slot *m = probe(t, moved, serial_hash(moved));
+		memcpy(entry_at(t, pos), moved, t->entry_size);
+		m->pos1 = (uint32_t)(pos + 1);
+	}
+	t->count--;
+	return true;
+}
+
+size_t meters_remove_if(struct meters_table *t, bool (*drop)(void *ctx, const void *entry), void *ctx)
+{
+	size_t removed = 0;
+	/* From the end: a removal moves the last entry, already looked at. */
+	for (size_t i = t->count; i-- > 0;) {
+		char serial[LOWI_SERIAL_MAX + 1];
+		if (!drop(ctx, entry_at(t, i)))
+			continue;
+		memcpy(serial, entry_at(t, i), sizeof(serial));
+		removed += meters_remove(t, serial);
+	}
+	return removed;
+}
+
+/* ---- The aggregator's meters ---- */
+
+void meter_set_init(struct meter_set *s, size_t max_meters, int64_t silence_ms)
+{
+	meters_init(&s->heard, sizeof(struct meter), max_meters);
+	meters_init(&s->resumed, sizeof(struct meter), max_meters);
+	s->silence_ms = silence_ms;
+	s->next_sweep_ms = 0;
+}
+
+void meter_set_free(struct meter_set *s)
+{
+	meters_free(&s->heard);
+	meters_free(&s->resumed);
+}
+
+struct meter *meter_set_resume(struct meter_set *s, const char *serial)
+{
+	bool created;
+	return meters_get(&s->resumed, serial, &created);
+}
+
+static bool silent_before(void *ctx, const void *entry)
+{
+	return ((const struct meter *)entry)->quarters.last_ms < *(const int64_t *)ctx;
+}
+
+size_t meter_set_drop_silent(struct meter_set *s, int64_t now_ms)
+{
+	if (s->silence_ms <= 0)
+		return 0;
+	int64_t heard_after = now_ms - s->silence_ms;
+	return meters_remove_if(&s->heard, silent_before, &heard_after)
+		+ meters_remove_if(&s->resumed, silent_before, &heard_after);
+}
+
+struct meter *meter_set_take(struct meter_set *s, const char *serial, int64_t now_ms, bool *created)
+{
+	if (now_ms >= s->next_sweep_ms) {
+		meter_set_drop_silent(s, now_ms);
+		s->next_sweep_ms = now_ms + METER_SWEEP_MS;
+	}
+	*created = false;
+	struct meter *m = meters_find(&s->heard, serial);
+	if (m != NULL)
+		return m;
+	const struct meter *back = s->resumed.count ? meters_find(&s->resumed, serial) : NULL;
+	m = meters_get(&s->heard, serial, created);
+	if (m == NULL || back == NULL)
+		return m;
+	/* Back after the restart: it takes its slot now, with its state. */
+	*created = false;
+	m->quarters = back->quarters;
+	meters_remove(&s->resumed, serial);
+	return m;
+}
+
+size_t meter_set_count(const struct meter_set *s)
+{
+	return s->heard.count + s->resumed.count;
+}
+
+const struct meter *meter_set_slot(const struct meter_set *s, size_t i)
+{
+	return i < s->heard.count ? meters_slot(&s->heard, i) : meters_slot(&s->resumed, i - s->heard.count);
 }

@@ -26,6 +26,7 @@
 #include <mosquitto_plugin.h>
 
 #include "aggregator.h"
+#include "broker_conf.h"
 #include "brussels.h"
 #include "config.h"
 #include "db_connect.h"
@@ -43,9 +44,14 @@
 #include "spool.h"
 #include "stats.h"
 #include "topic.h"
+#include "topic.h"
 
 #define SUMMARY_INTERVAL_S 900
 #define REFUSED_LOG_INTERVAL_S 60
+/* mosquitto 2.0 ticks at the end of every pass of its main loop, several
+ * times a second; none this long after the plugin's first callback means
+ * it does not tick this plugin. */
+#define TICK_EXPECTED_S 10
 /* Messages the aggregator has not reached yet: a cap so that a stalled
  * aggregator cannot take the broker's memory. */
 #define INTAKE_MAX_BYTES ((size_t)64 << 20)
@@ -68,6 +74,8 @@ struct lowi_plugin {
 	time_t next_stats;
 	time_t refused_logged_at;
 	uint64_t refused_suppressed;
+	time_t first_callback;
+	bool tick_seen, tick_checked;
 };
 
 static void log_sink(int level, const char *line)
@@ -115,10 +123,28 @@ static void publish_stats(struct lowi_plugin *p, const char *state)
 	mosquitto_broker_publish_copy(NULL, topic, n, json, 0, true, NULL);
 }
 
+/* Without ticks (per_listener_settings true, when the start-up check could
+ * not read the broker's configuration), lines wait for the next message. */
+static void check_ticks(struct lowi_plugin *p, time_t now)
+{
+	if (p->first_callback == 0)
+		p->first_callback = now;
+	if (p->tick_checked || now - p->first_callback < TICK_EXPECTED_S)
+		return;
+	p->tick_checked = true;
+	if (p->tick_seen)
+		return;
+	stat_add(&p->stats.config_warnings, 1);
+	mosquitto_log_printf(MOSQ_LOG_WARNING, PREFIX "the broker has not ticked this plugin in %d s (per_listener_settings"
+		" true?): its log lines and stats wait for messages on its listener; set per_listener_settings false"
+		" (README, Installation)", TICK_EXPECTED_S);
+}
+
 static void housekeeping(struct lowi_plugin *p)
 {
 	drain_log(p);
 	time_t now = time(NULL);
+	check_ticks(p, now);
 	if (p->cfg.stats_interval_s && now >= p->next_stats) {
 		publish_stats(p, "running");
 		p->next_stats = now + p->cfg.stats_interval_s;
@@ -160,26 +186,54 @@ static int on_message(int event, void *event_data, void *userdata)
 
 static int on_tick(int event, void *event_data, void *userdata)
 {
+	struct lowi_plugin *p = userdata;
+	(void)event;
+	(void)event_data;
+	p->tick_seen = true;
+	housekeeping(p);
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* A reload (SIGHUP, as logrotate sends) reaches the plugin even where ticks
+ * do not (per_listener_settings true). DEFER: mosquitto 2.0.11 ends a
+ * listener's reload callbacks at the first that returns anything else, and
+ * skips the other plugins' reload with them. */
+static int on_reload(int event, void *event_data, void *userdata)
+{
 	(void)event;
 	(void)event_data;
 	housekeeping(userdata);
-	return MOSQ_ERR_SUCCESS;
+	return MOSQ_ERR_PLUGIN_DEFER;
+}
+
+static void unregister_callbacks(mosquitto_plugin_id_t *id)
+{
+	mosquitto_callback_unregister(id, MOSQ_EVT_MESSAGE, on_message, NULL);
+	mosquitto_callback_unregister(id, MOSQ_EVT_TICK, on_tick, NULL);
+	mosquitto_callback_unregister(id, MOSQ_EVT_RELOAD, on_reload, NULL);
+}
+
+/* Resumed meters hold no max_meters slot until they publish (meters.h).
+ * Their serials are folded as the topic folds them: a spool written before
+ * serials were folded would otherwise resume a meter no reading finds. */
+static struct meter *resume_serial(struct lowi_plugin *p, const char *saved)
+{
+	char serial[LOWI_SERIAL_MAX + 1];
+	snprintf(serial, sizeof serial, "%s", saved);
+	topic_serial_fold(serial);
+	return meter_set_resume(&p->agg.meters, serial);
 }
 
 static void restore_meter(void *ctx, const struct meter *saved)
 {
-	struct lowi_plugin *p = ctx;
-	bool created;
-	struct meter *m = meters_get(&p->agg.meters, saved->serial, &created);
+	struct meter *m = resume_serial(ctx, saved->serial);
 	if (m != NULL)
 		m->quarters = saved->quarters;
 }
 
 static void resume_meter(void *ctx, const struct conso_row *row)
 {
-	struct lowi_plugin *p = ctx;
-	bool created;
-	struct meter *m = meters_get(&p->agg.meters, row->serial, &created);
+	struct meter *m = resume_serial(ctx, row->serial);
 	if (m != NULL)
 		quarters_resume(&m->quarters, &row->q);
 }
@@ -190,13 +244,15 @@ static void resume_meter(void *ctx, const struct conso_row *row)
 static void open_spool(struct lowi_plugin *p)
 {
 	char err[1200];
-	p->spool = spool_open(p->cfg.spool_dir, err, sizeof(err));
+	p->spool = spool_open(p->cfg.spool_dir, p->cfg.max_meters, (int64_t)p->cfg.meter_silence_days * 86400, err, sizeof(err));
 	if (p->spool == NULL) {
 		p->stats.spool_errors++;
 		mosquitto_log_printf(MOSQ_LOG_ERR, PREFIX "%s: rows will wait in memory only while the database is away"
 			" (plugin_opt_spool_dir must name a directory the mosquitto user can write)", err);
 		return;
 	}
+	if (err[0] != '\0')
+		mosquitto_log_printf(MOSQ_LOG_WARNING, PREFIX "%s", err);
 	spool_each_last(p->spool, resume_meter, p);
 	long live = spool_take_live(p->spool, restore_meter, p, err, sizeof(err));
 	if (live < 0) {
@@ -205,10 +261,12 @@ static void open_spool(struct lowi_plugin *p)
 	} else if (err[0] != '\0') {
 		mosquitto_log_printf(MOSQ_LOG_WARNING, PREFIX "%s", err);
 	}
-	atomic_store(&p->stats.meters, p->agg.meters.count);
+	atomic_store(&p->stats.meters, meter_set_count(&p->agg.meters));
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, PREFIX "spool %s: %zu meters resume from their last durable row (%ld from"
-		" their last reading, saved at a clean stop), %zu spooled files to replay",
-		p->cfg.spool_dir, spool_meters(p->spool), live < 0 ? 0 : live, spool_files(p->spool));
+		" their last reading, saved at a clean stop), %zu spooled files to replay; %zu meters forgotten (silent for"
+		" more than %u days, plugin_opt_meter_silence_days, or the least recently heard beyond plugin_opt_max_meters)",
+		p->cfg.spool_dir, spool_meters(p->spool), live < 0 ? 0 : live, spool_files(p->spool), spool_forgotten(p->spool),
+		p->cfg.meter_silence_days);
 }
 
 static void save_live(struct lowi_plugin *p)
@@ -219,6 +277,28 @@ static void save_live(struct lowi_plugin *p)
 		p->stats.spool_errors++;
 		mosquitto_log_printf(MOSQ_LOG_ERR, PREFIX "%s: after the restart meters resume from their last row", err);
 	}
+}
+
+static void log_finding(void *ctx, int level, const char *text)
+{
+	struct lowi_plugin *p = ctx;
+	if (level == MOSQ_LOG_WARNING)
+		stat_add(&p->stats.config_warnings, 1);
+	mosquitto_log_printf(level, PREFIX "%s", text);
+}
+
+/* What works but should not stay so: the options' own warnings, then what
+ * the broker's configuration shows (per_listener_settings, who may read
+ * the password). */
+static void warn_at_start(struct lowi_plugin *p)
+{
+	for (unsigned i = 0; i < p->cfg.warning_count; i++)
+		log_finding(p, MOSQ_LOG_WARNING, p->cfg.warnings[i]);
+	struct broker_conf bc;
+	broker_conf_read_own(&bc);
+	broker_conf_report(&bc, p->cfg.db_password && !p->cfg.db_password_file, log_finding, p);
+	/* Said already: the tick check would only repeat it. */
+	p->tick_checked = bc.per_listener_settings;
 }
 
 int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
@@ -279,6 +359,7 @@ static struct price_worker *start_prices(struct lowi_plugin *p)
 		.requests = &p->stats.price_requests,
 		.failures = &p->stats.price_failures,
 		.periods = &p->stats.price_periods,
+		.db_errors = &p->stats.price_db_errors,
 	};
 	return price_worker_start(&host);
 }
@@ -298,6 +379,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	for (int i = 0; i < option_count; i++) {
 		if (config_set(&p->cfg, options[i].key, options[i].value, err, sizeof(err)) != 0)
 			goto fail;
+		/* The broker's copy of the password: mosquitto 2.0 reads plugin
+		 * options only at start (a reload skips them) and hands them back
+		 * only to mosquitto_plugin_cleanup, which ignores them. */
+		if (strcmp(options[i].key, "db_password") == 0)
+			explicit_bzero(options[i].value, strlen(options[i].value));
 	}
 	if (config_finish(&p->cfg, err, sizeof(err)) != 0)
 		goto fail;
@@ -337,12 +423,12 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		}
 	}
 	if (mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, p) != MOSQ_ERR_SUCCESS
-		|| mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL, p) != MOSQ_ERR_SUCCESS) {
+		|| mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL, p) != MOSQ_ERR_SUCCESS
+		|| mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload, NULL, p) != MOSQ_ERR_SUCCESS) {
 		snprintf(err, sizeof(err), "cannot register broker callbacks");
 		goto fail;
 	}
-	if (p->cfg.warning[0])
-		mosquitto_log_printf(MOSQ_LOG_WARNING, PREFIX "%s", p->cfg.warning);
+	warn_at_start(p);
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, PREFIX "recording topic '%s' into MariaDB database '%s' on %s as %s",
 		p->cfg.topic, p->cfg.db_name, p->cfg.db_socket ? p->cfg.db_socket : p->cfg.db_host, p->cfg.db_user);
 	*userdata = p;
@@ -351,8 +437,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 fail:
 	drain_log(p);
 	mosquitto_log_printf(MOSQ_LOG_ERR, PREFIX "%s", err);
-	mosquitto_callback_unregister(identifier, MOSQ_EVT_MESSAGE, on_message, NULL);
-	mosquitto_callback_unregister(identifier, MOSQ_EVT_TICK, on_tick, NULL);
+	unregister_callbacks(identifier);
 	plugin_free(p);
 	return MOSQ_ERR_INVAL;
 }
@@ -364,8 +449,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	(void)option_count;
 	if (p == NULL)
 		return MOSQ_ERR_SUCCESS;
-	mosquitto_callback_unregister(p->id, MOSQ_EVT_MESSAGE, on_message, NULL);
-	mosquitto_callback_unregister(p->id, MOSQ_EVT_TICK, on_tick, NULL);
+	unregister_callbacks(p->id);
 	price_worker_stop(p->prices);
 	p->prices = NULL;
 	aggregator_stop(&p->agg);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define JOURNAL "meters.journal"
@@ -42,6 +43,9 @@ struct spool {
 	 * unremovable and could not be set aside; they are skipped until the
 	 * next start. New files are always numbered above every file seen. */
 	uint64_t replay_floor;
+	size_t max_meters;        /* kept at spool_open: the most recently heard */
+	int64_t silence_s;        /* meters silent longer are forgotten; 0: never */
+	size_t forgotten;         /* by spool_open */
 };
 
 /* Keeps row as the meter's last durable row unless a newer one is known. */
@@ -82,8 +86,31 @@ static void durable_row(const struct durable *d, struct conso_row *r)
 
 static int spool_fail_errno(char *err, size_t errlen, const char *what, const char *path)
 {
-	snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+	/* O_NOFOLLOW's refusal, in words an operator can act on. */
+	snprintf(err, errlen, "%s %s: %s", what, path, errno == ELOOP ? "it is a symbolic link, refused (remove it)" : strerror(errno));
 	return -1;
+}
+
+/* Every file of the spool is opened without following a symbolic link at
+ * its own name: a link planted in the directory is refused (ELOOP), not
+ * read or written through. A file this opens for writing is made 0600,
+ * whatever the umask and whatever mode an older file had (unless it is
+ * another user's: spool_open warns about such a directory). */
+static int open_file(const char *path, int flags)
+{
+	int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0 && (flags & O_ACCMODE) != O_RDONLY)
+		(void)fchmod(fd, 0600);
+	return fd;
+}
+
+static FILE *fopen_file(const char *path, int flags, const char *mode)
+{
+	int fd = open_file(path, flags);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, mode);
+	if (fd >= 0 && f == NULL)
+		close(fd);
+	return f;
 }
 
 static int format_row(const struct conso_row *r, char *buf, size_t len)
@@ -130,7 +157,7 @@ static int write_all(int fd, const char *buf, size_t len)
 
 static int sync_dir(const char *dir)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	int rc = fsync(fd);
@@ -148,7 +175,10 @@ static int write_file(struct spool *s, const char *path, line_fn line, void *ctx
 {
 	char tmp[1100];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* A new file: whatever had the name (a link, another file's inode) is
+	 * neither written through nor kept. */
+	unlink(tmp);
+	int fd = open_file(tmp, O_WRONLY | O_CREAT | O_EXCL);
 	if (fd < 0)
 		return spool_fail_errno(err, errlen, "cannot create", tmp);
 	char buf[64 * 1024];
@@ -248,7 +278,7 @@ static int scan(struct spool *s, char *oldest, size_t len, size_t *files)
 static long load_file(const char *path, struct meters_table *last, bool *torn)
 {
 	*torn = false;
-	FILE *f = fopen(path, "r");
+	FILE *f = fopen_file(path, O_RDONLY, "r");
 	if (f == NULL)
 		return errno == ENOENT ? 0 : -1;
 	char line[LINE_MAX_BYTES];
@@ -263,7 +293,97 @@ static long load_file(const char *path, struct meters_table *last, bool *torn)
 	return 0;
 }
 
-struct spool *spool_open(const char *dir, char *err, size_t errlen)
+/* The spool holds every meter's indexes and the rows the database has not
+ * got yet: only the broker's user should read or write it. A warning for
+ * err when anyone else can; "" otherwise. */
+static void check_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	*err = '\0';
+	if (stat(dir, &st) != 0)
+		return;
+	size_t used = 0;
+	if (st.st_uid != geteuid())
+		used += (size_t)snprintf(err, errlen, "spool directory %s is owned by uid %u, not by the broker's user (uid %u)",
+			dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	if ((st.st_mode & 077) != 0 && used < errlen)
+		used += (size_t)snprintf(err + used, errlen - used, "%sspool directory %s has mode %03o: %s can %s it", used ? "; " : "",
+			dir, (unsigned)(st.st_mode & 0777), st.st_mode & 007 ? "every user" : "its group",
+			st.st_mode & 022 ? "write into" : "read");
+	if (used > 0 && used < errlen)
+		snprintf(err + used, errlen - used, " (chown it to the broker's user and chmod 700 it)");
+}
+
+/* What a crash or a killed write left: a temporary file is never a
+ * complete one (write_file renames it once it is). */
+static void remove_leftovers(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
+struct forget_rule {
+	int64_t before_s; /* entries whose row starts earlier go */
+	int64_t tie_s;    /* and `ties` of those starting at tie_s */
+	size_t ties;
+};
+
+static bool forget_durable(void *ctx, const void *entry)
+{
+	struct forget_rule *r = ctx;
+	const struct durable *d = entry;
+	if (d->start_s < r->before_s)
+		return true;
+	if (d->start_s == r->tie_s && r->ties > 0) {
+		r->ties--;
+		return true;
+	}
+	return false;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Forgets the meters not heard for longer than silence_s (the end of a
+ * meter's last durable row stands for its last reading, as it does for
+ * quarters_resume) and, when cap is set, the least recently heard beyond
+ * max_meters. Returns how many. */
+static size_t forget_meters(struct spool *s, bool cap)
+{
+	struct forget_rule r = { INT64_MIN, INT64_MIN, 0 };
+	if (s->silence_s > 0)
+		r.before_s = (int64_t)time(NULL) - s->silence_s - QUARTER_S;
+	size_t forgotten = meters_remove_if(&s->last, forget_durable, &r);
+	size_t n = s->last.count;
+	int64_t *starts = cap && n > s->max_meters ? malloc(n * sizeof(*starts)) : NULL;
+	if (starts == NULL)
+		return forgotten;
+	for (size_t i = 0; i < n; i++)
+		starts[i] = ((const struct durable *)meters_slot(&s->last, i))->start_s;
+	qsort(starts, n, sizeof(*starts), newest_first);
+	/* Keep the max_meters newest: all newer than the last one kept, and
+	 * as many of its equals as fit. */
+	r.before_s = r.tie_s = starts[s->max_meters - 1];
+	for (size_t i = s->max_meters; i < n && starts[i] == r.tie_s; i++)
+		r.ties++;
+	free(starts);
+	return forgotten + meters_remove_if(&s->last, forget_durable, &r);
+}
+
+static int compact(struct spool *s, char *err, size_t errlen);
+
+struct spool *spool_open(const char *dir, size_t max_meters, int64_t silence_s, char *err, size_t errlen)
 {
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		spool_fail_errno(err, errlen, "cannot create the spool directory", dir);
@@ -281,6 +401,9 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
 	s->journal_fd = -1;
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
 	s->next_seq = 1;
+	s->max_meters = max_meters > 0 ? max_meters : 1;
+	s->silence_s = silence_s;
+	remove_leftovers(dir);
 	size_t files;
 	scan(s, NULL, 0, &files);
 	meters_init(&s->last, sizeof(struct durable), SIZE_MAX);
@@ -295,13 +418,23 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
 		return NULL;
 	}
 	s->journal_lines = s->last.count;
-	s->journal_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	/* Ends a torn line, or the next line appended would join it and be
-	 * skipped with it at the next start. */
-	if (s->journal_fd < 0 || (torn && (write_all(s->journal_fd, "\n", 1) != 0 || fdatasync(s->journal_fd) != 0))) {
+	s->journal_fd = open_file(path, O_WRONLY | O_CREAT | O_APPEND);
+	/* The directory entry of a journal just created is made durable too;
+	 * a torn line is ended, or the next line appended would join it and
+	 * be skipped with it at the next start. */
+	if (s->journal_fd < 0 || sync_dir(dir) != 0
+		|| (torn && (write_all(s->journal_fd, "\n", 1) != 0 || fdatasync(s->journal_fd) != 0))) {
 		spool_fail_errno(err, errlen, "cannot open", path);
 		spool_close(s);
 		return NULL;
+	}
+	check_dir(dir, err, errlen);
+	s->forgotten = forget_meters(s, true);
+	char compact_err[1200];
+	if (s->forgotten > 0 && compact(s, compact_err, sizeof(compact_err)) != 0) {
+		/* They come back at the next start, to be forgotten again. */
+		size_t used = strlen(err);
+		snprintf(err + used, errlen - used, "%s%s", used ? "; " : "", compact_err);
 	}
 	return s;
 }
@@ -403,7 +536,7 @@ int spool_read_oldest(struct spool *s, struct conso_row **rows, size_t *n, char 
 	char path[1100], why[300];
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	int fd = open_file(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		if (transient(errno)) {
 			spool_fail_errno(err, errlen, "cannot open", path);
@@ -454,11 +587,13 @@ int spool_read_oldest(struct spool *s, struct conso_row **rows, size_t *n, char 
 	}
 	fclose(f);
 	if (later || *why) {
+		size_t read = *n;
 		free(*rows);
 		*rows = NULL;
 		*n = 0;
 		if (later) {
-			snprintf(err, errlen, "cannot read %s: out of memory or file descriptors", path);
+			/* The file is good: it is read again on a later try. */
+			snprintf(err, errlen, "out of memory reading spool file %s (after %zu rows): left for a later try", path, read);
 			return SPOOL_READ_LATER;
 		}
 		return set_aside_file(s, name, why, err, errlen);
@@ -486,7 +621,7 @@ int spool_set_aside(struct spool *s, const struct conso_row *row, char *err, siz
 {
 	char path[1100], line[LINE_MAX_BYTES];
 	snprintf(path, sizeof(path), "%s/rejected.rows", s->dir);
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int fd = open_file(path, O_WRONLY | O_CREAT | O_APPEND);
 	if (fd < 0)
 		return spool_fail_errno(err, errlen, "cannot open", path);
 	int len = format_row(row, line, sizeof(line));
@@ -495,12 +630,15 @@ int spool_set_aside(struct spool *s, const struct conso_row *row, char *err, siz
 	return rc;
 }
 
-/* Rewrites meters.state from the newest row of every meter, then empties
- * the journal. A crash in between leaves both files, which load the same.
+/* Rewrites meters.state from the newest row of every meter, the meters
+ * silent past silence_s forgotten, then empties the journal. A crash in
+ * between leaves both files, which load the same (up to the forgotten
+ * meters, forgotten again at the next start).
  * The state file keeps the row format; its energies are written as zero
  * since only the indexes are kept (resume reads nothing else). */
 static int compact(struct spool *s, char *err, size_t errlen)
 {
+	forget_meters(s, false);
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/" STATE, s->dir);
 	if (write_file(s, path, durable_line, &s->last, err, errlen) != 0)
@@ -516,17 +654,27 @@ int spool_journal(struct spool *s, const struct conso_row *rows, size_t n, char 
 	/* One write per buffer-full, so a batch costs one fdatasync. */
 	char buf[64 * 1024];
 	size_t used = 0;
-	bool ok = true;
+	struct stat st;
+	off_t before = fstat(s->journal_fd, &st) == 0 ? st.st_size : -1;
+	bool written = true;
 	for (size_t i = 0; i < n; i++) {
 		note_durable(&s->last, &rows[i]);
 		if (sizeof(buf) - used < LINE_MAX_BYTES) {
-			ok = ok && write_all(s->journal_fd, buf, used) == 0;
+			written = written && write_all(s->journal_fd, buf, used) == 0;
 			used = 0;
 		}
 		used += (size_t)format_row(&rows[i], buf + used, LINE_MAX_BYTES);
 	}
-	ok = ok && write_all(s->journal_fd, buf, used) == 0 && fdatasync(s->journal_fd) == 0;
-	int rc = ok ? 0 : spool_fail_errno(err, errlen, "cannot append to", JOURNAL);
+	written = written && write_all(s->journal_fd, buf, used) == 0;
+	int rc = written && fdatasync(s->journal_fd) == 0 ? 0 : spool_fail_errno(err, errlen, "cannot append to", JOURNAL);
+	/* A batch written in part (disk full) ends in a torn line, which the
+	 * next line appended would join: it is cut back to where it began.
+	 * Its rows stay known here, and the next compaction writes them. When
+	 * even the cut fails, a compaction now rewrites the journal whole. */
+	if (!written && (before < 0 || ftruncate(s->journal_fd, before) != 0)) {
+		char cerr[128];
+		(void)compact(s, cerr, sizeof cerr);
+	}
 	s->journal_lines += n;
 	if (rc == 0 && s->journal_lines > 4 * s->last.count + 4096)
 		rc = compact(s, err, errlen);
@@ -546,6 +694,11 @@ void spool_each_last(struct spool *s, void (*fn)(void *ctx, const struct conso_r
 size_t spool_meters(const struct spool *s)
 {
 	return s->last.count;
+}
+
+size_t spool_forgotten(const struct spool *s)
+{
+	return s->forgotten;
 }
 
 #define LIVE "meters.live"
@@ -598,17 +751,18 @@ static enum quarter_state_status parse_live(const char *line, struct meter *m)
 	return quarter_state_decode(&m->quarters, rec, len / 2);
 }
 
-int spool_save_live(struct spool *s, const struct meters_table *meters, char *err, size_t errlen)
+int spool_save_live(struct spool *s, const struct meter_set *meters, char *err, size_t errlen)
 {
 	char path[1100], tmp[1200];
 	snprintf(path, sizeof(path), "%s/" LIVE, s->dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
+	unlink(tmp);
+	FILE *f = fopen_file(tmp, O_WRONLY | O_CREAT | O_EXCL, "w");
 	if (f == NULL)
 		return spool_fail_errno(err, errlen, "cannot create", tmp);
 	char line[LIVE_LINE_BYTES];
 	const struct meter *m;
-	for (size_t i = 0; (m = meters_slot(meters, i)) != NULL; i++) {
+	for (size_t i = 0; (m = meter_set_slot(meters, i)) != NULL; i++) {
 		if (m->quarters.last_ms > 0) {
 			format_live(m, line);
 			fputs(line, f);
@@ -628,7 +782,7 @@ long spool_take_live(struct spool *s, void (*fn)(void *ctx, const struct meter *
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/" LIVE, s->dir);
 	*err = '\0';
-	FILE *f = fopen(path, "r");
+	FILE *f = fopen_file(path, O_RDONLY, "r");
 	if (f == NULL)
 		return errno == ENOENT ? 0 : spool_fail_errno(err, errlen, "cannot read", path);
 	char line[LIVE_LINE_BYTES], first[LOWI_SERIAL_MAX + 100] = "";

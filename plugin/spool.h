@@ -9,14 +9,23 @@
  *    back and removed only after COMMIT. An unreadable file is renamed
  *    *.bad (*.bad.1 ... when that name is taken) and reported, never
  *    deleted; one that cannot be renamed either, or removed after its
- *    replay, is skipped until the next start.
+ *    replay, is skipped until the next start; one that cannot be read for
+ *    want of memory or file descriptors is left as it is, for a later try.
  *  - The meter journal: <dir>/meters.journal (appended, fdatasync'd) and
  *    <dir>/meters.state (its compaction): for each meter, the last row that
  *    is durable (committed or spooled). At start-up each meter resumes from
  *    it, so a crash or restart loses no energy and counts none twice. Both
  *    use the spool files' line format; meters.state is written from what
  *    resume needs (quarter start, indexes, gas/water presence), with the
- *    energies and the estimated flag as zero.
+ *    energies and the estimated flag as zero. A meter not heard for longer
+ *    than silence_s is forgotten (dropped from both) at start-up and at
+ *    each compaction; at start-up so are the least recently heard beyond
+ *    max_meters.
+ *
+ * Every file lives in the one directory, is created 0600 whatever the
+ * umask, and is opened with O_NOFOLLOW: a symbolic link planted at any of
+ * their names is refused with an error, never followed. Temporary files
+ * (*.tmp) a crash left are removed at start-up.
  *
  * spool_open and spool_each_last run on the broker thread at init (before
  * the writer starts); everything else on the writer thread. Rows are copied in and out; the caller owns what it passes.
@@ -25,6 +34,7 @@
 #define LOWI_SPOOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "meters.h"
 #include "row_queue.h"
@@ -32,8 +42,13 @@
 struct spool;
 
 /* Creates the directory if needed (mode 0700). NULL with err when it cannot
- * be created or written: the caller runs without a spool and says so. */
-struct spool *spool_open(const char *dir, char *err, size_t errlen);
+ * be created or written, or its journal cannot be read or opened: the
+ * caller runs without a spool and says so. Otherwise err is empty, or a
+ * warning for the log: the directory is not the broker user's, or others
+ * may read or write it. At most max_meters meters are kept, the most
+ * recently heard; meters silent for more than silence_s are forgotten
+ * (silence_s 0: never). */
+struct spool *spool_open(const char *dir, size_t max_meters, int64_t silence_s, char *err, size_t errlen);
 void spool_close(struct spool *s);
 
 /* Writes rows durably as one new spool file. */
@@ -80,12 +95,14 @@ int spool_journal(struct spool *s, const struct conso_row *rows, size_t n, char 
  * zero. The row is valid during the call only. */
 void spool_each_last(struct spool *s, void (*fn)(void *ctx, const struct conso_row *row), void *ctx);
 size_t spool_meters(const struct spool *s);
+/* Meters spool_open forgot: silent too long, or beyond max_meters. */
+size_t spool_forgotten(const struct spool *s);
 
 /* At a clean stop (broker thread, after the writer stopped): every meter's
  * whole quarter state to <dir>/meters.live, so a restart continues from the
  * last reading itself rather than from the last row. Each state is stored
  * as quarter.h's record, whose layout is quarter.c's alone. */
-int spool_save_live(struct spool *s, const struct meters_table *meters, char *err, size_t errlen);
+int spool_save_live(struct spool *s, const struct meter_set *meters, char *err, size_t errlen);
 
 /* At init: calls fn for each meter of meters.live that is at least as new as
  * its last durable row, then removes the file. Returns the count or -1.

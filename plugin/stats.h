@@ -29,8 +29,9 @@ enum stats_thread { STATS_BROKER, STATS_AGGREGATOR, STATS_WRITER, STATS_PRICE_WO
 #define LOWI_STATS(X) \
 	X(messages_not_recorded, STATS_BROKER, "LOWI messages not recorded: the intake was full of messages the aggregator had not reached (still delivered to subscribers)") \
 	X(rows_pending, STATS_BROKER, "rows in memory on their way to the database or the spool, at the time of the line") \
+	X(config_warnings, STATS_BROKER, "warnings about the configuration: at start-up (a password others may read, a database in clear, per_listener_settings true), and a broker that does not tick the plugin") \
 	X(meters, STATS_AGGREGATOR, "meters tracked (their serials), those resumed from the spool included") \
-	X(meters_refused, STATS_AGGREGATOR, "readings of a new meter ignored: max_meters meters are tracked already") \
+	X(meters_refused, STATS_AGGREGATOR, "readings of a new meter ignored: max_meters meters have published since the start already") \
 	X(messages, STATS_AGGREGATOR, "messages whose topic matched the topic option with a valid serial") \
 	X(bad_serials, STATS_AGGREGATOR, "messages on a matching topic whose serial level is empty, too long or has other characters than letters, digits, '_' and '-': ignored") \
 	X(readings, STATS_AGGREGATOR, "decoded readings taken into their meter's series (duplicates and out-of-order ones are not)") \
@@ -59,7 +60,8 @@ enum stats_thread { STATS_BROKER, STATS_AGGREGATOR, STATS_WRITER, STATS_PRICE_WO
 	X(db_connects, STATS_WRITER, "connections of the row writer to MariaDB, the first one included") \
 	X(price_requests, STATS_PRICE_WORKER, "HTTP requests to the price source") \
 	X(price_failures, STATS_PRICE_WORKER, "price requests that failed or gave unusable answers") \
-	X(price_periods, STATS_PRICE_WORKER, "market periods stored in PxElectr")
+	X(price_periods, STATS_PRICE_WORKER, "market periods stored in PxElectr") \
+	X(price_db_errors, STATS_PRICE_WORKER, "failed connections and statements of the price worker towards MariaDB")
 
 struct lowi_stats {
 #define LOWI_STATS_FIELD(name, thread, meaning) _Atomic uint64_t name;

@@ -25,6 +25,15 @@ static bool serial_char_ok(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
 }
 
+static char serial_fold_char(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Serials are folded to lower case here, the one place a serial enters the
+ * plugin: LOWI serials are hex, which the dongle writes in lower case, and
+ * the Serial columns compare case-insensitively, so "4C75..." and "4c75..."
+ * must be one meter, not two writing the same rows. */
 static bool take_serial(const char *level, size_t len, char serial[LOWI_SERIAL_MAX + 1], bool *bad_serial)
 {
 	if (len == 0 || len > LOWI_SERIAL_MAX) {
@@ -32,14 +41,21 @@ static bool take_serial(const char *level, size_t len, char serial[LOWI_SERIAL_M
 		return false;
 	}
 	for (size_t i = 0; i < len; i++) {
-		if (!serial_char_ok(level[i])) {
+		char c = level[i];
+		if (!serial_char_ok(c)) {
 			*bad_serial = true;
 			return false;
 		}
+		serial[i] = serial_fold_char(c);
 	}
-	memcpy(serial, level, len);
 	serial[len] = '\0';
 	return true;
+}
+
+void topic_serial_fold(char *serial)
+{
+	for (; *serial != '\0'; serial++)
+		*serial = serial_fold_char(*serial);
 }
 
 bool topic_match_serial(const char *filter, const char *topic, char serial[LOWI_SERIAL_MAX + 1], bool *bad_serial)

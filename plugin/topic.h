@@ -4,7 +4,9 @@
  *
  * The serial is the topic level matched by the filter's first '+' (for the
  * default "+/PUB/CH0", the dongle id), or the first level when the filter
- * names a single meter. Pure: any thread, no allocation.
+ * names a single meter, folded to lower case: "4C75252E8C51" and
+ * "4c75252e8c51" are one meter (LOWI serials are hex, and the database's
+ * Serial columns compare without case). Pure: any thread, no allocation.
  */
 #ifndef LOWI_TOPIC_H
 #define LOWI_TOPIC_H
@@ -19,11 +21,15 @@
 /* Returns NULL if the filter is valid, else a reason (static string). */
 const char *topic_filter_problem(const char *filter);
 
-/* True when topic matches filter; then copies the serial (NUL-terminated)
- * into serial[LOWI_SERIAL_MAX + 1]. A serial that is empty, too long, or
+/* True when topic matches filter; then copies the serial (NUL-terminated,
+ * lower case) into serial[LOWI_SERIAL_MAX + 1]. A serial that is empty, too long, or
  * holds characters other than [0-9A-Za-z_-] makes the match fail with
  * *bad_serial set, so odd topics never become database keys. */
 bool topic_match_serial(const char *filter, const char *topic, char serial[LOWI_SERIAL_MAX + 1], bool *bad_serial);
+
+/* Folds a serial to lower case in place, as topic_match_serial does: for
+ * serials saved by a version that kept the dongle's spelling. */
+void topic_serial_fold(char *serial);
 
 /* A necessary condition for matching, cheap enough to run on the broker
  * thread for every message: the filter's literal text before its first

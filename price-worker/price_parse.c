@@ -309,6 +309,47 @@ static enum price_parse_status malformed(struct price_parse_result *out)
 	return PRICE_PARSE_MALFORMED;
 }
 
+/* An upper bound on the values jansson would build from the body (and so on
+ * its memory): every value but the first of a container follows a ',', and
+ * every container's first value follows its '[' or '{', so values (object
+ * members counted with their values) <= 1 + the ',', '[' and '{' outside
+ * strings. Stops counting past `limit`. On invalid JSON jansson stops at the
+ * first error, having built values of a prefix, which this counts too. */
+static size_t json_values_bound(const char *s, size_t n, size_t limit)
+{
+	size_t count = 1;
+	bool in_string = false;
+
+	for (size_t i = 0; i < n && count <= limit; i++) {
+		char ch = s[i];
+		if (in_string) {
+			if (ch == '\\')
+				i++; /* the escaped character, '"' included */
+			else if (ch == '"')
+				in_string = false;
+		} else if (ch == '"') {
+			in_string = true;
+		} else if (ch == ',' || ch == '[' || ch == '{') {
+			count++;
+		}
+	}
+	return count;
+}
+
+/* The bounds every body must meet before anything is built from it. */
+static bool check_size(const char *body, size_t len, struct price_parse_result *out)
+{
+	if (len > PRICE_BODY_MAX) {
+		set_reason(out, "answer of %zu bytes, larger than the %zu accepted", len, PRICE_BODY_MAX);
+		return false;
+	}
+	if (body && json_values_bound(body, len, PRICE_PARSE_MAX_VALUES) > PRICE_PARSE_MAX_VALUES) {
+		set_reason(out, "more than %d JSON values: not a price answer", PRICE_PARSE_MAX_VALUES);
+		return false;
+	}
+	return true;
+}
+
 static json_t *load(const char *body, size_t len, struct price_parse_result *out)
 {
 	json_error_t err;
@@ -318,6 +359,8 @@ static json_t *load(const char *body, size_t len, struct price_parse_result *out
 		set_reason(out, "no body");
 		return NULL;
 	}
+	if (!check_size(body, len, out))
+		return NULL;
 	root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &err);
 	if (!root)
 		set_reason(out, "not JSON: %s at line %d column %d (byte %d)", err.text, err.line,
@@ -546,6 +589,10 @@ enum price_parse_status price_parse_energy_charts(const char *body, size_t len,
 	reset(out);
 	if (!check_day(day_start_s, day_end_s, out))
 		return malformed(out);
+	if (len > PRICE_BODY_MAX) {
+		check_size(body, len, out);
+		return malformed(out);
+	}
 	while (body && first < len && (body[first] == ' ' || body[first] == '\t' || body[first] == '\r' ||
 	       body[first] == '\n'))
 		first++;

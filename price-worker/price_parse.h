@@ -34,12 +34,30 @@
  *
  * Entry numbers in `reason` are 0-based array indexes ("entry 0" is the
  * first element), as jq would count them.
+ *
+ * Memory is bounded whatever the body: a body longer than PRICE_BODY_MAX,
+ * or one whose JSON would hold more than PRICE_PARSE_MAX_VALUES values, is
+ * MALFORMED before any JSON tree is built. A size limit alone is not
+ * enough: the three bytes of "{}," become an object many times larger in
+ * jansson's tree. docs/prices.md gives the real answers' sizes these
+ * limits are set against.
  */
 #ifndef LOWI_PRICE_PARSE_H
 #define LOWI_PRICE_PARSE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Largest body accepted, in bytes; also the HTTP client's limit on an
+ * answer (price_fetch.h), compressed or not: several times the largest
+ * real answer (31 days of Energy-Charts quarter-hours). */
+#define PRICE_BODY_MAX ((size_t)512 << 10)
+
+/* Most JSON values (object members included) a body may hold: more than
+ * twice the largest real answer (31 days of 100 quarters in two arrays;
+ * an Elia day is 100 objects of a few fields), few enough to keep
+ * jansson's tree small. */
+#define PRICE_PARSE_MAX_VALUES 16384
 
 /* Longest [day_start_s, day_end_s) accepted: several whole days may be asked
  * of one answer (an Energy-Charts range). */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "price_fetch.h"
 #include "price_market.h"
 #include "price_parse.h"
+#include "price_retry.h"
 #include "price_store.h"
 #include "tariff.h"
 #include "worker.h"
@@ -37,6 +39,9 @@
 #define PUBLICATION_S (13 * 3600)      /* results for tomorrow: ~12:55 Brussels */
 #define TARIFF_CHECK_S 60
 #define PROGRESS_EVERY_S 60
+/* A day whose answer could not be used (malformed, no valid period) is
+ * asked again after 30 s, doubling to 6 h; every failure also pauses all
+ * requests (price_retry.h: 1 min doubling to 1 h). */
 #define RETRY_MIN_S 30
 #define RETRY_MAX_S (6 * 3600)
 #define RETRY_TOMORROW_S 600           /* not yet published: ask again in 10 min */
@@ -71,7 +76,18 @@ struct price_worker {
 	size_t ndays;
 	int64_t last_request_ms, paused_until_ms; /* request spacing, UTC ms */
 	int64_t next_tariff_check, next_progress;
+	struct price_health health;               /* of the source: back-off, log lines */
 	struct worker_backoff db_backoff;
+	struct price_repeat db_lines, rate_lines; /* database errors, 429s: lines */
+	int64_t db_retry_ms;                      /* no new session before (UTC ms) */
+	char db_err[600];                         /* the last database error */
+	/* The last failed request, logged by step() once the next attempt is known. */
+	struct {
+		bool pending, day_level;
+		struct price_failure verdict;
+		char url[1200];
+		char detail[600];
+	} failure;
 	size_t fetched_since_progress;
 	bool reported_up_to_date;
 };
@@ -142,6 +158,35 @@ static void close_store(struct price_worker *w)
 	w->loaded = false;
 }
 
+/* Every database failure of this thread, whatever the call (connecting,
+ * reading what is stored, the formulas, storing prices): the session is
+ * closed and the next one waits the plugin's reconnect back-off
+ * (worker.h: 1 s doubling to a minute), which only a success resets. */
+static void db_failed(struct price_worker *w, const char *err)
+{
+	close_store(w);
+	atomic_fetch_add(w->host.db_errors, 1);
+	int ms = worker_backoff_next_ms(&w->db_backoff);
+	int64_t now_ms = wall_clock_ms();
+	w->db_retry_ms = now_ms + ms;
+	/* The same error again within a minute is only counted. */
+	if (!price_repeat_note(&w->db_lines, err, now_ms / 1000))
+		return;
+	char count[32] = "";
+	if (w->db_lines.count > 1)
+		snprintf(count, sizeof(count), " (%u in a row)", w->db_lines.count);
+	LOG(w, MOSQ_LOG_ERR, PREFIX "database: %.200s%s; reconnecting in %d s", err, count, (ms + 999) / 1000);
+}
+
+/* The database did what was asked of it: its back-off starts again. */
+static void db_succeeded(struct price_worker *w)
+{
+	worker_backoff_reset(&w->db_backoff);
+	unsigned n = price_repeat_reset(&w->db_lines);
+	if (n)
+		LOG(w, MOSQ_LOG_NOTICE, PREFIX "database usable again after %u error%s", n, n == 1 ? "" : "s");
+}
+
 static void log_tariff(struct price_worker *w)
 {
 	for (size_t i = 0; i < w->tariff.count; i++) {
@@ -154,41 +199,36 @@ static void log_tariff(struct price_worker *w)
 	}
 }
 
+/* -1 with the reason in w->db_err on a database error. */
 static int refresh_tariff(struct price_worker *w, bool force)
 {
-	char err[400];
 	uint64_t before = w->tariff.fingerprint;
-	if (price_store_load_tariff(w->store, &w->tariff, err, sizeof(err)) != 0) {
-		LOG(w, MOSQ_LOG_ERR, PREFIX "%s", err);
+	if (price_store_load_tariff(w->store, &w->tariff, w->db_err, sizeof(w->db_err)) != 0)
 		return -1;
-	}
 	w->next_tariff_check = time(NULL) + TARIFF_CHECK_S;
 	if (!force && w->tariff.fingerprint == before)
 		return 0;
 	log_tariff(w);
 	size_t updated;
-	if (price_store_recompute(w->store, &w->tariff, &updated, err, sizeof(err)) != 0) {
-		LOG(w, MOSQ_LOG_ERR, PREFIX "%s", err);
+	if (price_store_recompute(w->store, &w->tariff, &updated, w->db_err, sizeof(w->db_err)) != 0)
 		return -1;
-	}
 	if (updated || !force)
 		LOG(w, MOSQ_LOG_NOTICE, PREFIX "contract formulas %s: Buy/Sell recomputed for %zu periods",
 			force ? "checked" : "changed", updated);
 	return 0;
 }
 
+/* -1 with the reason in w->db_err. */
 static int load_state(struct price_worker *w, int64_t last_day)
 {
-	char err[400];
+	snprintf(w->db_err, sizeof(w->db_err), "out of memory");
 	if (ensure_days(w, last_day) != 0)
 		return -1;
 	uint16_t *counts = calloc(w->ndays ? w->ndays : 1, sizeof(*counts));
 	if (counts == NULL)
 		return -1;
 	/* Minutes covered per day: sum of Minutes of the stored periods. */
-	int rc = price_store_count_days(w->store, w->first_day, w->ndays, counts, err, sizeof(err));
-	if (rc != 0)
-		LOG(w, MOSQ_LOG_ERR, PREFIX "%s", err);
+	int rc = price_store_count_days(w->store, w->first_day, w->ndays, counts, w->db_err, sizeof(w->db_err));
 	size_t done = 0;
 	for (size_t i = 0; rc == 0 && i < w->ndays; i++) {
 		w->days[i].minutes = counts[i];
@@ -235,6 +275,38 @@ static void build_url(const struct price_worker *w, int64_t first, int64_t last,
 
 enum fetch_outcome { FETCH_STORED, FETCH_NOT_YET, FETCH_FAILED, FETCH_RATE_LIMITED, FETCH_DB_ERROR, FETCH_STOPPED };
 
+/* A request that failed: counted, the source paused (price_retry.h), and
+ * its line kept for step() to log with the time of the next attempt.
+ * day_level: the source answered, but not with usable prices for those
+ * days, which then get their own back-off too. */
+__attribute__((format(printf, 5, 6)))
+static void request_failed(struct price_worker *w, const char *url, const char *kind, bool day_level,
+	const char *fmt, ...)
+{
+	int64_t now_ms = wall_clock_ms();
+	struct price_failure f = price_health_failed(&w->health, kind, now_ms / 1000);
+	if (now_ms + f.wait_s * 1000 > w->paused_until_ms)
+		w->paused_until_ms = now_ms + f.wait_s * 1000;
+	atomic_fetch_add(w->host.failures, 1);
+	w->failure.pending = true;
+	w->failure.day_level = day_level;
+	w->failure.verdict = f;
+	snprintf(w->failure.url, sizeof(w->failure.url), "%s", url);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(w->failure.detail, sizeof(w->failure.detail), fmt, ap);
+	va_end(ap);
+}
+
+/* A request that got a usable answer (prices, or "not published yet"). */
+static void request_succeeded(struct price_worker *w)
+{
+	price_repeat_reset(&w->rate_lines);
+	unsigned ended = price_health_succeeded(&w->health);
+	if (ended)
+		LOG(w, MOSQ_LOG_NOTICE, PREFIX "source reachable again after %u failure%s", ended, ended == 1 ? "" : "s");
+}
+
 static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int64_t last, bool hourly, size_t *stored)
 {
 	char url[1200];
@@ -259,18 +331,27 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 	}
 	enum fetch_outcome out = FETCH_FAILED;
 	if (rc != 0) {
-		LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s failed: %s", url, r.error);
+		request_failed(w, url, r.error, false, " failed: %s", r.error);
 	} else if (r.status == 429) {
+		/* Retry-After is at most an hour (price_retry.h), so no overflow. */
 		long after = r.retry_after_s > 0 ? r.retry_after_s : 60;
 		w->paused_until_ms = wall_clock_ms() + (int64_t)after * 1000;
-		LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s: 429 Too Many Requests; pausing %ld s as asked", url, after);
+		if (price_repeat_note(&w->rate_lines, "429", w->last_request_ms / 1000)) {
+			char count[32] = "";
+			if (w->rate_lines.count > 1)
+				snprintf(count, sizeof(count), " (%u in a row)", w->rate_lines.count);
+			LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s: 429 Too Many Requests%s; pausing %ld s as asked%s", url, count,
+				after, after == PRICE_RETRY_AFTER_MAX_S ? " (at most an hour)" : "");
+		}
 		out = FETCH_RATE_LIMITED;
 	} else if (r.status == 404) {
+		request_succeeded(w);
 		LOG(w, MOSQ_LOG_NOTICE, PREFIX "GET %s: no prices yet (HTTP 404); asking again later", url);
 		out = FETCH_NOT_YET;
 	} else if (r.status != 200) {
-		LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s: HTTP %ld%s", url, r.status,
-			r.status >= 500 ? "; backing off" : "");
+		char kind[32];
+		snprintf(kind, sizeof(kind), "HTTP %ld", r.status);
+		request_failed(w, url, kind, false, ": HTTP %ld", r.status);
 	} else {
 		struct price_parse_result pr;
 		int64_t from = day_start(first), to = day_end(last);
@@ -278,22 +359,22 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 			? price_parse_energy_charts(r.body, r.len, from, to, &pr)
 			: price_parse_elia(r.body, r.len, hourly ? 3600 : 900, from, to, &pr);
 		if (st == PRICE_PARSE_MALFORMED) {
-			LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s: answer rejected: %s", url, pr.reason);
+			request_failed(w, url, "answer rejected", true, ": answer rejected: %.100s", pr.reason);
+		} else if ((st == PRICE_PARSE_NOT_YET || pr.count == 0) && pr.rejected) {
+			request_failed(w, url, "no valid period", true, ": no valid period (%zu rejected: %.100s)",
+				pr.rejected, pr.reason);
 		} else if (st == PRICE_PARSE_NOT_YET || pr.count == 0) {
-			if (pr.rejected)
-				LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s: no valid period (%zu rejected: %s)", url, pr.rejected, pr.reason);
-			else
-				LOG(w, MOSQ_LOG_NOTICE, PREFIX "GET %s: no prices yet (empty answer); asking again later", url);
-			out = pr.rejected ? FETCH_FAILED : FETCH_NOT_YET;
+			request_succeeded(w);
+			LOG(w, MOSQ_LOG_NOTICE, PREFIX "GET %s: no prices yet (empty answer); asking again later", url);
+			out = FETCH_NOT_YET;
 		} else {
-			char err[400];
 			size_t formula_failures;
+			request_succeeded(w);
 			if (pr.rejected)
 				LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s: %zu periods rejected (%s); the valid %zu are stored",
 					url, pr.rejected, pr.reason, pr.count);
 			if (price_store_put(w->store, pr.points, pr.count, price_source_name(w->host.source), &w->tariff,
-					&formula_failures, err, sizeof(err)) != 0) {
-				LOG(w, MOSQ_LOG_ERR, PREFIX "%s", err);
+					&formula_failures, w->db_err, sizeof(w->db_err)) != 0) {
 				out = FETCH_DB_ERROR;
 			} else {
 				for (size_t i = 0; i < pr.count; i++) {
@@ -307,12 +388,11 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 				atomic_fetch_add(w->host.periods, pr.count);
 				*stored += pr.count;
 				out = FETCH_STORED;
+				db_succeeded(w);
 			}
 		}
 		price_parse_result_free(&pr);
 	}
-	if (out == FETCH_FAILED)
-		atomic_fetch_add(w->host.failures, 1);
 	http_response_free(&r);
 	return out;
 }
@@ -352,6 +432,48 @@ static void report_progress(struct price_worker *w, int64_t now, int64_t last_da
 	w->next_progress = now + PROGRESS_EVERY_S;
 }
 
+/* When the next request may go out (UTC ms): the first incomplete day
+ * due, not before the source's pause and the spacing of requests end. */
+static int64_t next_attempt_ms(const struct price_worker *w, int64_t now_ms, int64_t last_day)
+{
+	int64_t due = INT64_MAX; /* UTC s */
+	for (int64_t d = w->first_day; d <= last_day; d++) {
+		const struct day_state *s = &w->days[d - w->first_day];
+		if (!complete(w, d) && s->next_try < due)
+			due = s->next_try;
+	}
+	int64_t next = due == INT64_MAX ? now_ms : due * 1000;
+	int64_t gap = w->host.source == PRICE_SOURCE_ENERGY_CHARTS ? ENERGY_CHARTS_GAP_S : ELIA_GAP_S;
+	int64_t ready = w->last_request_ms + gap * 1000 + GAP_MARGIN_MS;
+	if (next < now_ms)
+		next = now_ms;
+	if (next < ready)
+		next = ready;
+	return next < w->paused_until_ms ? w->paused_until_ms : next;
+}
+
+/* The line of the failed request, when price_retry.h says to log it: one
+ * line for failures of one kind in a row, with their count. */
+static void log_failure(struct price_worker *w, int64_t last_day)
+{
+	const struct price_failure *f = &w->failure.verdict;
+	w->failure.pending = false;
+	if (!f->log)
+		return;
+	int64_t now_ms = wall_clock_ms(), next_ms = next_attempt_ms(w, now_ms, last_day);
+	int64_t next = (next_ms + 999) / 1000;
+	char in[32], at[32], count[48] = "";
+	price_duration_text((next_ms - now_ms + 500) / 1000, in, sizeof(in));
+	struct civil_date d = days_to_civil(next >= 0 ? next / 86400 : 0);
+	int64_t sod = next >= 0 ? next % 86400 : 0;
+	snprintf(at, sizeof(at), "%04d-%02d-%02dT%02d:%02d:%02dZ", d.year % 10000, d.month % 13, d.day % 32,
+		(int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+	if (f->streak > 1)
+		snprintf(count, sizeof(count), " (%u in a row)", f->streak);
+	LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s%s%s; next attempt in %s, at %s", w->failure.url, w->failure.detail,
+		count, in, at);
+}
+
 /* One scheduling step; returns when something was done or waited for. */
 static void step(struct price_worker *w)
 {
@@ -362,9 +484,14 @@ static void step(struct price_worker *w)
 		wait_until(w, now + 60);
 		return;
 	}
-	if (now >= w->next_tariff_check && refresh_tariff(w, false) != 0) {
-		close_store(w);
-		return;
+	if (now >= w->next_tariff_check) {
+		if (refresh_tariff(w, false) != 0) {
+			db_failed(w, w->db_err);
+			return;
+		}
+		/* The database answered everything asked of it since the
+		 * session was opened a minute ago or more. */
+		db_succeeded(w);
 	}
 	int64_t first = -1, next_wake = now + 300;
 	for (int64_t d = w->first_day; d <= last_day; d++) {
@@ -401,6 +528,7 @@ static void step(struct price_worker *w)
 			last++;
 	}
 	size_t stored = 0;
+	w->failure.pending = false;
 	enum fetch_outcome out = fetch_days(w, first, last, &stored);
 	w->fetched_since_progress += stored;
 	now = time(NULL);
@@ -411,12 +539,19 @@ static void step(struct price_worker *w)
 		if (complete(w, d)) {
 			s->attempts = 0;
 			s->next_try = 0;
+		} else if (out == FETCH_FAILED && !w->failure.day_level) {
+			/* The source, not the day: asked again when the source's
+			 * pause ends, after any other day then due, so that a day
+			 * the source always fails on cannot hold up the others. */
+			s->next_try = (w->paused_until_ms + 999) / 1000 + 1;
 		} else {
 			schedule_retry(w, d, now, out == FETCH_NOT_YET);
 		}
 	}
+	if (w->failure.pending)
+		log_failure(w, last_day);
 	if (out == FETCH_DB_ERROR)
-		close_store(w);
+		db_failed(w, w->db_err);
 	report_progress(w, now, last_day, false);
 }
 
@@ -429,22 +564,22 @@ static void price_main(void *arg)
 
 	while (w->curl && !atomic_load(&w->stop)) {
 		if (w->store == NULL) {
-			char err[600];
-			w->store = price_store_open(&w->host, err, sizeof(err));
+			/* After a database failure (db_failed): the back-off first. */
+			if (wall_clock_ms() < w->db_retry_ms) {
+				wait_until_ms(w, w->db_retry_ms);
+				continue;
+			}
+			w->store = price_store_open(&w->host, w->db_err, sizeof(w->db_err));
 			if (w->store == NULL) {
-				int wait_ms = worker_backoff_next_ms(&w->db_backoff);
-				LOG(w, MOSQ_LOG_ERR, PREFIX "database %s; retrying in %d s", err, wait_ms / 1000);
-				wait_until_ms(w, wall_clock_ms() + wait_ms);
+				db_failed(w, w->db_err);
 				continue;
 			}
 			atomic_store(&w->db_socket, price_store_socket(w->store));
-			worker_backoff_reset(&w->db_backoff);
 		}
 		if (!w->loaded) {
 			int64_t now = time(NULL), t = today(now);
 			if (load_state(w, now >= brussels_local_to_utc(t, PUBLICATION_S) ? t + 1 : t) != 0) {
-				close_store(w);
-				wait_until(w, time(NULL) + 5);
+				db_failed(w, w->db_err);
 				continue;
 			}
 			w->loaded = true;
@@ -465,6 +600,7 @@ struct price_worker *price_worker_start(const struct price_host *host)
 	}
 	w->host = *host;
 	worker_backoff_reset(&w->db_backoff);
+	price_health_init(&w->health);
 	w->first_day = host->first_day;
 	tariff_init(&w->tariff);
 	atomic_init(&w->stop, false);

@@ -47,7 +47,7 @@ struct price_host {
 	 * which then owns the session (mysql_close). */
 	MYSQL *(*db_connect)(void *ctx, char *err, size_t errlen);
 	/* Counters only the worker's thread adds to; anyone may read them. */
-	_Atomic uint64_t *requests, *failures, *periods;
+	_Atomic uint64_t *requests, *failures, *periods, *db_errors;
 };
 
 struct price_worker;

@@ -642,7 +642,7 @@ def report(args, tp, pc, sc, bc=None, rf=None, bf=None):
         add("per message (callgrind)", "  aggregator thread", fmt_int(sum(st[k] for k in ("next", "topic", "decode", "lookup", "feed"))), "", "")
         add("per message (callgrind)", "    intake + topic match", fmt_int(st["next"] + st["topic"]), "", "intake_next, topic_match_serial")
         add("per message (callgrind)", "    decode", fmt_int(st["decode"]), "", "lowi_payload_decode")
-        add("per message (callgrind)", "    aggregation: meter lookup", fmt_int(st["lookup"]), "", "meters_get")
+        add("per message (callgrind)", "    aggregation: meter lookup", fmt_int(st["lookup"]), "", "meter_set_take")
         add("per message (callgrind)", "    aggregation: quarter feed", fmt_int(st["feed"]), "", "quarters_feed + row count")
         add("per message (callgrind)", "  rest (loop, counters)", fmt_int(pc["rest"]), "", "")
         add("per message (callgrind)", "  instructions per payload byte in decode",

@@ -12,7 +12,7 @@
  *     next       intake_next()                                 -> the copy
  *     topic      topic_match_serial_fast(filter, topic)        -> the serial
  *     decode     lowi_payload_decode(payload)                  -> a reading
- *     lookup     meters_get(meters, serial) (+ reset when new)
+ *     lookup     meter_set_take(meters, serial, t) (+ reset when new)
  *     feed       quarters_feed(meter, t, reading, emit_row)    -> rows
  *   rest         the loop and the counters
  *
@@ -95,10 +95,10 @@ STEP static enum lowi_payload_status step_decode(const void *payload, size_t len
 	return lowi_payload_decode(payload, len, r, &err);
 }
 
-STEP static struct meter *step_lookup(struct meters_table *meters, const char *serial)
+STEP static struct meter *step_lookup(struct meter_set *meters, const char *serial, int64_t t_ms)
 {
 	bool created;
-	struct meter *m = meters_get(meters, serial, &created);
+	struct meter *m = meter_set_take(meters, serial, t_ms, &created);
 	if (m != NULL && created)
 		quarters_reset(&m->quarters);
 	return m;
@@ -118,7 +118,7 @@ struct input {
 	int64_t *t_ms;
 };
 
-STEP void run_messages(const struct input *in, struct intake *q, struct meters_table *meters, struct stats *s)
+STEP void run_messages(const struct input *in, struct intake *q, struct meter_set *meters, struct stats *s)
 {
 	struct topic_prefilter pf;
 	topic_prefilter_init(&pf, filter);
@@ -139,7 +139,7 @@ STEP void run_messages(const struct input *in, struct intake *q, struct meters_t
 			s->rejected++;
 			continue;
 		}
-		struct meter *m = step_lookup(meters, serial);
+		struct meter *m = step_lookup(meters, serial, msg->received_ms);
 		if (m == NULL)
 			continue;
 		enum quarter_feed_result res = step_feed(m, msg->received_ms, &r, s);
@@ -189,8 +189,8 @@ int main(int argc, char **argv)
 		}
 	}
 
-	struct meters_table meters;
-	meters_init(&meters, sizeof(struct meter), 200000);
+	struct meter_set meters;
+	meter_set_init(&meters, 200000, (int64_t)90 * 86400 * 1000);
 	struct intake q;
 	if (intake_init(&q, (size_t)1 << 20) != 0) {
 		fprintf(stderr, "percall: out of memory\n");
@@ -207,10 +207,10 @@ int main(int argc, char **argv)
 	printf("messages=%zu meters=%zu payload_bytes_avg=%.1f readings=%" PRIu64 " rejected=%" PRIu64
 		" rows=%" PRIu64 " rows_estimated=%" PRIu64 " first=%" PRIu64 " accepted=%" PRIu64 " duplicate=%" PRIu64
 		" out_of_order=%" PRIu64 " discontinuity=%" PRIu64 " ns_per_message=%.1f\n",
-		in.n, meters.count, (double)off / (double)in.n, s.readings, s.rejected, s.rows, s.rows_estimated,
+		in.n, meter_set_count(&meters), (double)off / (double)in.n, s.readings, s.rejected, s.rows, s.rows_estimated,
 		s.by_result[QUARTER_FIRST], s.by_result[QUARTER_ACCEPTED], s.by_result[QUARTER_DUPLICATE],
 		s.by_result[QUARTER_OUT_OF_ORDER], s.by_result[QUARTER_DISCONTINUITY], ns);
-	meters_free(&meters);
+	meter_set_free(&meters);
 	intake_destroy(&q);
 	free(text);
 	free(topics);

@@ -56,8 +56,9 @@ meson compile -C "$OUT/meson" lowi_p1 lowi-sim >"$OUT/meson-compile.log" 2>&1 \
 CFLAGS="-std=c11 -D_GNU_SOURCE -O3 -g -Wall -Wextra -Werror"
 gcc $CFLAGS -o "$OUT/loadgen" tests/bench/loadgen.c -lmosquitto -lpthread
 # percall links the plugin's core sources compiled with the flags meson uses
-# for them in the release build (-O3 -fPIC), plus -g for callgrind_annotate.
-gcc $CFLAGS -D_FILE_OFFSET_BITS=64 -fPIC -Iplugin -Itests/bench -o "$OUT/percall" tests/bench/percall.c \
+# for them in the release build (-O3 -fPIC and the hardening flags of
+# meson.build), plus -g for callgrind_annotate.
+gcc $CFLAGS -D_FILE_OFFSET_BITS=64 -fPIC -fstack-protector-strong -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -Iplugin -Itests/bench -o "$OUT/percall" tests/bench/percall.c \
 	plugin/topic.c plugin/intake.c plugin/payload.c plugin/payload_general.c plugin/payload_fast.c plugin/meters.c plugin/quarter.c -lm -lpthread
 gcc $CFLAGS -shared -fPIC -o "$OUT/idle_thread_plugin.so" tests/bench/idle_thread_plugin.c -lpthread
 

@@ -2,8 +2,11 @@
  (a) Debian's default mosquitto.conf, and
  (b) the reference installation's mosquitto.conf (per_listener_settings true,
      include_dir before `listener 1883`, allow_anonymous false,
-     password_file), with either README recipe: (b1) per_listener_settings
-     false, or (b2) the listener block moved into the drop-in.
+     password_file), with the README's recipe: (b1) per_listener_settings
+     false. (b2) keeping per_listener_settings true with the listener block
+     moved into the drop-in records while messages arrive, but the broker
+     never ticks the plugin: the README no longer offers it, and the plugin
+     warns at start-up, naming mosquitto.conf.
 Paths and ports are adapted to a private directory; everything else is the
 user's files as they are. Also: a bad option makes the broker refuse to
 start with one log line naming the option."""
@@ -105,12 +108,14 @@ def main():
     make_password_file(f"{d}/passwd", {"lowi": "dongle-pass"})
     with open(f"{d}/conf.d/lowi-p1.conf", "w") as f:
         f.write(drop_in(db, d) + "plugin_opt_db_name P1b\n")
-    record_rows("(b1) reference conf, per_listener_settings false", conf, d, db, "P1b", port,
-                         username="lowi", password="dongle-pass")
+    b = record_rows("(b1) reference conf, per_listener_settings false", conf, d, db, "P1b", port,
+                    username="lowi", password="dongle-pass")
+    check("(b1) no start-up warning", not b.log_lines(r"lowi-p1: .*(per_listener_settings|password)"),
+          "; ".join(b.log_lines(r"lowi-p1: .*(per_listener_settings|password)")))
     check("(b1) anonymous clients are still refused", _anonymous_refused(conf, d, port), "")
 
     # (b2) the reference conf, per_listener_settings kept true, its listener
-    # block moved into the drop-in above the plugin line.
+    # block moved into the drop-in above the plugin line: warned.
     d = prepare(base, "reference-b2")
     db.create_database("P1c", sc.DB_USER, sc.DB_PASSWORD)
     port = free_port()
@@ -120,8 +125,11 @@ def main():
     make_password_file(f"{d}/passwd", {"lowi": "dongle-pass"})
     with open(f"{d}/conf.d/lowi-p1.conf", "w") as f:
         f.write(block + drop_in(db, d) + "plugin_opt_db_name P1c\n")
-    record_rows("(b2) reference conf, listener block in the drop-in", conf, d, db, "P1c", port,
-                username="lowi", password="dongle-pass")
+    b = record_rows("(b2) reference conf, listener block in the drop-in", conf, d, db, "P1c", port,
+                    username="lowi", password="dongle-pass")
+    warned = b.log_lines(r"lowi-p1: per_listener_settings true in .*/mosquitto.conf: .*set per_listener_settings false")
+    check("(b2) per_listener_settings true: warned at start-up, naming mosquitto.conf", warned,
+          warned[0][warned[0].find("lowi"):] if warned else "")
     check("(b2) anonymous clients are still refused", _anonymous_refused(conf, d, port), "")
 
     # Bad options: the broker refuses to start and says which option.

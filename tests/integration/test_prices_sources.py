@@ -3,8 +3,10 @@
    429 with Retry-After pauses the worker as asked;
  - Elia faults, one day each: 404, empty array, 500, garbage, truncated
    transfer, truncated JSON, nulls, wrong types, a server that never
-   answers; each gives a log line, no bad row, and a later retry completes
-   the day;
+   answers, a redirect to another port; each gives a log line, no bad
+   row, and a later retry completes the day; the failures among them (and
+   only they) are counted in price_failures, and the first success after
+   failures is logged;
  - the broker stops within about two seconds while a request hangs."""
 import datetime as dt
 
@@ -16,6 +18,7 @@ import scenario as sc
 lib.use_fake_clock("2025-10-20 12:00:00", 60)   # 14:00 in Brussels: tomorrow is published
 FIRST, LAST = dt.date(2025, 9, 1), dt.date(2025, 10, 21)
 FAULTS = {  # day -> (fault mode, expected log line)
+    "2025-10-11": ("redirect", r"failed: redirect refused \(another port than \d+\): http://127\.0\.0\.1:"),
     "2025-10-12": ("404", r"no prices yet \(HTTP 404\)"),
     "2025-10-13": ("500", r"HTTP 500"),
     "2025-10-14": ("garbage", r"answer rejected"),
@@ -26,6 +29,7 @@ FAULTS = {  # day -> (fault mode, expected log line)
     "2025-10-19": ("hang", r"failed: Timeout"),
     "2025-10-20": ("empty", r"no prices yet \(empty answer\)"),
 }
+FAILURES = ("redirect", "500", "garbage", "truncated", "truncated-body", "hang")  # price_failures
 
 
 def energy_charts(base, db, fixtures):
@@ -56,7 +60,10 @@ def energy_charts(base, db, fixtures):
 def elia_faults(base, db, fixtures):
     db.create_database("EL", sc.DB_USER, sc.DB_PASSWORD)
     for day, (mode, _) in FAULTS.items():
-        fixtures.fault(f"auctionresultsqh/{day}", mode, times=1)
+        # The redirect goes to another port of the same host: refused.
+        extra = {"location": f"http://127.0.0.1:{lib.free_port()}{px.ELIA_PATH}/daily/auctionresultsqh/{day}"} \
+            if mode == "redirect" else {}
+        fixtures.fault(f"auctionresultsqh/{day}", mode, times=1, **extra)
     start = dt.date(2025, 10, 10)
     broker = px.start_broker(base, db, "EL", "elia", fixtures, price_start=start.isoformat(),
                              price_timeout=20)
@@ -76,6 +83,12 @@ def elia_faults(base, db, fixtures):
     fixtures.fault("auctionresultsqh/2025-10-21", "hang", times=100)
     db.query("DELETE FROM PxElectr WHERE DtTm >= '2025-10-20 22:00:00'", db="EL")
     broker.stop()
+    counters = broker.counters()
+    check("elia: each failing fault counted once in price_failures, nothing else",
+          counters.get("price_failures") == len(FAILURES), f"price_failures {counters.get('price_failures')}, "
+          f"want {len(FAILURES)} ({', '.join(FAILURES)})")
+    again = broker.log_lines(r"prices: source reachable again after \d+ failures?$")
+    check("elia: the first success after failures is logged", again, again[0][again[0].find("prices"):] if again else "")
     broker = px.start_broker(base, db, "EL", "elia", fixtures, price_start=start.isoformat(), price_timeout=3600)
     lib.wait_for(lambda: any(r["path"].endswith("2025-10-21") and r["status"] is None for r in fixtures.requests())
                  or broker.log_lines("2025-10-21"), 30, "a hanging request")

@@ -11,6 +11,7 @@ Usage: python3 tests/price-fixtures/selfcheck.py
 """
 
 import datetime as dt
+import gzip
 import http.client
 import json
 import os
@@ -249,6 +250,17 @@ def check_faults(a):
     run("wrong-types", lambda st, h, b: st == 200 and isinstance(json.loads(b)[0]["price"], str)
         and isinstance(json.loads(b)[1]["dateTime"], int) and json.loads(b)[2]["isVisible"] == "true")
     run("429", lambda st, h, b: st == 429 and h.get("retry-after") == "7", retry_after=7)
+    run("429", lambda st, h, b: st == 429 and h.get("retry-after") == "99999999999999999999",
+        retry_after="99999999999999999999")
+    run("redirect", lambda st, h, b: st == 302 and h.get("location") == "http://127.0.0.1:1/x",
+        location="http://127.0.0.1:1/x")
+    run("redirect", lambda st, h, b: st == 302 and h.get("location") == path)
+    run("oversize", lambda st, h, b: st == 200 and "content-length" not in h and len(b) == 600000
+        and b.startswith(b"[{},{},"), size=600000)
+    run("oversize-length", lambda st, h, b: st == 200 and h.get("content-length") == "600000" and len(b) == 600000,
+        size=600000)
+    run("gzip-bomb", lambda st, h, b: st == 200 and h.get("content-encoding") == "gzip" and len(b) < 50000
+        and len(gzip.decompress(b)) == 16 << 20)
     run("hang", lambda st, h, b: st == "timeout")
     t0 = time.time()
     run("slow", lambda st, h, b: st == 200, delay=0.3)
@@ -285,7 +297,9 @@ def check_faults(a):
     check(faults == [] and a.requests() == [], "/_reset clears faults and the log")
 
     # control validation
-    for bad in ({"mode": "explode"}, {"mode": "404", "times": 0}, {"mode": "404", "path_contains": 5}, [1]):
+    for bad in ({"mode": "explode"}, {"mode": "404", "times": 0}, {"mode": "404", "path_contains": 5}, [1],
+                {"mode": "429", "retry_after": "a\nb"}, {"mode": "redirect", "location": 3},
+                {"mode": "oversize", "size": 0}):
         st, r = a.post("/_control", bad)
         check(st == 400 and r["ok"] is False, "control refuses %s: %s" % (json.dumps(bad), r and r.get("error")))
     st, _, _ = a.request("POST", "/_control", body=b"{not json")

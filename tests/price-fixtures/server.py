@@ -22,6 +22,7 @@ As a module: `price_at(start_s, period_s)`, `brussels_day_bounds(date)` and
 
 import argparse
 import datetime as dt
+import gzip
 import hashlib
 import json
 import math
@@ -63,7 +64,8 @@ EC_NO_DATA_TEXT = "No data for the requested period. Day-ahead prices are publis
 EC_MAX_DAYS = 366
 
 FAULT_MODES = ("404", "empty", "500", "garbage", "truncated", "truncated-body", "nulls",
-               "wrong-types", "hang", "429", "no-data-text", "slow")
+               "wrong-types", "hang", "429", "no-data-text", "slow", "redirect", "oversize",
+               "oversize-length", "gzip-bomb")
 
 GARBAGE = (b"<html><head><title>502 Bad Gateway</title></head>\r\n<body>upstream sent "
            b"\x00\xff\xfe an invalid response</body></html>\r\n")
@@ -285,6 +287,19 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         entry["done"] = time.time()
 
+    def _send_unsized(self, entry, status, body, ctype="application/json; charset=utf-8"):
+        """An answer without Content-Length, ended by closing the connection."""
+        entry["status"] = status
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Connection", "close")
+        self.close_connection = True
+        self.end_headers()
+        for i in range(0, len(body), 65536):
+            self.wfile.write(body[i:i + 65536])
+        self.wfile.flush()
+        entry["done"] = time.time()
+
     def _read_body(self):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n > 0 else b""
@@ -397,6 +412,18 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return True
             return False
+        elif mode == "redirect":
+            self._send(entry, 302, b"", "text/plain; charset=utf-8",
+                       headers={"Location": fault["location"] or self.path})
+        elif mode in ("oversize", "oversize-length"):
+            body = oversize_body(fault["size"])
+            if mode == "oversize-length":
+                self._send(entry, 200, body)
+            else:
+                self._send_unsized(entry, 200, body)
+        elif mode == "gzip-bomb":
+            self._send(entry, 200, gzip.compress(oversize_body(fault["size"]), 9),
+                       headers={"Content-Encoding": "gzip"})
         else:
             return False
         return True
@@ -442,6 +469,13 @@ class Handler(BaseHTTPRequestHandler):
         return 200, js, ec_object(points)
 
 
+def oversize_body(size):
+    """`size` bytes of JSON: "[{},{},...]" (padded with spaces)."""
+    n = max(0, (size - 2) // 3)
+    body = b"[" + b",".join([b"{}"] * n) + b"]"
+    return body + b" " * (size - len(body))
+
+
 def sleep_unless_stopping(stopping, seconds):
     """Sleeps up to `seconds` (time.time() based); True when stopped first.
 
@@ -481,12 +515,19 @@ def parse_fault(raw):
         raise ValueError("path_contains must be a string")
     retry_after = req.get("retry_after", 5)
     delay = req.get("delay", 5)
-    if not isinstance(retry_after, int) or retry_after < 0:
-        raise ValueError("retry_after must be an integer >= 0")
+    location = req.get("location", "")
+    size = req.get("size", 16 << 20)
+    if isinstance(retry_after, bool) or not (isinstance(retry_after, int) and retry_after >= 0
+                                             or isinstance(retry_after, str) and retry_after.isprintable()):
+        raise ValueError("retry_after must be an integer >= 0 or a string (sent as it is)")
     if not isinstance(delay, (int, float)) or delay < 0:
         raise ValueError("delay must be a number >= 0")
+    if not isinstance(location, str) or not location.isprintable():
+        raise ValueError("location must be a string")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= 256 << 20:
+        raise ValueError("size must be an integer from 1 to 268435456")
     return {"path_contains": path_contains, "mode": mode, "times": times,
-            "retry_after": retry_after, "delay": delay}
+            "retry_after": retry_after, "delay": delay, "location": location, "size": size}
 
 
 class Server(ThreadingHTTPServer):

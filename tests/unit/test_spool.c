@@ -1,14 +1,22 @@
 /* The meter journal: what a restart resumes from, files of the earlier
- * layout, compaction; meters.live, including the file of lowi-p1 0.1.0;
- * spool files of many rows; and the replay of files that cannot be read
- * or set aside. */
+ * layout, compaction, meters forgotten (silent too long, beyond
+ * max_meters); meters.live, including the file of lowi-p1 0.1.0; spool
+ * files of many rows; and the files' safety: modes, symbolic links,
+ * leftovers, the directory's owner and mode, a journal append cut short
+ * (RLIMIT_FSIZE), running out of memory while reading (realloc failing)
+ * and the directory synced once the journal exists (fsync observed); and
+ * the replay of files that cannot be read or set aside.
+ * realloc and fsync are wrapped at link time (tests/unit/meson.build). */
 #include <dirent.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -17,6 +25,27 @@
 #define T0 1767225600LL /* 2026-01-01 00:00:00 UTC */
 
 static char dir[256];
+
+/* Fault injection: realloc fails while fail_realloc is set. */
+static bool fail_realloc;
+void *__real_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n)
+{
+	return fail_realloc ? NULL : __real_realloc(p, n);
+}
+
+/* fsyncs of the spool directory made while its journal existed. */
+static int dir_syncs_after_journal;
+int __real_fsync(int fd);
+int __wrap_fsync(int fd)
+{
+	struct stat st;
+	char journal[300];
+	snprintf(journal, sizeof(journal), "%s/meters.journal", dir);
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && access(journal, F_OK) == 0)
+		dir_syncs_after_journal++;
+	return __real_fsync(fd);
+}
 
 static struct conso_row row_of(const char *serial, int64_t quarter, int64_t base)
 {
@@ -74,7 +103,7 @@ static struct seen reopen_and_collect(struct spool **s)
 {
 	char err[1200];
 	spool_close(*s);
-	*s = spool_open(dir, err, sizeof(err));
+	*s = spool_open(dir, SIZE_MAX, 0, err, sizeof(err));
 	struct seen seen = { 0 };
 	if (*s)
 		spool_each_last(*s, collect, &seen);
@@ -174,10 +203,10 @@ static void live_states(struct spool *s)
 	char err[1200];
 	/* A live state for a meter without a durable row is restored whole
 	 * and adds no durable row. */
-	struct meters_table live;
-	meters_init(&live, sizeof(struct meter), 10);
+	struct meter_set live;
+	meter_set_init(&live, 10, 0);
 	bool created;
-	struct meter *m = meters_get(&live, "NEW", &created);
+	struct meter *m = meter_set_take(&live, "NEW", T0 * 1000, &created);
 	legacy_state(&m->quarters, 1);
 	m->quarters.last_ms = (T0 + 100) * 1000;
 	struct meter saved = *m;
@@ -188,7 +217,16 @@ static void live_states(struct spool *s)
 		"the whole state comes back");
 	CHECK(spool_meters(s) == 4, "no durable row invented: %zu meters", spool_meters(s));
 	CHECK(file_size("meters.live") == -1, "meters.live used once");
-	meters_free(&live);
+
+	/* Resumed meters that have not published again are saved too. */
+	struct meter *res = meter_set_resume(&live, "RES");
+	*res = saved;
+	snprintf(res->serial, sizeof(res->serial), "RES");
+	CHECK(spool_save_live(s, &live, err, sizeof(err)) == 0, "save live: %s", err);
+	r.n = 0;
+	CHECK(spool_take_live(s, restored, &r, err, sizeof(err)) == 2 && strcmp(r.meters[1].serial, "RES") == 0,
+		"heard and resumed meters saved: %d", r.n);
+	meter_set_free(&live);
 
 	/* After an upgrade from 0.1.0, each meter goes on from its last
 	 * reading, not from its last row. */
@@ -252,7 +290,7 @@ static void replay_faults(void)
 	snprintf(rdir, sizeof(rdir), "/tmp/lowi-test-replay-%ld", (long)getpid());
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", rdir);
 	CHECK(system(cmd) == 0, "clean %s", rdir);
-	struct spool *s = spool_open(rdir, err, sizeof(err));
+	struct spool *s = spool_open(rdir, SIZE_MAX, 0, err, sizeof(err));
 	CHECK(s != NULL, "open: %s", err);
 	if (s == NULL)
 		return;
@@ -273,7 +311,7 @@ static void replay_faults(void)
 		snprintf(taken, sizeof(taken), "00000000000000000003.rows.bad.%d", i);
 		make_in(rdir, taken, true);
 	}
-	struct spool *s2 = spool_open(rdir, err, sizeof(err)); /* sees the files, numbers new ones after them */
+	struct spool *s2 = spool_open(rdir, SIZE_MAX, 0, err, sizeof(err)); /* sees the files, numbers new ones after them */
 	spool_close(s);
 	s = s2;
 	struct conso_row good[3] = { row_of("G", 0, 0), row_of("G", 1, 10), row_of("G", 2, 20) };
@@ -324,7 +362,7 @@ static void replay_faults(void)
 		CHECK(spool_remove(s, name, err, sizeof(err)) == 0, "removed: %s", err);
 	}
 	spool_close(s);
-	s = spool_open(rdir, err, sizeof(err));
+	s = spool_open(rdir, SIZE_MAX, 0, err, sizeof(err));
 	rc = spool_read_oldest(s, &rows, &n, name, sizeof(name), err, sizeof(err));
 	CHECK(rc == SPOOL_READ_SET_ASIDE && strstr(err, "00000000000000000003.rows is damaged"), "after a restart the skipped file is tried again: %d %s", rc, err);
 
@@ -337,6 +375,263 @@ static void replay_faults(void)
 	CHECK(rc == SPOOL_READ_LATER && strstr(err, "cannot list"), "unlistable: later: %d %s", rc, err);
 	spool_close(s);
 	CHECK(system(cmd) == 0, "clean %s", rdir);
+}
+
+static void fresh_dir(void)
+{
+	remove_dir();
+	mkdir(dir, 0700);
+	chmod(dir, 0700);
+}
+
+static int mode_of(const char *name)
+{
+	char path[512];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return lstat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+/* A durable line of meter serial whose row starts `ago` seconds before now
+ * (rounded to its quarter). */
+static void durable_line_ago(char *buf, size_t len, const char *serial, int64_t ago)
+{
+	int64_t start = ((int64_t)time(NULL) - ago) / 900 * 900;
+	snprintf(buf, len, "%s %" PRId64 " 1 2 3 4 0 0 0 0 0 0 0\n", serial, start);
+}
+
+/* Meters silent past the limit are forgotten at start-up and at each
+ * compaction, in the files as well as in memory; at start-up, beyond
+ * max_meters, so are the least recently heard. */
+static void forgetting(void)
+{
+	char err[1200], text[1024], line[128];
+	const int64_t day = 86400, limit = 90 * day;
+	fresh_dir();
+	durable_line_ago(text, sizeof(text), "OLD", 100 * day);
+	durable_line_ago(line, sizeof(line), "NEW", day);
+	strcat(text, line);
+	write_text("meters.state", text);
+	durable_line_ago(text, sizeof(text), "MID", 60 * day);
+	durable_line_ago(line, sizeof(line), "OLD2", 91 * day);
+	strcat(text, line);
+	write_text("meters.journal", text);
+	struct spool *s = spool_open(dir, SIZE_MAX, limit, err, sizeof(err));
+	struct seen seen = { 0 };
+	if (s)
+		spool_each_last(s, collect, &seen);
+	CHECK(s && spool_meters(s) == 2 && spool_forgotten(s) == 2 && find(&seen, "NEW") && find(&seen, "MID"),
+		"silent 100 and 91 days: forgotten, %zu meters left", seen.n);
+	seen = reopen_and_collect(&s);
+	CHECK(s && seen.n == 2 && !find(&seen, "OLD") && !find(&seen, "OLD2") && file_size("meters.journal") == 0,
+		"forgotten in the files too: %zu meters", seen.n);
+
+	/* Compaction forgets too: a meter whose newest row is 95 days old (a
+	 * late replay, say) is dropped once the journal is compacted. */
+	spool_close(s);
+	s = spool_open(dir, SIZE_MAX, limit, err, sizeof(err));
+	struct conso_row stale = row_of("STALE", 0, 0);
+	stale.q.start_s = ((int64_t)time(NULL) - 95 * day) / 900 * 900;
+	CHECK(s && spool_journal(s, &stale, 1, err, sizeof(err)) == 0 && spool_meters(s) == 3, "stale row journaled");
+	struct conso_row many[500];
+	for (int k = 0; k < 10 && file_size("meters.journal") != 0; k++) {
+		for (int i = 0; i < 500; i++)
+			many[i] = row_of("NEW", k * 500 + i, i);
+		for (int i = 0; i < 500; i++)
+			many[i].q.start_s = ((int64_t)time(NULL) - day) / 900 * 900 + (k * 500 + i) * 900;
+		spool_journal(s, many, 500, err, sizeof(err));
+	}
+	CHECK(file_size("meters.journal") == 0 && spool_meters(s) == 2, "compacted: %zu meters", spool_meters(s));
+	seen = reopen_and_collect(&s);
+	CHECK(s && seen.n == 2 && !find(&seen, "STALE"), "STALE forgotten by the compaction");
+	spool_close(s);
+
+	/* Beyond max_meters, the least recently heard go; among meters heard
+	 * at the same time, as many as fit stay. */
+	fresh_dir();
+	text[0] = '\0';
+	const char *serials[] = { "A", "B", "C", "D", "E" };
+	const int64_t ago[] = { 5 * 900, 900, 900, 900, 10 * 900 };
+	for (int i = 0; i < 5; i++) {
+		durable_line_ago(line, sizeof(line), serials[i], ago[i]);
+		strcat(text, line);
+	}
+	write_text("meters.journal", text);
+	s = spool_open(dir, 2, limit, err, sizeof(err));
+	seen = (struct seen){ 0 };
+	if (s)
+		spool_each_last(s, collect, &seen);
+	int newest = (find(&seen, "B") != NULL) + (find(&seen, "C") != NULL) + (find(&seen, "D") != NULL);
+	CHECK(s && seen.n == 2 && newest == 2 && spool_forgotten(s) == 3, "max_meters 2: %zu kept, %d of the newest",
+		seen.n, newest);
+	spool_close(s);
+}
+
+/* Modes whatever the umask, leftovers, the directory's owner and mode,
+ * symbolic links planted in the directory. */
+static void file_safety(void)
+{
+	char err[1200], name[256], line[128];
+	struct spool *s;
+	fresh_dir();
+
+	/* Created 0600 even under umask 0; an older file's mode is mended. */
+	mode_t old_umask = umask(0);
+	write_text("meters.journal", "");
+	write_text("rejected.rows", "");
+	chmod(dir, 0700);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/meters.journal", dir);
+	chmod(path, 0644);
+	snprintf(path, sizeof(path), "%s/rejected.rows", dir);
+	chmod(path, 0666);
+	durable_line_ago(line, sizeof(line), "OLD", 200 * 86400); /* forgotten: meters.state is written */
+	write_text("meters.journal", line);
+	s = spool_open(dir, SIZE_MAX, 90 * 86400, err, sizeof(err));
+	CHECK(s != NULL, "open: %s", err);
+	struct conso_row r = row_of("M", 1, 1);
+	struct meter_set live;
+	meter_set_init(&live, 4, 0);
+	bool created;
+	meter_set_take(&live, "M", T0 * 1000, &created)->quarters.last_ms = T0 * 1000;
+	CHECK(spool_write(s, &r, 1, err, sizeof(err)) == 0 && spool_set_aside(s, &r, err, sizeof(err)) == 0
+		&& spool_journal(s, &r, 1, err, sizeof(err)) == 0 && spool_save_live(s, &live, err, sizeof(err)) == 0,
+		"writes: %s", err);
+	meter_set_free(&live);
+	umask(old_umask);
+	const char *files[] = { "meters.journal", "meters.state", "meters.live", "rejected.rows", "00000000000000000001.rows" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		CHECK(mode_of(files[i]) == 0600, "%s is 0600 under umask 0: %o", files[i], mode_of(files[i]));
+	spool_close(s);
+
+	/* Leftover temporary files are removed at start-up, nothing else. */
+	write_text("00000000000000000007.rows.tmp", "half a");
+	write_text("meters.state.tmp", "half a");
+	write_text("meters.live.tmp", "half a");
+	s = spool_open(dir, SIZE_MAX, 0, err, sizeof(err));
+	CHECK(s && file_size("00000000000000000007.rows.tmp") == -1 && file_size("meters.state.tmp") == -1
+		&& file_size("meters.live.tmp") == -1 && file_size("00000000000000000001.rows") > 0, "leftovers removed");
+	CHECK(err[0] == '\0', "a 0700 directory of the broker's user: no warning (%s)", err);
+	spool_close(s);
+
+	/* The directory's mode and owner. */
+	chmod(dir, 0755);
+	s = spool_open(dir, SIZE_MAX, 0, err, sizeof(err));
+	CHECK(s && strstr(err, "mode 755: every user can read it") && strstr(err, "chmod 700"), "world-readable: %s", err);
+	spool_close(s);
+	chmod(dir, 0770);
+	s = spool_open(dir, SIZE_MAX, 0, err, sizeof(err));
+	CHECK(s && strstr(err, "mode 770: its group can write into it"), "group-writable: %s", err);
+	spool_close(s);
+	chmod(dir, 0700);
+	if (geteuid() == 0 && chown(dir, 65534, 65534) == 0) {
+		s = spool_open(dir, SIZE_MAX, 0, err, sizeof(err));
+		CHECK(s && strstr(err, "owned by uid 65534, not by the broker's user (uid 0)"), "another owner: %s", err);
+		spool_close(s);
+		CHECK(chown(dir, 0, 0) == 0, "owner back");
+	}
+
+	/* Symbolic links planted in the directory are refused, never followed. */
+	char target[300];
+	snprintf(target, sizeof(target), "%s-target", dir);
+	FILE *f = fopen(target, "w");
+	durable_line_ago(line, sizeof(line), "EVIL", 900);
+	fputs(line, f);
+	fclose(f);
+	struct stat before;
+	stat(target, &before);
+	const char *links[] = { "meters.journal", "meters.state" };
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, links[i]);
+		rename(path, "/tmp/lowi-test-spool-aside");
+		CHECK(symlink(target, path) == 0, "link planted");
+		s = spool_open(dir, SIZE_MAX, 0, err, sizeof(err));
+		CHECK(s == NULL && strstr(err, "symbolic link, refused"), "%s as a link: %s", links[i], err);
+		spool_close(s);
+		unlink(path);
+		rename("/tmp/lowi-test-spool-aside", path);
+	}
+	s = spool_open(dir, SIZE_MAX, 0, err, sizeof(err));
+	snprintf(path, sizeof(path), "%s/meters.live", dir);
+	unlink(path);
+	CHECK(symlink(target, path) == 0, "link planted");
+	struct restored got = { 0 };
+	CHECK(spool_take_live(s, restored, &got, err, sizeof(err)) == -1 && got.n == 0 && strstr(err, "symbolic link"),
+		"meters.live as a link: %s", err);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/rejected.rows", dir);
+	unlink(path);
+	CHECK(symlink(target, path) == 0, "link planted");
+	CHECK(spool_set_aside(s, &r, err, sizeof(err)) == -1 && strstr(err, "symbolic link"), "rejected.rows as a link: %s", err);
+	unlink(path);
+	struct conso_row *rows = NULL;
+	size_t n;
+	struct spool *t = s;
+	/* The oldest spool file is a link: not read through. */
+	snprintf(path, sizeof(path), "%s/00000000000000000000.rows", dir);
+	CHECK(symlink(target, path) == 0, "link planted");
+	int rc = spool_read_oldest(t, &rows, &n, name, sizeof(name), err, sizeof(err));
+	CHECK(rc != 1, "a spool file that is a link is not read: %d, %s", rc, err);
+	free(rows);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/00000000000000000000.rows.bad", dir);
+	unlink(path);
+	struct stat after;
+	CHECK(stat(target, &after) == 0 && after.st_size == before.st_size, "the link's target untouched");
+	unlink(target);
+	spool_close(s);
+}
+
+/* Faults: a journal append cut short, memory short while reading a spool
+ * file, and the directory synced once the journal exists. */
+static void faults(void)
+{
+	char err[1200], name[256];
+	fresh_dir();
+	dir_syncs_after_journal = 0;
+	struct spool *s = spool_open(dir, SIZE_MAX, 0, err, sizeof(err));
+	CHECK(s && dir_syncs_after_journal > 0, "directory synced after creating the journal: %d", dir_syncs_after_journal);
+
+	/* A journal append that fails half-way is cut back to where it began,
+	 * so the next line does not join a torn one. */
+	struct conso_row first = row_of("A", 1, 100);
+	CHECK(spool_journal(s, &first, 1, err, sizeof(err)) == 0, "journal: %s", err);
+	long before = file_size("meters.journal");
+	struct conso_row batch[20];
+	for (int i = 0; i < 20; i++)
+		batch[i] = row_of("T", 2 + i, 100 * i);
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit lim, saved;
+	getrlimit(RLIMIT_FSIZE, &saved);
+	lim = saved;
+	lim.rlim_cur = (rlim_t)before + 100;
+	setrlimit(RLIMIT_FSIZE, &lim);
+	int rc = spool_journal(s, batch, 20, err, sizeof(err));
+	setrlimit(RLIMIT_FSIZE, &saved);
+	CHECK(rc == -1 && file_size("meters.journal") == before, "failed append cut back: %ld bytes, was %ld (%s)",
+		file_size("meters.journal"), before, err);
+	struct conso_row next = row_of("U", 30, 500);
+	CHECK(spool_journal(s, &next, 1, err, sizeof(err)) == 0, "next append: %s", err);
+	struct seen seen = reopen_and_collect(&s);
+	CHECK(find(&seen, "U") && resumes_from(find(&seen, "U"), &next) && find(&seen, "A"),
+		"the next line stands on its own");
+
+	/* Out of memory while reading a spool file: the good file stays. */
+	struct conso_row rows[3] = { row_of("B", 1, 1), row_of("B", 2, 2), row_of("B", 3, 3) };
+	CHECK(spool_write(s, rows, 3, err, sizeof(err)) == 0, "spool write: %s", err);
+	struct conso_row *back = NULL;
+	size_t n = 0;
+	fail_realloc = true;
+	rc = spool_read_oldest(s, &back, &n, name, sizeof(name), err, sizeof(err));
+	fail_realloc = false;
+	char bad[300];
+	snprintf(bad, sizeof(bad), "%s.bad", name);
+	CHECK(rc == SPOOL_READ_LATER && back == NULL && strstr(err, "out of memory") && file_size(name) > 0 && file_size(bad) == -1,
+		"out of memory: %d, file %ld bytes, .bad %ld (%s)", rc, file_size(name), file_size(bad), err);
+	rc = spool_read_oldest(s, &back, &n, name, sizeof(name), err, sizeof(err));
+	CHECK(rc == 1 && n == 3 && memcmp(back, rows, sizeof(rows)) == 0, "read whole on the next try: %d, %zu rows", rc, n);
+	free(back);
+	spool_close(s);
 }
 
 int main(void)
@@ -353,7 +648,7 @@ int main(void)
 	write_text("meters.journal", "A 1767226500 301 302 303 304 21 22 23 0 305 306 1\n"
 		"A 1767225600 401 402 403 404 11 12 13 0 405 406 1\n"
 		"B 1767227400 501 502 503 50");
-	struct spool *s = spool_open(dir, err, sizeof(err));
+	struct spool *s = spool_open(dir, SIZE_MAX, 0, err, sizeof(err));
 	CHECK(s != NULL, "open: %s", err);
 	struct seen seen = { 0 };
 	spool_each_last(s, collect, &seen);
@@ -411,6 +706,10 @@ int main(void)
 	replay_faults();
 
 	spool_close(s);
+
+	forgetting();
+	file_safety();
+	faults();
 	remove_dir();
 	return check_finish("spool");
 }
