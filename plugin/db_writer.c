@@ -37,14 +37,19 @@ static const char conso_update_sql[] =
 	" OUT_N = VALUES(OUT_N), Soutire = VALUES(Soutire), Injecte = VALUES(Injecte),"
 	" Gas_m3 = VALUES(Gas_m3), Water_m3 = VALUES(Water_m3), Estimated = VALUES(Estimated)";
 
-/* Pics is not kept as a running maximum, which a row written once too high
- * would spoil for the month: each (meter, Brussels month) that a batch
- * touches is recomputed from its Conso rows, after the batch's Conso rows
- * and in the same transaction, over the primary key's range of that meter
- * and month. The peak is the non-estimated quarter with the highest import,
- * the earliest of equal ones. The connection has CLIENT_FOUND_ROWS, so the
- * INSERT reports 0 rows only when it found no quarter: the month then has no
- * peak, and its Pics row (if any) goes. */
+/* Pics is the peak of the month's non-estimated Conso rows: the quarter
+ * with the highest import, the earliest of equal ones. A running maximum
+ * alone would let a row written once too high spoil the month, so when a
+ * statement changes a Conso row that was there (CLIENT_FOUND_ROWS: the
+ * INSERT then counts 2 for it, 1 for a new or unchanged row), each
+ * (meter, Brussels month) the batch touches is recomputed from its Conso
+ * rows, in the same transaction, over the primary key's range of that
+ * meter and month. The INSERT below reports 0 rows only when it found no
+ * quarter: the month then has no peak, and its Pics row (if any) goes.
+ * When no existing row changed, the month's peak can only rise to the
+ * batch's own highest quarter (pics_raise_sql): one key lookup instead of
+ * reading the month, which is what keeps a month's last days as cheap to
+ * write as its first. */
 static const char pics_sql[] =
 	"INSERT INTO Pics (Mois, DtTm, kW, Serial)"
 	" SELECT ?, DtTm, Soutire * 4, Serial FROM Conso"
@@ -52,6 +57,11 @@ static const char pics_sql[] =
 	" ORDER BY Soutire DESC, DtTm LIMIT 1"
 	" ON DUPLICATE KEY UPDATE DtTm = VALUES(DtTm), kW = VALUES(kW)";
 static const char pics_clear_sql[] = "DELETE FROM Pics WHERE Mois = ? AND Serial = ?";
+/* Assignments run left to right: DtTm is compared with the old kW first. */
+static const char pics_raise_sql[] =
+	"INSERT INTO Pics (Mois, DtTm, kW, Serial) VALUES (?, ?, ?, ?)"
+	" ON DUPLICATE KEY UPDATE DtTm = IF(VALUES(kW) > kW OR (VALUES(kW) = kW AND VALUES(DtTm) < DtTm), VALUES(DtTm), DtTm),"
+	" kW = GREATEST(kW, VALUES(kW))";
 
 /* READ COMMITTED makes the SELECT part of the Pics statement a consistent
  * read: under REPEATABLE READ it would take a shared lock on every Conso
@@ -62,7 +72,7 @@ static const char pics_clear_sql[] = "DELETE FROM Pics WHERE Mois = ? AND Serial
 static const char isolation_sql[] =
 	"SET SESSION tx_isolation = IF(@@log_bin AND @@session.binlog_format = 'STATEMENT', 'REPEATABLE-READ', 'READ-COMMITTED')";
 
-enum { CONSO_PARAMS = 11, PICS_PARAMS = 4, PICS_CLEAR_PARAMS = 2, DECIMAL_TEXT = 32 };
+enum { CONSO_PARAMS = 11, PICS_PARAMS = 4, PICS_CLEAR_PARAMS = 2, PICS_RAISE_PARAMS = 4, DECIMAL_TEXT = 32 };
 
 /* Rows per statement: a whole batch (up to STATEMENT_ROWS_MAX) in one, then
  * powers of two for what is left, so a batch takes a handful of round
@@ -82,17 +92,22 @@ struct conso_params {
 	signed char estimated;
 };
 
-/* One meter-month of Pics: the month's first day and its bounds in UTC. */
+/* One meter-month of Pics: the month's first day and its bounds in UTC;
+ * for a raise, the candidate quarter and its kW. */
 struct pics_params {
-	MYSQL_TIME mois, from, to;
+	MYSQL_TIME mois, from, to, dttm;
+	char kw[DECIMAL_TEXT];
+	unsigned long kw_len;
 	char serial[LOWI_SERIAL_MAX + 1];
 	unsigned long serial_len;
 };
 
-/* A (meter, Brussels month) that a batch touches. */
+/* A (meter, Brussels month) that a batch touches, and the batch's own peak
+ * in it (NULL when all its rows there are estimated). */
 struct month_key {
 	const char *serial;
 	int months; /* year * 12 + month - 1 */
+	const struct conso_row *peak;
 };
 
 struct db_writer {
@@ -105,7 +120,7 @@ struct db_writer {
 	_Atomic int socket_fd; /* -1 when not connected */
 
 	MYSQL *mysql;
-	MYSQL_STMT *conso[GROUPS_MAX], *pics, *pics_clear;
+	MYSQL_STMT *conso[GROUPS_MAX], *pics, *pics_clear, *pics_raise;
 	unsigned group_rows[GROUPS_MAX]; /* rows per statement, largest first, the last 1 */
 	int groups;
 	struct conso_row *batch;
@@ -128,6 +143,7 @@ struct db_writer {
 	struct conso_params *cp;
 	struct pics_params pp;
 	MYSQL_BIND *conso_bind, pics_bind[PICS_PARAMS], pics_clear_bind[PICS_CLEAR_PARAMS];
+	MYSQL_BIND pics_raise_bind[PICS_RAISE_PARAMS];
 };
 
 /* Exact kWh text with three decimals for a whole number of Wh (or litres
@@ -186,6 +202,10 @@ static void bind_params(struct db_writer *w)
 	bind_time(&w->pics_bind[3], &pp->to, MYSQL_TYPE_DATETIME);
 	bind_time(&w->pics_clear_bind[0], &pp->mois, MYSQL_TYPE_DATE);
 	bind_serial(&w->pics_clear_bind[1], pp->serial, &pp->serial_len);
+	bind_time(&w->pics_raise_bind[0], &pp->mois, MYSQL_TYPE_DATE);
+	bind_time(&w->pics_raise_bind[1], &pp->dttm, MYSQL_TYPE_DATETIME);
+	bind_decimal(&w->pics_raise_bind[2], pp->kw, &pp->kw_len);
+	bind_serial(&w->pics_raise_bind[3], pp->serial, &pp->serial_len);
 }
 
 static void disconnect(struct db_writer *w)
@@ -200,7 +220,9 @@ static void disconnect(struct db_writer *w)
 		mysql_stmt_close(w->pics);
 	if (w->pics_clear)
 		mysql_stmt_close(w->pics_clear);
-	w->pics = w->pics_clear = NULL;
+	if (w->pics_raise)
+		mysql_stmt_close(w->pics_raise);
+	w->pics = w->pics_clear = w->pics_raise = NULL;
 	if (w->mysql)
 		mysql_close(w->mysql);
 	w->mysql = NULL;
@@ -325,7 +347,8 @@ static int connect_db(struct db_writer *w)
 		}
 	}
 	w->pics = bind_or_close(w, prepare_sql(w, pics_sql, "Pics statement"), w->pics_bind);
-	if (w->pics == NULL || prepare_pics_clear(w) != 0) {
+	w->pics_raise = w->pics ? bind_or_close(w, prepare_sql(w, pics_raise_sql, "Pics statement"), w->pics_raise_bind) : NULL;
+	if (w->pics == NULL || w->pics_raise == NULL || prepare_pics_clear(w) != 0) {
 		disconnect(w);
 		return -1;
 	}
@@ -396,7 +419,18 @@ static int month_key_cmp(const void *a, const void *b)
 static struct month_key month_key_of(const struct conso_row *row)
 {
 	struct civil_date m = brussels_month_of(row->q.start_s);
-	return (struct month_key){ row->serial, m.year * 12 + m.month - 1 };
+	return (struct month_key){ row->serial, m.year * 12 + m.month - 1, row->q.estimated ? NULL : row };
+}
+
+/* The month's peak rule between two candidate quarters (either may be
+ * NULL): the higher import, the earlier of equal ones. */
+static const struct conso_row *higher_peak(const struct conso_row *a, const struct conso_row *b)
+{
+	if (a == NULL || b == NULL)
+		return a ? a : b;
+	if (a->q.import_wh != b->q.import_wh)
+		return a->q.import_wh > b->q.import_wh ? a : b;
+	return a->q.start_s <= b->q.start_s ? a : b;
 }
 
 /* The distinct meter-months of the rows, into w->touched; returns how many. */
@@ -409,13 +443,13 @@ static size_t touched_months(struct db_writer *w, const struct conso_row *rows, 
 	for (size_t i = 0; i < n; i++)
 		if (k == 0 || month_key_cmp(&w->touched[k - 1], &w->touched[i]) != 0)
 			w->touched[k++] = w->touched[i];
+		else
+			w->touched[k - 1].peak = higher_peak(w->touched[k - 1].peak, w->touched[i].peak);
 	return k;
 }
 
-/* Recomputes the Pics row of one meter-month from Conso (see pics_sql). */
-static int recompute_peak(struct db_writer *w, struct month_key key, bool quiet)
+static void fill_month(struct pics_params *pp, struct month_key key)
 {
-	struct pics_params *pp = &w->pp;
 	int year = key.months / 12, month = key.months % 12 + 1;
 	int next_year = month == 12 ? year + 1 : year, next_month = month == 12 ? 1 : month + 1;
 	int64_t first_day = civil_to_days(year, month, 1);
@@ -424,6 +458,21 @@ static int recompute_peak(struct db_writer *w, struct month_key key, bool quiet)
 	worker_db_time(&pp->to, brussels_local_to_utc(civil_to_days(next_year, next_month, 1), 0), false);
 	pp->serial_len = (unsigned long)strlen(key.serial);
 	memcpy(pp->serial, key.serial, pp->serial_len + 1);
+}
+
+/* The Pics row of one meter-month: recomputed from Conso when a row there
+ * changed (see pics_sql), else raised to the batch's peak if higher. */
+static int update_peak(struct db_writer *w, struct month_key key, bool changed, bool quiet)
+{
+	struct pics_params *pp = &w->pp;
+	fill_month(pp, key);
+	if (!changed) {
+		if (key.peak == NULL)
+			return 0;
+		worker_db_time(&pp->dttm, key.peak->q.start_s, false);
+		pp->kw_len = milli_text(4 * key.peak->q.import_wh, pp->kw);
+		return execute(w, w->pics_raise, "Pics update", quiet);
+	}
 	if (execute(w, w->pics, "Pics update", quiet) != 0)
 		return -1;
 	if (mysql_stmt_affected_rows(w->pics) == 0 && w->pics_clear && execute(w, w->pics_clear, "Pics update", quiet) != 0)
@@ -441,21 +490,23 @@ static int group_for(const struct db_writer *w, size_t left, bool single)
 	return g;
 }
 
-/* Writes the Conso rows in statements of several rows, then recomputes the
+/* Writes the Conso rows in statements of several rows, then updates the
  * peak of every meter-month they touch. */
 static int write_grouped(struct db_writer *w, const struct conso_row *rows, size_t n)
 {
+	bool changed = false;
 	for (size_t i = 0; i < n;) {
 		int g = group_for(w, n - i, false);
 		for (unsigned r = 0; r < w->group_rows[g]; r++)
 			fill_conso(&w->cp[r], &rows[i + r]);
 		if (execute(w, w->conso[g], "Conso upsert", true) != 0)
 			return -1;
+		changed = changed || mysql_stmt_affected_rows(w->conso[g]) != w->group_rows[g];
 		i += w->group_rows[g];
 	}
 	size_t months = touched_months(w, rows, n);
 	for (size_t i = 0; i < months; i++)
-		if (recompute_peak(w, w->touched[i], true) != 0)
+		if (update_peak(w, w->touched[i], changed, true) != 0)
 			return -1;
 	return 0;
 }
@@ -468,7 +519,7 @@ static int write_single(struct db_writer *w, const struct conso_row *rows, size_
 		fill_conso(&w->cp[0], &rows[i]);
 		int rc = execute(w, w->conso[g], "Conso upsert", false);
 		if (rc == 0)
-			rc = recompute_peak(w, month_key_of(&rows[i]), false);
+			rc = update_peak(w, month_key_of(&rows[i]), mysql_stmt_affected_rows(w->conso[g]) != 1, false);
 		if (rc != 0) {
 			w->failed_index = i;
 			return -1;

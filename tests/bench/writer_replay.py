@@ -138,6 +138,13 @@ def main():
                      " CONCAT('M', LPAD(m.seq, 5, '0')), 0"
                      f" FROM seq_0_to_{a.meters - 1} m, seq_0_to_{27 * 96 - 1} q"
                      " ON DUPLICATE KEY UPDATE Soutire = VALUES(Soutire)", db=name)
+            # Rows written by SQL leave Pics alone: their peaks the way the
+            # README has an operator recompute them, every meter at once.
+            db.query("INSERT INTO Pics (Mois, DtTm, kW, Serial)"
+                     " SELECT '2026-01-01', DtTm, Soutire * 4, Serial FROM"
+                     " (SELECT Serial, DtTm, Soutire, ROW_NUMBER() OVER (PARTITION BY Serial ORDER BY Soutire DESC, DtTm) AS n"
+                     "  FROM Conso WHERE Estimated = 0 AND DtTm >= '2025-12-31 23:00' AND DtTm < '2026-01-31 23:00') p"
+                     " WHERE n = 1 ON DUPLICATE KEY UPDATE DtTm = VALUES(DtTm), kW = VALUES(kW)", db=name)
             spool = sc.spool_dir()
             rows = write_spool(spool, a.meters, 27 * 96, 28 * 96)
             rate, secs = replay(base, db, name, a.plugin, spool, rows)

@@ -1,7 +1,7 @@
 """Pics is the peak of the month's non-estimated Conso rows, whatever wrote
 them and in whatever order: a quarter the plugin writes again lower (or
 estimated) lowers the peak, an operator's SQL change to Conso is followed
-once the plugin writes to that meter-month again, a month with no
+once the plugin changes a row of that meter-month, a month with no
 non-estimated quarter has no Pics row, and a quarter counts for the
 Brussels month of its start.
 
@@ -119,18 +119,22 @@ def main():
     compare(db, "step 3, the peak quarter rewritten as estimated", {("A", "2026-01-01"): (2.0, high)})
 
     # Step 4: an operator raises a quarter by SQL; the next row the plugin
-    # writes in that month brings Pics to it. Then the operator lowers it
-    # again and marks another quarter estimated: followed at the next row.
+    # changes in that month brings Pics to it (a new row alone only raises
+    # the peak to itself). Then the operator lowers it again: followed at
+    # the next changed row.
     op = JAN1 + 900 * 200
     db.query("UPDATE Conso SET Soutire = 2.5 WHERE Serial = 'A' AND DtTm = '1970-01-01' + INTERVAL %s SECOND", (op,),
              db="P1")
     before = sc.db_peaks(db).get(("A", "2026-01-01"))
     p.replay([line("A", JAN1 + 900 * 300, 100)])
+    check("step 4: a new row alone leaves Pics as it was", sc.db_peaks(db).get(("A", "2026-01-01")) == before,
+          f"{sc.db_peaks(db).get(('A', '2026-01-01'))} against {before}")
+    p.replay([line("A", JAN1 + 900 * 100, 123)])
     compare(db, "step 4, an operator's higher quarter, the month touched again", {("A", "2026-01-01"): (10.0, op)})
     note(f"step 4: before the plugin touched the month, Pics said {before}")
     db.query("UPDATE Conso SET Soutire = 0.01 WHERE Serial = 'A' AND DtTm = '1970-01-01' + INTERVAL %s SECOND", (op,),
              db="P1")
-    p.replay([line("A", JAN1 + 900 * 301, 100)])
+    p.replay([line("A", JAN1 + 900 * 101, 124)])
     got = compare(db, "step 4, the operator's quarter lowered again")
     check("step 4: Pics left the operator's quarter", got.get(("A", "2026-01-01"), (0, 0))[1] != op,
           f"{got.get(('A', '2026-01-01'))}")
