@@ -202,10 +202,18 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 		break;
 	}
 	stat_add(&st->readings, 1);
-	if (r == QUARTER_DISCONTINUITY || r == QUARTER_LONG_SILENCE)
-		log_queue_push(a->log, MOSQ_LOG_WARNING, PREFIX "meter %s: %s; the quarters around it are flagged estimated",
-			serial, r == QUARTER_DISCONTINUITY ? "counter discontinuity (counters went backwards or jumped)"
-			: "silent for more than a day: the quarter of this reading books the silence's energy, no row per quarter");
+	if (r == QUARTER_DISCONTINUITY)
+		log_queue_push(a->log, MOSQ_LOG_WARNING, PREFIX "meter %s: counter discontinuity (counters went backwards or"
+			" jumped); the quarters around it are flagged estimated", serial);
+	/* After a long broker outage every meter comes back at once: one line
+	 * a minute, with the count of the others. */
+	if (r == QUARTER_LONG_SILENCE) {
+		char last[32], from[32];
+		reject_log_offer(a->rejects, AGG_REJECT_LONG_SILENCE, atomic_load(&st->series_restarts), time(NULL),
+			"meter %s: heard again after more than a day (last reading %s UTC): no row for the quarters of the"
+			" silence; the quarter from %s UTC books its energy, flagged Estimated (README, Troubleshooting)", serial,
+			utc_text(before.last_ms, last, sizeof(last)), utc_text(m->received_ms / 900000 * 900000, from, sizeof(from)));
+	}
 }
 
 static void *aggregator_main(void *arg)

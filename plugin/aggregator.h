@@ -42,6 +42,7 @@ enum {
 	AGG_REJECT_IMPLAUSIBLE,    /* a quarter over max_power_kw */
 	AGG_REJECT_METER_REFUSED,  /* a meter whose readings have all been refused for minutes */
 	AGG_REJECT_METER_REBASED,  /* a meter re-based after such a streak */
+	AGG_REJECT_LONG_SILENCE,   /* a meter heard again after more than a day */
 	AGG_REJECT_KINDS
 };
 _Static_assert(AGG_REJECT_KINDS <= REJECT_LOG_KINDS, "a reject log slot for every kind");
