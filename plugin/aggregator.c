@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <mosquitto.h>
 
@@ -21,6 +22,7 @@ void aggregator_init(struct aggregator *a, const struct lowi_config *cfg, struct
 	memset(a, 0, sizeof(*a));
 	a->cfg = cfg;
 	a->params = quarter_default_params;
+	a->params.max_quarter_power_w = cfg->max_power_kw * 1000.0;
 	a->intake = intake;
 	a->rows = rows;
 	a->log = log;
@@ -28,6 +30,16 @@ void aggregator_init(struct aggregator *a, const struct lowi_config *cfg, struct
 	a->stats = stats;
 	topic_prefilter_init(&a->prefilter, cfg->topic);
 	meter_set_init(&a->meters, cfg->max_meters, (int64_t)cfg->meter_silence_days * 86400 * 1000);
+}
+
+/* "YYYY-MM-DD HH:MM" of a UTC epoch time in ms, into buf; returns buf. */
+static const char *utc_text(int64_t t_ms, char *buf, size_t size)
+{
+	time_t t = (time_t)(t_ms / 1000);
+	struct tm tm;
+	if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%Y-%m-%d %H:%M", &tm) == 0)
+		snprintf(buf, size, "@%" PRId64, t_ms / 1000);
+	return buf;
 }
 
 struct emit_ctx {
@@ -50,6 +62,64 @@ static void emit_row(void *ctx, const struct quarter_row *row)
 	}
 	stat_add(&a->stats->rows_queued, 1);
 	stat_add(&a->stats->rows_estimated, row->estimated);
+	if (row->implausible) {
+		stat_add(&a->stats->implausible_quarters, 1);
+		char when[32];
+		reject_log_offer(a->rejects, AGG_REJECT_IMPLAUSIBLE, atomic_load(&a->stats->implausible_quarters), time(NULL),
+			"meter %s: quarter %s UTC booked %.3f kWh in, %.3f kWh out, more than max_power_kw (%u kW) allows in"
+			" 15 min: flagged Estimated, never a peak; a forged or replayed burst on its topic? (README,"
+			" Troubleshooting)", e->serial, utc_text(row->start_s * 1000, when, sizeof(when)),
+			row->import_wh / 1000.0, row->export_wh / 1000.0, a->cfg->max_power_kw);
+	}
+}
+
+/* Why a meter's readings were refused, from its refusal streak's bits. */
+static const char *refusal_reason(unsigned why)
+{
+	switch (why & (QUARTER_REFUSED_TIME | QUARTER_REFUSED_COUNTERS)) {
+	case QUARTER_REFUSED_TIME:
+		return "received before its last accepted one (clock went back?)";
+	case QUARTER_REFUSED_COUNTERS:
+		return "counters below its last accepted reading's (saved state ahead?)";
+	default:
+		return "received before its last accepted one, with counters below it";
+	}
+}
+
+/* What report_refusals needs of a meter's state before a reading. */
+struct refusal_before {
+	int64_t last_ms, refused_since_ms;
+	uint32_t refused_n;
+	unsigned refused_why;
+};
+
+/* A meter's readings are all refused for minutes, or were until this one
+ * re-based it: say which meter, why, and what to do. */
+static void report_refusals(struct aggregator *a, const char *serial, enum quarter_feed_result r,
+	const struct refusal_before *before, const struct meter_quarters *now, int64_t t_ms)
+{
+	char last[32];
+	utc_text(before->last_ms, last, sizeof(last));
+	if (r == QUARTER_REFUSED_LONG) {
+		reject_log_offer(a->rejects, AGG_REJECT_METER_REFUSED, ++a->refusal_warnings, time(NULL),
+			"meter %s: its last %" PRIu32 " readings, over %" PRId64 " min, were all refused: %s; last accepted %s UTC."
+			" Its counters do not advance, so it is not re-based: a stale or replayed message? (README,"
+			" Troubleshooting)", serial, now->refused_n, (now->refused_last_ms - now->refused_since_ms) / 60000,
+			refusal_reason(now->refused_why), last);
+		return;
+	}
+	bool back = t_ms <= before->last_ms;
+	unsigned why = before->refused_why | (back ? QUARTER_REFUSED_TIME : 0);
+	char from[32], what[96];
+	if (back)
+		snprintf(what, sizeof(what), "The quarter from %s UTC books all since its last row",
+			utc_text(t_ms / 900000 * 900000, from, sizeof(from)));
+	else
+		snprintf(what, sizeof(what), "It goes on from this reading's counters, booking none back");
+	reject_log_offer(a->rejects, AGG_REJECT_METER_REBASED, atomic_load(&a->stats->meters_rebased), time(NULL),
+		"meter %s: re-based after %" PRIu32 " readings refused over %" PRId64 " s: %s; last accepted %s UTC. %s,"
+		" flagged Estimated (README, Troubleshooting)", serial, before->refused_n,
+		(t_ms - before->refused_since_ms) / 1000, refusal_reason(why), last, what);
 }
 
 void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
@@ -105,6 +175,8 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 	atomic_store_explicit(&st->meters, meter_set_count(&a->meters), memory_order_relaxed);
 
 	struct emit_ctx ctx = { a, serial };
+	const struct meter_quarters *q = &meter->quarters;
+	struct refusal_before before = { q->last_ms, q->refused_since_ms, q->refused_n, q->refused_why };
 	enum quarter_feed_result r = quarters_feed(&meter->quarters, &a->params, m->received_ms, &reading, emit_row, &ctx);
 	switch (r) {
 	case QUARTER_DUPLICATE:
@@ -113,10 +185,18 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 	case QUARTER_OUT_OF_ORDER:
 		stat_add(&st->out_of_order, 1);
 		return;
+	case QUARTER_REFUSED_LONG:
+		stat_add(&st->out_of_order, 1);
+		report_refusals(a, serial, r, &before, &meter->quarters, m->received_ms);
+		return;
+	case QUARTER_REBASED:
+		stat_add(&st->meters_rebased, 1);
+		report_refusals(a, serial, r, &before, &meter->quarters, m->received_ms);
+		break;
 	case QUARTER_DISCONTINUITY:
 		stat_add(&st->discontinuities, 1);
 		break;
-	case QUARTER_RESTARTED:
+	case QUARTER_LONG_SILENCE:
 		stat_add(&st->series_restarts, 1);
 		break;
 	case QUARTER_FIRST:
@@ -124,10 +204,18 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 		break;
 	}
 	stat_add(&st->readings, 1);
-	if (r == QUARTER_DISCONTINUITY || r == QUARTER_RESTARTED)
-		log_queue_push(a->log, MOSQ_LOG_WARNING, PREFIX "meter %s: %s (counters went backwards, jumped, or stopped"
-			" too long); the quarters around it are flagged estimated", serial,
-			r == QUARTER_DISCONTINUITY ? "counter discontinuity" : "series restarted after a long silence");
+	if (r == QUARTER_DISCONTINUITY)
+		log_queue_push(a->log, MOSQ_LOG_WARNING, PREFIX "meter %s: counter discontinuity (counters went backwards or"
+			" jumped); the quarters around it are flagged estimated", serial);
+	/* After a long broker outage every meter comes back at once: one line
+	 * a minute, with the count of the others. */
+	if (r == QUARTER_LONG_SILENCE) {
+		char last[32], from[32];
+		reject_log_offer(a->rejects, AGG_REJECT_LONG_SILENCE, atomic_load(&st->series_restarts), time(NULL),
+			"meter %s: heard again after more than a day (last reading %s UTC): no row for the quarters of the"
+			" silence; the quarter from %s UTC books its energy, flagged Estimated (README, Troubleshooting)", serial,
+			utc_text(before.last_ms, last, sizeof(last)), utc_text(m->received_ms / 900000 * 900000, from, sizeof(from)));
+	}
 }
 
 static void *aggregator_main(void *arg)

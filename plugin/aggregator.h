@@ -39,6 +39,10 @@ enum {
 	AGG_REJECT_BAD_SERIAL = LOWI_PAYLOAD_STATUS_COUNT,
 	AGG_REJECT_TABLE_FULL,
 	AGG_REJECT_QUEUE_FULL,
+	AGG_REJECT_IMPLAUSIBLE,    /* a quarter over max_power_kw */
+	AGG_REJECT_METER_REFUSED,  /* a meter whose readings have all been refused for minutes */
+	AGG_REJECT_METER_REBASED,  /* a meter re-based after such a streak */
+	AGG_REJECT_LONG_SILENCE,   /* a meter heard again after more than a day */
 	AGG_REJECT_KINDS
 };
 _Static_assert(AGG_REJECT_KINDS <= REJECT_LOG_KINDS, "a reject log slot for every kind");
@@ -53,6 +57,7 @@ struct aggregator {
 	struct lowi_stats *stats;
 	struct topic_prefilter prefilter;
 	struct meter_set meters;
+	uint64_t refusal_warnings;  /* refused-meter warnings due so far (for the reject log's count) */
 	pthread_t thread;
 	bool started;
 };

@@ -146,6 +146,8 @@ const struct config_option config_options[] = {
 	  .doc = "database" },
 	{ .key = "topic", .kind = CONFIG_TEXT, .offset = FIELD(topic), .default_text = "+/PUB/CH0", .check = check_topic,
 	  .doc = "MQTT subscription filter of the LOWI CH0 topics" },
+	{ .key = "max_power_kw", .kind = CONFIG_UNSIGNED, .offset = FIELD(max_power_kw), .default_text = "56", .min = 1, .max = 10000,
+	  .doc = "largest import or export power of a meter's connection: a quarter booking more is flagged Estimated" },
 	{ .key = "spool_dir", .kind = CONFIG_TEXT, .offset = FIELD(spool_dir), .default_text = "/var/lib/mosquitto/lowi-p1",
 	  .check = check_spool_dir, .doc = "rows waiting for the database, and the meter journal" },
 	{ .key = "queue_rows", .kind = CONFIG_UNSIGNED, .offset = FIELD(queue_rows), .default_text = "262144", .min = 16, .max = 16u << 20,

@@ -26,6 +26,7 @@ struct lowi_config {
 	char *db_password_file;
 	char *db_name;
 	char *topic;             /* MQTT subscription filter of the LOWI CH0 topics */
+	unsigned max_power_kw;   /* a quarter averaging more import or export is implausible */
 	unsigned queue_rows;     /* rows held in memory while the database lags */
 	unsigned db_timeout_s;   /* connect/read/write timeout towards MariaDB */
 	unsigned batch_rows;     /* rows per transaction */

@@ -47,9 +47,11 @@ enum stats_thread { STATS_BROKER, STATS_AGGREGATOR, STATS_WRITER, STATS_PRICE_WO
 	X(duplicates, STATS_AGGREGATOR, "readings ignored: the same counters again (a retransmission)") \
 	X(out_of_order, STATS_AGGREGATOR, "readings ignored: older than the last one, or all counters slightly lower (a late publish)") \
 	X(discontinuities, STATS_AGGREGATOR, "readings whose counters went backwards or jumped: no energy booked across, quarters flagged Estimated") \
-	X(series_restarts, STATS_AGGREGATOR, "readings after a silence too long to fill: the series restarts, quarters flagged Estimated") \
+	X(series_restarts, STATS_AGGREGATOR, "readings after a silence longer than a day: one jump instead of a row per quarter, the silence's energy booked on the next row, flagged Estimated") \
+	X(meters_rebased, STATS_AGGREGATOR, "readings that re-based a meter whose readings had all been refused for 2 minutes (the clock stepped back, or its saved state was ahead): taken, its quarter flagged Estimated") \
 	X(rows_queued, STATS_AGGREGATOR, "quarter rows made and queued for the writer") \
 	X(rows_estimated, STATS_AGGREGATOR, "of those, rows flagged Estimated") \
+	X(implausible_quarters, STATS_AGGREGATOR, "of those, rows whose quarter booked more energy than max_power_kw allows in 15 minutes (a forged or replayed burst?): flagged Estimated, never a peak") \
 	X(rows_dropped, STATS_AGGREGATOR, "rows lost: queue_rows rows were waiting already") \
 	X(rows_written, STATS_WRITER, "rows committed to Conso") \
 	X(rows_spooled, STATS_WRITER, "rows written to the spool while the database was away") \

@@ -55,7 +55,7 @@ static const char *const filter = "+/PUB/CH0";
 
 struct stats {
 	uint64_t messages, readings, rejected, rows, rows_estimated, import_wh;
-	uint64_t by_result[QUARTER_RESTARTED + 1];
+	uint64_t by_result[QUARTER_REBASED + 1];
 };
 
 static void emit_row(void *ctx, const struct quarter_row *row)
@@ -144,7 +144,7 @@ STEP void run_messages(const struct input *in, struct intake *q, struct meter_se
 			continue;
 		enum quarter_feed_result res = step_feed(m, msg->received_ms, &r, s);
 		s->by_result[res]++;
-		if (res != QUARTER_DUPLICATE && res != QUARTER_OUT_OF_ORDER)
+		if (res != QUARTER_DUPLICATE && res != QUARTER_OUT_OF_ORDER && res != QUARTER_REFUSED_LONG)
 			s->readings++;
 	}
 }

@@ -19,7 +19,10 @@
  * Invariants checked (quarter.h, README "How a reading becomes a row"):
  *  - energies never negative, rows' indexes within the counters' range;
  *  - rows start on quarter boundaries, strictly increasing, in exact 900 s
- *    steps within a series (between restarts);
+ *    steps within a series, except across a jump (a silence longer than
+ *    max_fill_ms, or a re-base: no row for the quarters it skips; after a
+ *    clock step back, rows may start before earlier ones), and one reading
+ *    makes at most max_fill_ms / 900 s + 1 rows;
  *  - per series, the sum of import_wh (export_wh) over the rows equals the
  *    change of the rounded import (export) total between the first row's
  *    start boundary and the last row's end boundary;
@@ -28,12 +31,16 @@
  *    exactly while the series has had none (README: "a row's Soutire is
  *    exactly the change of In_D + In_N since the previous row");
  *  - a row is estimated exactly when its quarter touches a reading interval
- *    longer than measured_gap_ms or a discontinuity;
+ *    longer than measured_gap_ms, a discontinuity or a jump, or when it is
+ *    implausible; it is implausible exactly when it does not book a jump
+ *    and its import or export is more than max_quarter_power_w allows over
+ *    15 minutes (so no row that may set a peak is above it);
  *  - every value fits its MariaDB column (sql/schema.sql);
  *  - a row's energy is bounded by what the plausibility limits let through
  *    (max_power_w, max_flow_l_per_h: each reading interval may carry at
  *    least five minutes of flow, plus 1 Wh/l of slack, and rounding);
- *  - duplicate and out-of-order readings change nothing and emit nothing;
+ *  - duplicate and out-of-order readings change nothing but the refusal
+ *    streak, and emit nothing;
  *  - the state's record (quarter_state_encode) reads back to the same
  *    record after every reading, and the series goes on from the state
  *    read back, as after a clean restart.
@@ -60,7 +67,7 @@
 #define COUNTER_LIMIT 999999999999.0           /* payload.h */
 #define INDEX_COLUMN_MAX INT64_C(999999999999) /* Wh in DECIMAL(12,3) kWh */
 #define KW_COLUMN_MAX INT64_C(99999999)        /* W in DECIMAL(8,3) kW */
-#define MAX_ROWS_PER_CALL 8000 /* 62 days of quarters: max_fill_ms / 900 s */
+#define MAX_ROWS_PER_CALL 8000 /* more than quarter_default_params allow (checked below) */
 
 struct call_rows {
 	const struct meter_quarters *mq;
@@ -105,6 +112,8 @@ struct series {
 	bool any_disc;                       /* a discontinuity in this series */
 	bool est_since_crossing;             /* an estimated interval since (and at) the last crossing */
 	int64_t intervals_since_crossing;    /* accepted intervals since (and at) the last crossing */
+	bool jump_open;                      /* a jump not yet booked by a row */
+	bool stepped_back;                   /* a re-base back in time since the last row */
 };
 
 static void end_series(const struct series *s, const struct meter_quarters *mq)
@@ -113,7 +122,8 @@ static void end_series(const struct series *s, const struct meter_quarters *mq)
 		return;
 	int64_t end_import = mq->boundary_total[QC_IMPORT_DAY] + mq->boundary_total[QC_IMPORT_NIGHT];
 	int64_t end_export = mq->boundary_total[QC_EXPORT_DAY] + mq->boundary_total[QC_EXPORT_NIGHT];
-	FUZZ_CHECK(mq->boundary_s == s->last.start_s + QUARTER_S, "last boundary %lld, last row %lld",
+	/* A jump moves the boundary ahead of the last row, keeping its totals. */
+	FUZZ_CHECK(s->jump_open || mq->boundary_s == s->last.start_s + QUARTER_S, "last boundary %lld, last row %lld",
 		(long long)mq->boundary_s, (long long)s->last.start_s);
 	FUZZ_CHECK(s->sum_import == end_import - s->first_import, "sum of import_wh %lld, rounded total change %lld",
 		(long long)s->sum_import, (long long)(end_import - s->first_import));
@@ -187,13 +197,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					cr.rows[i].has_water ? "" : "(null)", cr.rows[i].estimated);
 		}
 
-		if (res == QUARTER_DUPLICATE || res == QUARTER_OUT_OF_ORDER) {
+		FUZZ_CHECK(cr.n <= (size_t)(p->max_fill_ms / 900000 + 1), "one reading made %zu rows", cr.n);
+		if (res == QUARTER_DUPLICATE || res == QUARTER_OUT_OF_ORDER || res == QUARTER_REFUSED_LONG) {
 			FUZZ_CHECK(cr.n == 0, "%s reading emitted %zu rows", quarter_feed_result_name(res), cr.n);
 			/* quarters_feed seeds a gas/water counter seen for the first
 			 * time before it classifies the reading; harmless (has_gas stays
 			 * false, readings without it carry the seeded value, and the
 			 * next reading with it seeds it again), so not compared. */
 			struct meter_quarters cmp = mq;
+			FUZZ_CHECK(res == QUARTER_DUPLICATE || (mq.refused_since_ms != 0 && mq.refused_last_ms == t_ms
+				&& mq.refused_n >= 1), "a refused reading is not in the refusal streak");
+			cmp.refused_since_ms = before.refused_since_ms;
+			cmp.refused_last_ms = before.refused_last_ms;
+			cmp.refused_first_wh = before.refused_first_wh;
+			cmp.refused_n = before.refused_n;
+			cmp.refused_why = before.refused_why;
+			cmp.refused_warnings = before.refused_warnings;
 			for (int c = QC_GAS; c <= QC_WATER; c++) {
 				if (!(c == QC_GAS ? before.has_gas : before.has_water)) {
 					cmp.last_index[c] = before.last_index[c];
@@ -203,19 +222,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			FUZZ_CHECK(memcmp(&before, &cmp, sizeof(cmp)) == 0, "%s reading changed the state",
 				quarter_feed_result_name(res));
-			continue;
+			goto round_trip;
 		}
-		if (res == QUARTER_FIRST || res == QUARTER_RESTARTED) {
+		if (res == QUARTER_FIRST) {
 			FUZZ_CHECK(cr.n == 0, "%s reading emitted %zu rows", quarter_feed_result_name(res), cr.n);
-			FUZZ_CHECK(res == QUARTER_FIRST ? before.last_ms == 0 : t_ms - before.last_ms > p->max_fill_ms,
-				"%s after %lld ms", quarter_feed_result_name(res), (long long)(t_ms - before.last_ms));
+			FUZZ_CHECK(before.last_ms == 0, "first reading after %lld ms", (long long)(t_ms - before.last_ms));
 			end_series(&s, &before);
 			memset(&s, 0, sizeof(s));
-			continue;
+			goto round_trip;
 		}
-		FUZZ_CHECK(res == QUARTER_ACCEPTED || res == QUARTER_DISCONTINUITY, "result %d", (int)res);
+		/* A jump (a long silence, or a re-base back in time): no row now;
+		 * the next row books it, estimated, and may break the 900 s
+		 * steps. Its counters may have been a discontinuity too. */
+		if (res == QUARTER_LONG_SILENCE || (res == QUARTER_REBASED && t_ms <= before.last_ms)) {
+			FUZZ_CHECK(cr.n == 0, "%s reading emitted %zu rows", quarter_feed_result_name(res), cr.n);
+			FUZZ_CHECK(res == QUARTER_REBASED || t_ms - before.last_ms > p->max_fill_ms, "%s after %lld ms",
+				quarter_feed_result_name(res), (long long)(t_ms - before.last_ms));
+			FUZZ_CHECK(res == QUARTER_LONG_SILENCE || before.refused_since_ms != 0, "re-based without a refusal streak");
+			FUZZ_CHECK(mq.refused_since_ms == 0, "an accepted reading left a refusal streak");
+			FUZZ_CHECK(!before.boundary_valid || (mq.open_jump && mq.open_estimated && mq.boundary_s == t_ms / 900000 * 900
+				&& memcmp(mq.boundary_total, before.boundary_total, 4 * sizeof(mq.boundary_total[0])) == 0),
+				"a jump keeps the last boundary's totals and moves to the quarter of its reading");
+			s.jump_open = s.jump_open || before.boundary_valid;
+			s.stepped_back = s.stepped_back || t_ms < before.last_ms;
+			s.any_disc = true;
+			s.disc_since_crossing = true;
+			s.est_since_crossing = true;
+			s.intervals_since_crossing = 1;
+			goto round_trip;
+		}
+		FUZZ_CHECK(res == QUARTER_ACCEPTED || res == QUARTER_DISCONTINUITY || res == QUARTER_REBASED, "result %d", (int)res);
+		FUZZ_CHECK(mq.refused_since_ms == 0, "an accepted reading left a refusal streak");
 		int64_t dt_ms = t_ms - before.last_ms;
-		bool disc = res == QUARTER_DISCONTINUITY;
+		/* A re-base after a streak of lower counters is a discontinuity. */
+		bool disc = res == QUARTER_DISCONTINUITY || res == QUARTER_REBASED;
 		bool est = disc || dt_ms > p->measured_gap_ms;
 		bool crossed = mq.boundary_valid && (!before.boundary_valid || mq.boundary_s != before.boundary_s);
 		FUZZ_CHECK(crossed == (t_ms / 900000 != before.last_ms / 900000), "crossing mismatch");
@@ -230,13 +270,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bool expect_est = first_in_call ? (s.est_since_crossing || est) : est;
 			bool disc_inside = first_in_call ? s.disc_since_crossing : false;
 			int64_t intervals = first_in_call ? s.intervals_since_crossing + 1 : 1;
+			bool books_jump = first_in_call && s.jump_open;
 
 			FUZZ_CHECK(row->start_s % QUARTER_S == 0, "row start %lld not on a quarter", (long long)row->start_s);
-			FUZZ_CHECK(!have_prev_row || row->start_s > prev_row_start, "row %lld after row %lld",
-				(long long)row->start_s, (long long)prev_row_start);
+			FUZZ_CHECK(!have_prev_row || row->start_s > prev_row_start || (books_jump && s.stepped_back),
+				"row %lld after row %lld", (long long)row->start_s, (long long)prev_row_start);
 			if (s.any_row)
-				FUZZ_CHECK(row->start_s == s.last.start_s + QUARTER_S, "row %lld after %lld in one series",
+				FUZZ_CHECK(row->start_s == s.last.start_s + QUARTER_S || books_jump, "row %lld after %lld in one series",
 					(long long)row->start_s, (long long)s.last.start_s);
+			/* The plausibility of a quarter (quarter.h): a row that may set
+			 * a peak is never above max_quarter_power_w. */
+			double quarter_limit = p->max_quarter_power_w * QUARTER_S / 3600.0 + 2.0;
+			bool over = (double)row->import_wh > quarter_limit || (double)row->export_wh > quarter_limit;
+			FUZZ_CHECK(row->implausible == (over && !books_jump), "row %lld: implausible %d, import %lld Wh, export %lld Wh,"
+				" limit %g Wh, books a jump %d", (long long)row->start_s, row->implausible, (long long)row->import_wh,
+				(long long)row->export_wh, quarter_limit, books_jump);
+			FUZZ_CHECK(row->estimated || !over, "row %lld: %lld Wh not estimated", (long long)row->start_s,
+				(long long)row->import_wh);
+			expect_est = expect_est || row->implausible;
 			FUZZ_CHECK(row->import_wh >= 0 && row->export_wh >= 0, "row %lld: import %lld Wh, export %lld Wh",
 				(long long)row->start_s, (long long)row->import_wh, (long long)row->export_wh);
 			/* Plausibility bounds (quarter.c): a reading interval of dt may
@@ -272,13 +323,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(row->estimated == expect_est, "row %lld: estimated %d, expected %d (interval %lld ms, %s)",
 				(long long)row->start_s, row->estimated, expect_est, (long long)dt_ms, quarter_feed_result_name(res));
 
-			FUZZ_CHECK(row->import_wh <= max_energy && row->export_wh <= max_energy,
+			FUZZ_CHECK(books_jump || (row->import_wh <= max_energy && row->export_wh <= max_energy),
 				"row %lld: import %lld Wh, export %lld Wh, more than %g Wh the limits allow",
 				(long long)row->start_s, (long long)row->import_wh, (long long)row->export_wh, max_energy);
-			FUZZ_CHECK(!row->has_gas || row->gas_l <= max_flow,
+			FUZZ_CHECK(books_jump || !row->has_gas || row->gas_l <= max_flow,
 				"row %lld: gas %lld l, more than %g l the limit allows", (long long)row->start_s,
 				(long long)row->gas_l, max_flow);
-			FUZZ_CHECK(!row->has_water || row->water_l <= max_flow,
+			FUZZ_CHECK(books_jump || !row->has_water || row->water_l <= max_flow,
 				"row %lld: water %lld l, more than %g l the limit allows", (long long)row->start_s,
 				(long long)row->water_l, max_flow);
 
@@ -306,6 +357,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			s.sum_import += row->import_wh;
 			s.sum_export += row->export_wh;
 			s.last = *row;
+			s.jump_open = false;
+			s.stepped_back = false;
 			have_prev_row = true;
 			prev_row_start = row->start_s;
 		}
@@ -320,6 +373,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			s.intervals_since_crossing++;
 		}
 
+round_trip:;
 		/* A clean restart may come between any two readings: the series
 		 * goes on from the state's record, which must hold all of it. */
 		unsigned char saved[QUARTER_STATE_BYTES], again[QUARTER_STATE_BYTES];

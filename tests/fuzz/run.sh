@@ -47,7 +47,8 @@ targets=(
 
 # Seeds for fuzz_quarter (20-byte records, see fuzz_quarter.c): a day-time
 # household stream every 60 s with power, the same with a 20-minute gap and
-# a counter reset, a 10 s stream across a tariff switch with gas and water.
+# a counter reset, a 10 s stream across a tariff switch with gas and water,
+# and a clock step back, a long silence and a stale reading repeated.
 quarter_seeds() { # dir
 	python3 - "$1" <<'PY'
 import os, struct, sys
@@ -63,7 +64,16 @@ gap = (b"".join(rec(POWER | DAY, 60, SEC, 0, (5, 0, 0, 0, 0, 0), 300) for _ in r
        + b"".join(rec(POWER | DAY, 60, SEC, 0, (4, 0, 2, 0, 0, 0), 240, 120) for _ in range(30)))
 switch = b"".join(rec(POWER | GAS | WATER | (DAY if i < 60 else NIGHT), 10, SEC, 0,
                       ((2, 0) if i < 60 else (0, 2)) + (0, 0, 1, 0), 720) for i in range(150))
-for name, data in (("steady", steady), ("gap-reset", gap), ("tariff-switch", switch)):
+# The clock steps back 2 h while the counters go on (re-based after 2 min);
+# then a day and a half of silence (one jump); then a stale reading repeated.
+MIN = 4
+step_back = (steady[:20 * 30] + rec(POWER | DAY, 120, MIN, 0, (8, 0, 0, 0, 0, 0), 500, back=True)
+             + b"".join(rec(POWER | DAY, 60, SEC, 0, (8, 0, 0, 0, 0, 0), 500) for _ in range(40))
+             + rec(POWER | DAY, 2160, MIN, 0, (9000, 0, 0, 0, 0, 0), 500)
+             + b"".join(rec(POWER | DAY, 60, SEC, 0, (8, 0, 0, 0, 0, 0), 500) for _ in range(20))
+             + rec(POWER | DAY, 60, SEC, 0, (-30, 0, 0, 0, 0, 0), 500)
+             + b"".join(rec(POWER | DAY, 60, SEC, 0, (0, 0, 0, 0, 0, 0), 500) for _ in range(20)))
+for name, data in (("steady", steady), ("gap-reset", gap), ("tariff-switch", switch), ("step-back", step_back)):
     with open(os.path.join(d, name + ".bin"), "wb") as f:
         f.write(data)
 PY

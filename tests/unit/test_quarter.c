@@ -5,6 +5,8 @@
  * emitted row is compared with the energy the model really used.
  */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -476,6 +478,312 @@ static void test_resume_after_restart(void)
 	CHECK(after.r[after.n - 1].import_day_wh == whole.r[whole.n - 1].import_day_wh, "indexes continue");
 }
 
+/* ---- Finding 3: a forged burst and the plausibility of a quarter ---- */
+
+/* The parameters before the quarter's plausibility, the one-jump silence
+ * and the re-base: what the tests below show the figures "before" with. */
+static struct quarter_params params_before(void)
+{
+	struct quarter_params p = quarter_default_params;
+	p.max_quarter_power_w = 1e12;
+	p.max_fill_ms = (int64_t)62 * 86400 * 1000;
+	p.rebase_after_ms = INT64_MAX / 2;
+	p.refused_warn_ms = INT64_MAX / 2;
+	return p;
+}
+
+static struct lowi_reading reading_wh(double import_day_wh, double import_w)
+{
+	struct lowi_reading r = { .import_day_wh = import_day_wh, .import_night_wh = 137096, .export_day_wh = 10976,
+		.export_night_wh = 3381, .import_w = import_w, .rate = 1, .has_power = true };
+	return r;
+}
+
+/* A meter at 500 W read every 60 s from T0 + 17 s up to the boundary
+ * b_s, then `forged` messages 100 ms apart around b_s, each 20 kWh above
+ * the last (a 20.8 kWh step is what 250 kW allows over the five-minute
+ * floor), then the meter again, its counters as they really are. Returns
+ * the row of the quarter that ends at b_s. */
+static struct quarter_row forged_burst(const struct quarter_params *p, int forged, struct rows *rs)
+{
+	struct meter_quarters mq;
+	quarters_reset(&mq);
+	rs->n = 0;
+	int64_t b_s = T0 + 4 * 900;
+	double wh = 500000;
+	int64_t t_ms = (T0 + 17) * 1000;
+	for (; t_ms < b_s * 1000; t_ms += 60000) {
+		struct lowi_reading r = reading_wh(wh + 500.0 * (double)(t_ms - (T0 + 17) * 1000) / 3.6e6, 500);
+		quarters_feed(&mq, p, t_ms, &r, collect, rs);
+	}
+	double real_wh = wh + 500.0 * (double)(t_ms - 60000 - (T0 + 17) * 1000) / 3.6e6;
+	/* Two messages: one 50 ms before the boundary, 20 kWh up; one 50 ms
+	 * after with the same counters. Sixty: 100 ms apart, the last one 50 ms
+	 * past the boundary, each 20 kWh up. */
+	int64_t first_ms = b_s * 1000 + 50 - (int64_t)(forged - 1) * 100;
+	for (int i = 0; i < forged; i++) {
+		int64_t at = first_ms + 100 * i;
+		double up = forged == 2 ? 20000.0 : 20000.0 * (i + 1);
+		struct lowi_reading r = reading_wh(real_wh + up, 500);
+		quarters_feed(&mq, p, at, &r, collect, rs);
+	}
+	for (t_ms = b_s * 1000 + 30000; t_ms < (b_s + 1800) * 1000; t_ms += 60000) {
+		struct lowi_reading r = reading_wh(wh + 500.0 * (double)(t_ms - (T0 + 17) * 1000) / 3.6e6, 500);
+		quarters_feed(&mq, p, t_ms, &r, collect, rs);
+	}
+	for (int i = 0; i < rs->n; i++)
+		if (rs->r[i].start_s == b_s - 900)
+			return rs->r[i];
+	struct quarter_row none = { 0 };
+	return none;
+}
+
+static void test_forged_burst(void)
+{
+	static struct rows rs;
+	struct quarter_params before = params_before();
+	for (int forged = 2; forged <= 60; forged += 58) {
+		struct quarter_row was = forged_burst(&before, forged, &rs);
+		struct quarter_row now = forged_burst(&quarter_default_params, forged, &rs);
+		int peaks = 0, implausible = 0;
+		for (int i = 0; i < rs.n; i++) {
+			peaks += !rs.r[i].estimated && rs.r[i].import_wh * 4 > 56000;
+			implausible += rs.r[i].implausible;
+		}
+		printf("forged burst of %d messages: the quarter booked %.3f kWh, a %.1f kW peak, estimated %d before;"
+			" now estimated %d, implausible %d\n", forged, was.import_wh / 1000.0, was.import_wh * 4 / 1000.0,
+			was.estimated, now.estimated, now.implausible);
+		CHECK(was.import_wh * 4 > 56000 && !was.estimated, "%d messages: before, a %.1f kW quarter set a peak",
+			forged, was.import_wh * 4 / 1000.0);
+		CHECK(now.start_s == was.start_s && now.estimated && now.implausible,
+			"%d messages: the quarter is flagged estimated and implausible", forged);
+		CHECK(now.import_wh == was.import_wh, "%d messages: it keeps the energy its counters show (%lld Wh)", forged,
+			(long long)now.import_wh);
+		CHECK(peaks == 0 && implausible == 1, "%d messages: no row could set a peak above 56 kW (%d), one implausible (%d)",
+			forged, peaks, implausible);
+	}
+}
+
+/* The largest connection at its limit for an hour is plausible; a little
+ * more for one quarter is not. */
+static void test_quarter_at_the_limit(void)
+{
+	static struct rows rs;
+	struct meter_quarters mq;
+	quarters_reset(&mq);
+	rs.n = 0;
+	double wh = 1000000;
+	for (int64_t t = (T0 + 5) * 1000; t < (T0 + 2 * 3600) * 1000; t += 10000) {
+		double w = t < (T0 + 3600) * 1000 ? 56000.0 : 58000.0;
+		struct lowi_reading r = reading_wh(wh, w);
+		quarters_feed(&mq, &quarter_default_params, t, &r, collect, &rs);
+		wh += w * 10.0 / 3600.0;
+	}
+	int flagged_at_56 = 0, flagged_at_58 = 0;
+	for (int i = 0; i < rs.n; i++) {
+		if (rs.r[i].start_s >= T0 + 900 && rs.r[i].start_s < T0 + 2700)
+			flagged_at_56 += rs.r[i].estimated;
+		if (rs.r[i].start_s >= T0 + 4500)
+			flagged_at_58 += rs.r[i].implausible && rs.r[i].estimated;
+	}
+	CHECK(flagged_at_56 == 0, "quarters at 56 kW are plausible: %d flagged", flagged_at_56);
+	CHECK(flagged_at_58 == 2, "quarters at 58 kW are implausible: %d flagged of 2", flagged_at_58);
+}
+
+/* ---- Finding 4: a long silence is one jump ---- */
+
+struct counted_rows {
+	struct rows *rs;
+	int calls_max;    /* most rows from one reading */
+	int this_call;
+	int resuming;     /* rows from the first reading after the silence */
+};
+
+static void count_collect(void *ctx, const struct quarter_row *row)
+{
+	struct counted_rows *c = ctx;
+	collect(c->rs, row);
+	c->this_call++;
+}
+
+/* A meter at 1 kW read every 60 s for an hour, silent for `silence_ms`,
+ * then read again for an hour. Returns the rows the first reading after
+ * the silence made; *most: the most rows any reading made. */
+static int silence_run(const struct quarter_params *p, int64_t silence_ms, struct rows *rs, int64_t *index_change, int *most)
+{
+	struct meter_quarters mq;
+	quarters_reset(&mq);
+	rs->n = 0;
+	struct counted_rows c = { rs, 0, 0, -1 };
+	int64_t t = (T0 + 13) * 1000;
+	double wh0 = 500000;
+	for (int phase = 0; phase < 2; phase++) {
+		for (int k = 0; k < 60; k++, t += 60000) {
+			struct lowi_reading r = reading_wh(wh0 + 1000.0 * (double)(t - (T0 + 13) * 1000) / 3.6e6, 1000);
+			c.this_call = 0;
+			quarters_feed(&mq, p, t, &r, count_collect, &c);
+			c.calls_max = c.this_call > c.calls_max ? c.this_call : c.calls_max;
+			if (phase == 1 && k == 0)
+				c.resuming = c.this_call;
+		}
+		t += silence_ms - 60000;
+	}
+	*index_change = rs->n ? rs->r[rs->n - 1].import_day_wh - rs->r[0].import_day_wh + rs->r[0].import_wh : 0;
+	*most = c.calls_max;
+	return c.resuming;
+}
+
+static void test_long_silence(void)
+{
+	static struct rows rs;
+	struct quarter_params before = params_before();
+	int64_t sixty_two_days = (int64_t)62 * 86400 * 1000, change;
+	int most;
+	int was = silence_run(&before, sixty_two_days, &rs, &change, &most);
+	int now = silence_run(&quarter_default_params, sixty_two_days, &rs, &change, &most);
+	printf("62-day silence: the reading after it made %d rows at once before; now %d, and %d rows in all"
+		" (one books the silence)\n", was, now, rs.n);
+	CHECK(was == 5952, "before: the reading after 62 days made %d rows", was);
+	CHECK(now == 0 && most == 1, "now: it makes none (%d), and no reading makes more than one row (%d)", now, most);
+	int64_t sum = 0, holes = 0;
+	int jump_rows = 0, estimated = 0;
+	for (int i = 0; i < rs.n; i++) {
+		sum += rs.r[i].import_wh;
+		estimated += rs.r[i].estimated;
+		if (i > 0 && rs.r[i].start_s != rs.r[i - 1].start_s + 900) {
+			holes++;
+			jump_rows += rs.r[i].estimated && !rs.r[i].implausible && rs.r[i].import_wh > 1000000;
+		}
+		if (i > 0)
+			CHECK(rs.r[i].import_wh == rs.r[i].import_day_wh - rs.r[i - 1].import_day_wh,
+				"row %d: Soutire is the change of the indexes since the previous row", i);
+	}
+	CHECK(holes == 1 && jump_rows == 1, "one jump: the silence's quarters have no row, the next row books it (%lld, %d)",
+		(long long)holes, jump_rows);
+	CHECK(estimated == 1, "only the jump's row is estimated: %d", estimated);
+	CHECK(sum == change, "no energy lost across the silence: rows sum to %lld Wh, indexes moved %lld Wh", (long long)sum,
+		(long long)change);
+	/* A day is still filled, a row per quarter, spread and flagged. */
+	now = silence_run(&quarter_default_params, (int64_t)86400 * 1000, &rs, &change, &most);
+	CHECK(now == 96 && rs.n == 2 + 96 + 4, "a day's silence is filled: %d rows from one reading, %d in all", now, rs.n);
+}
+
+/* ---- Finding 12: readings refused because the state is ahead ---- */
+
+struct refusal_run {
+	int refused, warnings, rebased, accepted;
+	int rows_at_step;
+};
+
+/* A meter at 1 kW read every 97 s from T0 + 7 s for 3 hours; then the
+ * broker's clock steps back `step_s` and it is read for `hours` more;
+ * counters as the meter has them (advancing), or, when `frozen`, one
+ * stale message repeated from the step on. */
+static struct refusal_run clock_step(const struct quarter_params *p, int64_t step_s, int hours, bool frozen, struct rows *rs)
+{
+	struct meter_quarters mq;
+	quarters_reset(&mq);
+	rs->n = 0;
+	struct refusal_run run = { 0 };
+	int64_t real = (T0 + 7) * 1000, end = real + (3 + hours) * 3600000LL, step_at = real + 3 * 3600000LL;
+	double wh0 = 500000;
+	struct lowi_reading stale = reading_wh(wh0 + 2000, 1000); /* an hour before the step */
+	for (; real < end; real += 97000) {
+		bool after = real >= step_at;
+		if (!after)
+			run.rows_at_step = rs->n + 1;
+		struct lowi_reading r = after && frozen ? stale : reading_wh(wh0 + 1000.0 * (double)(real - (T0 + 7) * 1000) / 3.6e6, 1000);
+		enum quarter_feed_result res = quarters_feed(&mq, p, after ? real - step_s * 1000 : real, &r, collect, rs);
+		if (!after)
+			continue;
+		run.refused += res == QUARTER_OUT_OF_ORDER || res == QUARTER_REFUSED_LONG;
+		run.warnings += res == QUARTER_REFUSED_LONG;
+		run.rebased += res == QUARTER_REBASED;
+		run.accepted += res == QUARTER_ACCEPTED;
+	}
+	return run;
+}
+
+static void test_clock_step_back(void)
+{
+	static struct rows rs;
+	struct quarter_params before = params_before();
+	struct refusal_run was = clock_step(&before, 7 * 3600, 6, false, &rs);
+	int rows_was = rs.n;
+	struct refusal_run now = clock_step(&quarter_default_params, 7 * 3600, 6, false, &rs);
+	int readings = was.refused + was.accepted + was.rebased;
+	printf("clock stepped back 7 h: before, %d of %d readings refused over 6 h; now %d refused, re-based %d, %d accepted\n",
+		was.refused, readings, now.refused, now.rebased, now.accepted);
+	CHECK(was.refused == readings && readings > 200 && rows_was == was.rows_at_step - 1,
+		"before: every reading refused (%d of %d), no row after the step (%d, %d)", was.refused, readings, rows_was,
+		was.rows_at_step - 1);
+	CHECK(now.rebased == 1 && now.refused == 2 && now.accepted == readings - 3,
+		"now: re-based on the third refused reading (2 min), then accepted");
+	int64_t sum = 0;
+	int estimated = 0, bad = 0;
+	for (int i = 1; i < rs.n; i++) {
+		sum += rs.r[i].import_wh;
+		estimated += rs.r[i].estimated;
+		bad += rs.r[i].import_wh != rs.r[i].import_day_wh - rs.r[i - 1].import_day_wh;
+	}
+	CHECK(rs.n > 3 * 4 + 6 * 4 - 3, "rows go on after the step: %d", rs.n);
+	CHECK(bad == 0, "every row's Soutire is the change of its indexes since the previous row (%d off)", bad);
+	CHECK(estimated == 1, "only the quarter that books the jump is estimated: %d", estimated);
+	CHECK(sum == rs.r[rs.n - 1].import_day_wh - rs.r[0].import_day_wh, "no energy lost or counted twice across the step");
+
+	/* Re-base disabled: warned at 5 min, then every hour. */
+	struct quarter_params no_rebase = quarter_default_params;
+	no_rebase.rebase_after_ms = INT64_MAX / 2;
+	struct refusal_run stuck = clock_step(&no_rebase, 7 * 3600, 6, false, &rs);
+	CHECK(stuck.warnings == 6, "a meter refused for 6 h is due a warning at 5 min and every hour after: %d", stuck.warnings);
+
+	/* A short step resolves itself: no re-base, no estimated row. */
+	struct refusal_run small = clock_step(&quarter_default_params, 100, 1, false, &rs);
+	estimated = 0;
+	for (int i = 0; i < rs.n; i++)
+		estimated += rs.r[i].estimated;
+	CHECK(small.refused == 1 && small.rebased == 0 && estimated == 0, "a 100 s step: %d refused, %d re-based, %d estimated",
+		small.refused, small.rebased, estimated);
+
+	/* One stale message repeated, counters behind: never re-based, warned. */
+	struct refusal_run replay = clock_step(&quarter_default_params, 0, 2, true, &rs);
+	CHECK(replay.rebased == 0 && replay.accepted == 0 && replay.warnings == 2,
+		"a stale message repeated is never taken (%d re-based), and warned twice in 2 h (%d)", replay.rebased, replay.warnings);
+}
+
+/* The state is ahead of the meter's counters by 2 kWh (less than a late
+ * publish may be), as after a restore from elsewhere, its readings
+ * advancing: re-based after 2 min, as a discontinuity (no energy booked
+ * back). */
+static void test_state_ahead_of_counters(void)
+{
+	static struct rows rs;
+	struct meter_quarters mq;
+	quarters_reset(&mq);
+	rs.n = 0;
+	int64_t t = (T0 + 5) * 1000;
+	for (int k = 0; k < 20; k++, t += 60000) {
+		struct lowi_reading r = reading_wh(502000 + 1000.0 * 60 * k / 3600.0, 1000);
+		quarters_feed(&mq, &quarter_default_params, t, &r, collect, &rs);
+	}
+	int refused = 0, rebased_at = -1;
+	for (int k = 1; k < 90; k++, t += 60000) {
+		struct lowi_reading r = reading_wh(500000 + 1000.0 * 60 * (20 + k) / 3600.0, 1000);
+		enum quarter_feed_result res = quarters_feed(&mq, &quarter_default_params, t, &r, collect, &rs);
+		refused += res == QUARTER_OUT_OF_ORDER;
+		if (res == QUARTER_REBASED)
+			rebased_at = k;
+	}
+	CHECK(rebased_at == 3 && refused == 2, "state 2 kWh ahead: re-based at reading %d after %d refused", rebased_at, refused);
+	int negative = 0, estimated = 0;
+	for (int i = 0; i < rs.n; i++) {
+		negative += rs.r[i].import_wh < 0;
+		estimated += rs.r[i].estimated;
+	}
+	CHECK(rs.n >= 5 && negative == 0 && rs.r[0].estimated && estimated == 1,
+		"then rows, none negative, the quarter of the re-base estimated (%d rows, %d estimated)", rs.n, estimated);
+}
+
 int main(void)
 {
 	test_constant_power();
@@ -488,5 +796,10 @@ int main(void)
 	test_rate_flip();
 	test_rows_telescope();
 	test_resume_after_restart();
+	test_forged_burst();
+	test_quarter_at_the_limit();
+	test_long_silence();
+	test_clock_step_back();
+	test_state_ahead_of_counters();
 	return check_finish("quarter");
 }

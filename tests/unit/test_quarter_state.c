@@ -1,7 +1,8 @@
 /*
  * The per-meter state's record (quarter.h): every field survives it, its
- * version 1 layout stays readable, bad records are refused, and a meter
- * restored from it goes on exactly as the original.
+ * version 2 layout stays as it is and version 1 records stay readable, bad
+ * records are refused, and a meter restored from it goes on exactly as the
+ * original.
  *
  * How a field that the record forgets is caught, even one added to
  * struct meter_quarters after this test was written:
@@ -49,13 +50,20 @@ static void distinct_state(struct meter_quarters *q, int k)
 	q->last_import_w = 1500.5f + (float)k;
 	q->last_export_w = 20.25f + (float)k;
 	q->last_rate = (int8_t)(k % 2 ? 2 : -7);
-	int flags = k < 5 ? 1 << k : 31;
+	int flags = k < 6 ? 1 << k : 63;
 	q->last_has_power = flags & 1;
 	q->has_gas = flags & 2;
 	q->has_water = flags & 4;
 	q->boundary_valid = flags & 8;
 	q->open_estimated = flags & 16;
+	q->open_jump = flags & 32;
 	q->boundary_s = T0 + 900 * (k + 1);
+	q->refused_since_ms = (T0 + 500 + k) * 1000 + 7;
+	q->refused_last_ms = (T0 + 800 + k) * 1000 + 9;
+	q->refused_first_wh = 250000.625 + 10.0 * k;
+	q->refused_n = 40u + (uint32_t)k;
+	q->refused_why = (uint8_t)(k % 3 + 1);
+	q->refused_warnings = (uint8_t)(3 + k);
 }
 
 #ifdef HAVE_CLEAR_PADDING
@@ -85,7 +93,7 @@ static bool same_state(const struct meter_quarters *a, const struct meter_quarte
 
 static void every_field_round_trips(void)
 {
-	for (int k = 0; k < 6; k++) {
+	for (int k = 0; k < 7; k++) {
 		struct meter_quarters src, dst;
 		unsigned char rec[QUARTER_STATE_BYTES + 8];
 		distinct_state(&src, k);
@@ -99,8 +107,9 @@ static void every_field_round_trips(void)
 }
 #endif
 
-/* A version 1 record as this layout writes it for distinct_state(5):
- * files written by earlier builds must still read the same. */
+/* A version 1 record as the builds before version 2 wrote it for the
+ * state distinct_state(5) was then (flags 31, no open_jump, no refusal
+ * streak): files they wrote must still read the same. */
 static const char golden_v1[] =
 	"01"                                                     /* version */
 	"43fee9769b010000"                                       /* last_ms */
@@ -114,22 +123,70 @@ static const char golden_v1[] =
 	"b238010000000000" "9a3c010000000000" "8240010000000000"
 	"6a44010000000000" "5248010000000000" "3a4c010000000000"; /* boundary_total */
 
+/* The version 2 record of distinct_state(6). */
+static const char golden_v2[] =
+	"02"                                                     /* version */
+	"2b02ea769b010000"                                       /* last_ms */
+	"00000000c26df840" "0000000042acf840" "00000000c2eaf840"
+	"000000004229f940" "00000000c267f940" "0000000042a6f940" /* last_index */
+	"00000000c6fcf540" "00000000463bf640" "00000000c679f640"
+	"0000000046b8f640" "00000000c6f6f640" "000000004635f740" /* last_total */
+	"0050bc44" "0000d241"                                    /* last_import_w, last_export_w */
+	"f9" "3f"                                                /* last_rate, flags */
+	"9cd1556900000000"                                       /* boundary_s */
+	"bc38010000000000" "a43c010000000000" "8c40010000000000"
+	"7444010000000000" "5c48010000000000" "444c010000000000" /* boundary_total */
+	"9760e2769b010000" "79f4e6769b010000"                    /* refused_since_ms, refused_last_ms */
+	"0000000065860e41"                                       /* refused_first_wh */
+	"2e000000" "01" "09";                                    /* refused_n, refused_why, refused_warnings */
+
+static void hex_record(const char *hex, unsigned char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		sscanf(hex + 2 * i, "%2x", &v);
+		out[i] = (unsigned char)v;
+	}
+}
+
 static void layout_is_stable(void)
 {
 	unsigned char want[QUARTER_STATE_BYTES], got[QUARTER_STATE_BYTES];
-	CHECK(strlen(golden_v1) == 2 * QUARTER_STATE_BYTES, "golden record of %zu hex digits", strlen(golden_v1));
-	for (size_t i = 0; i < QUARTER_STATE_BYTES; i++) {
-		unsigned v;
-		sscanf(golden_v1 + 2 * i, "%2x", &v);
-		want[i] = (unsigned char)v;
-	}
+	CHECK(strlen(golden_v2) == 2 * QUARTER_STATE_BYTES, "golden record of %zu hex digits", strlen(golden_v2));
+	hex_record(golden_v2, want, QUARTER_STATE_BYTES);
 	struct meter_quarters src, dst;
-	distinct_state(&src, 5);
+	distinct_state(&src, 6);
 	CHECK(quarter_state_encode(&src, got, sizeof(got)) == QUARTER_STATE_BYTES, "encoded");
-	CHECK(memcmp(got, want, sizeof(got)) == 0, "version 1 layout unchanged");
+	CHECK(memcmp(got, want, sizeof(got)) == 0, "version 2 layout unchanged");
 	CHECK(quarter_state_decode(&dst, want, sizeof(want)) == QUARTER_STATE_OK
 		&& quarter_state_encode(&dst, got, sizeof(got)) == QUARTER_STATE_BYTES && memcmp(got, want, sizeof(got)) == 0,
-		"a version 1 record of an earlier build reads back");
+		"a version 2 record reads back");
+}
+
+/* A version 1 record reads as the state it held, with no jump open and no
+ * refusal streak: written again, it is the same bytes as version 2, its
+ * new fields zero. */
+static void version_1_still_read(void)
+{
+	unsigned char v1[QUARTER_STATE_V1_BYTES], got[QUARTER_STATE_BYTES];
+	CHECK(strlen(golden_v1) == 2 * QUARTER_STATE_V1_BYTES, "golden v1 record of %zu hex digits", strlen(golden_v1));
+	hex_record(golden_v1, v1, QUARTER_STATE_V1_BYTES);
+	struct meter_quarters dst;
+	memset(&dst, 0xee, sizeof(dst));
+	enum quarter_state_status st = quarter_state_decode(&dst, v1, sizeof(v1));
+	CHECK(st == QUARTER_STATE_OK, "a version 1 record of an earlier build decodes: %s", quarter_state_status_name(st));
+	CHECK(quarter_state_encode(&dst, got, sizeof(got)) == QUARTER_STATE_BYTES && got[0] == 2
+		&& memcmp(got + 1, v1 + 1, QUARTER_STATE_V1_BYTES - 1) == 0, "its fields read back unchanged");
+	bool tail_zero = true;
+	for (size_t i = QUARTER_STATE_V1_BYTES; i < QUARTER_STATE_BYTES; i++)
+		tail_zero = tail_zero && got[i] == 0;
+	CHECK(tail_zero && !dst.open_jump && dst.refused_since_ms == 0 && dst.refused_n == 0,
+		"no refusal streak and no open jump from a version 1 record");
+	struct meter_quarters src;
+	distinct_state(&src, 5);
+	CHECK(dst.last_ms == src.last_ms && dst.boundary_s == src.boundary_s && dst.last_index[QC_WATER] == src.last_index[QC_WATER]
+		&& dst.boundary_total[QC_GAS] == src.boundary_total[QC_GAS] && dst.open_estimated && dst.boundary_valid,
+		"the version 1 state is the one it was written from");
 }
 
 static void bad_records_refused(void)
@@ -145,9 +202,23 @@ static void bad_records_refused(void)
 	CHECK(quarter_state_decode(&dst, rec, 0) == QUARTER_STATE_SHORT, "empty record");
 	CHECK(quarter_state_decode(&dst, rec, QUARTER_STATE_BYTES - 1) == QUARTER_STATE_SHORT, "short record");
 	CHECK(quarter_state_decode(&dst, rec, QUARTER_STATE_BYTES + 1) == QUARTER_STATE_LONG, "overlong record");
-	rec[114] |= 0x20;
+	rec[114] |= 0x40;
 	CHECK(quarter_state_decode(&dst, rec, QUARTER_STATE_BYTES) == QUARTER_STATE_INVALID, "unknown flag");
-	rec[114] &= 0x1f;
+	rec[114] &= 0x3f;
+	rec[199] = 4;
+	CHECK(quarter_state_decode(&dst, rec, QUARTER_STATE_BYTES) == QUARTER_STATE_INVALID, "unknown refusal reason");
+	rec[199] = 1;
+	/* Version 1: 171 bytes, and no flag 32 (open_jump came with version 2). */
+	rec[0] = 1;
+	CHECK(quarter_state_decode(&dst, rec, QUARTER_STATE_BYTES) == QUARTER_STATE_LONG, "a version 1 record of 201 bytes");
+	CHECK(quarter_state_decode(&dst, rec, QUARTER_STATE_V1_BYTES - 1) == QUARTER_STATE_SHORT, "a short version 1 record");
+	rec[114] = 0x3f;
+	CHECK(quarter_state_decode(&dst, rec, QUARTER_STATE_V1_BYTES) == QUARTER_STATE_INVALID, "flag 32 in version 1");
+	rec[114] = 0x1f;
+	CHECK(quarter_state_decode(&dst, rec, QUARTER_STATE_V1_BYTES) == QUARTER_STATE_OK, "the same as a good version 1 record");
+	quarters_reset(&dst);
+	rec[0] = 2;
+	CHECK(quarter_state_decode(&dst, rec, QUARTER_STATE_V1_BYTES) == QUARTER_STATE_SHORT, "a version 2 record of 171 bytes");
 	rec[0] = QUARTER_STATE_VERSION + 1;
 	CHECK(quarter_state_decode(&dst, rec, QUARTER_STATE_BYTES) == QUARTER_STATE_UNKNOWN_VERSION, "newer version");
 	rec[0] = 0;
@@ -232,6 +303,7 @@ int main(void)
 	printf("note: every_field_round_trips skipped, the compiler has no __builtin_clear_padding (gcc 11 or later has)\n");
 #endif
 	layout_is_stable();
+	version_1_still_read();
 	bad_records_refused();
 	restored_meter_goes_on();
 	return check_finish("quarter_state");

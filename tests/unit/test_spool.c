@@ -247,7 +247,8 @@ static void live_states(struct spool *s)
 	quarter_state_encode(&saved.quarters, rec, sizeof(rec));
 	for (size_t i = 0; i < sizeof(rec); i++)
 		snprintf(hex + 2 * i, 3, "%02x", i == 0 ? QUARTER_STATE_VERSION + 1 : rec[i]);
-	snprintf(text, sizeof(text), "NEWER %s\nCUT 01%.20s\nNOTHEX 01%.339sz\nNEW 01%s\n", hex, hex + 2, hex + 2, hex + 2);
+	snprintf(text, sizeof(text), "NEWER %s\nCUT 01%.20s\nNOTHEX 01%.339sz\nNEW %02x%s\n", hex, hex + 2, hex + 2,
+		QUARTER_STATE_VERSION, hex + 2);
 	write_text("meters.live", text);
 	r.n = 0;
 	CHECK(spool_take_live(s, restored, &r, err, sizeof(err)) == 1 && r.n == 1, "only the good line restored: %d", r.n);
