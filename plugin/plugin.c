@@ -69,6 +69,7 @@ struct lowi_plugin {
 	struct db_writer *writer;
 	struct spool *spool;
 	struct price_worker *prices;
+	_Atomic bool prices_stopping; /* gives up a price worker's connection set-up */
 	bool intake_ready, rows_ready, agg_ready;
 	time_t next_summary;
 	time_t next_stats;
@@ -309,11 +310,13 @@ int mosquitto_plugin_version(int supported_version_count, const int *supported_v
 	return -1;
 }
 
+static void stop_prices(struct lowi_plugin *p);
+
 /* Producers before consumers: the broker thread no longer pushes (callbacks
  * unregistered), the aggregator finishes the intake, then the writer. */
 static void plugin_free(struct lowi_plugin *p)
 {
-	price_worker_stop(p->prices);
+	stop_prices(p);
 	if (p->agg_ready)
 		aggregator_free(&p->agg);
 	db_writer_stop(p->writer);
@@ -339,11 +342,26 @@ static void price_log(void *ctx, int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+static bool prices_stopping(void *ctx)
+{
+	return atomic_load(&((struct lowi_plugin *)ctx)->prices_stopping);
+}
+
+/* Under a watch, as the writer's: a server that accepts and never answers
+ * the handshake does not hold up the broker's stop. */
 static MYSQL *price_db_connect(void *ctx, char *err, size_t errlen)
 {
 	struct lowi_plugin *p = ctx;
 	unsigned errnum;
-	return db_connect(&p->cfg, err, errlen, &errnum);
+	struct worker_io_watch watch = { .socket_fd = NULL, .give_up = prices_stopping, .ctx = p };
+	return db_connect_watched(&p->cfg, &watch, 0, err, errlen, &errnum);
+}
+
+static void stop_prices(struct lowi_plugin *p)
+{
+	atomic_store(&p->prices_stopping, true);
+	price_worker_stop(p->prices);
+	p->prices = NULL;
 }
 
 static struct price_worker *start_prices(struct lowi_plugin *p)
@@ -450,8 +468,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	if (p == NULL)
 		return MOSQ_ERR_SUCCESS;
 	unregister_callbacks(p->id);
-	price_worker_stop(p->prices);
-	p->prices = NULL;
+	stop_prices(p);
 	aggregator_stop(&p->agg);
 	db_writer_stop(p->writer);
 	p->writer = NULL;

@@ -374,6 +374,15 @@ def hung_connect(base):
         lib.wait_for(lambda: silent.accepted, 10, "the writer's connection")
         lib.sleep(0.5)
         stop_in_time(b, "hung handshake")
+        # The price worker's own session: its set-up hangs the same way.
+        before = len(silent.accepted)
+        port = free_port()
+        conf = lib.broker_conf(port, plugin=sc.PLUGIN, plugin_opts=sc.plugin_options(
+            Fake, db_timeout=30, price_source="elia", price_url=f"http://127.0.0.1:{free_port()}/"))
+        b = lib.Broker().start(conf, f"{base}/hung-prices", port=port)
+        lib.wait_for(lambda: len(silent.accepted) >= before + 2, 10, "the writer's and the price worker's connections")
+        lib.sleep(0.5)
+        stop_in_time(b, "hung handshake, price worker too")
     finally:
         silent.close()
 
