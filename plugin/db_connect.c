@@ -56,6 +56,11 @@ MYSQL *db_connect_watched(const struct lowi_config *cfg, const struct worker_io_
 	}
 	if (!mysql_real_connect(m, cfg->db_host, cfg->db_user, cfg->db_password, NULL, cfg->db_port, cfg->db_socket, client_flags))
 		return db_connect_close_with_error(m, watch, "connection", "", err, errlen, errnum);
+	/* The client keeps a copy of the password for a reconnect, which the
+	 * plugin never asks of it (a new session is opened instead), and frees
+	 * it unwiped: wiped as soon as the session is open. */
+	if (m->passwd)
+		explicit_bzero(m->passwd, strlen(m->passwd));
 	if (mysql_select_db(m, cfg->db_name) != 0)
 		return db_connect_close_with_error(m, watch, "USE", " - see the README for CREATE DATABASE and GRANT", err, errlen, errnum);
 	for (size_t i = 0; i < sizeof(lowi_schema_sql) / sizeof(lowi_schema_sql[0]); i++) {

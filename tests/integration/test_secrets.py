@@ -41,6 +41,23 @@ def start(base, name, db, **opts):
     return lib.Broker().start(lib.broker_conf(port, plugin=sc.PLUGIN, plugin_opts=options), f"{base}/{name}", port=port)
 
 
+def copies_in_memory(pid, secret):
+    """How many times secret's bytes sit in the process's writable memory."""
+    needle, found = secret.encode(), 0
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            span, perms = line.split()[:2]
+            if not perms.startswith("rw"):
+                continue
+            start, end = (int(x, 16) for x in span.split("-"))
+            try:
+                mem.seek(start)
+                found += mem.read(end - start).count(needle)
+            except (OSError, ValueError):
+                pass
+    return found
+
+
 def main():
     base = sc.workdir("secrets")
     certs = f"{base}/certs"
@@ -99,6 +116,10 @@ def main():
     sim = subprocess.Popen(sc.sim_command(b.port, base, meters=2, interval=10, jitter=1, duration=3000, seed=4),
                            stdout=subprocess.DEVNULL)
     sim.wait(timeout=600 * lib.clock_factor())
+    # The plugin keeps the password for its next session; the MariaDB
+    # client's own copy, and the broker's copy of the option, are wiped.
+    copies = copies_in_memory(b.proc.pid, sc.DB_PASSWORD)
+    check("the password is in the broker's memory once (the plugin's own copy)", copies == 1, f"{copies} copies")
     c = lib.MqttClient(b.port)
     c.connect()
     c.subscribe("home/lowi-p1/stats")
