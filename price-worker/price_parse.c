@@ -93,7 +93,7 @@ static const char *type_name(const json_t *v)
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
  * algorithm), and back. Local copies so this module stands alone. */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t price_days_from_civil(int64_t y, int m, int d)
 {
 	y -= m <= 2;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -143,7 +143,7 @@ static const char *format_utc(int64_t t, char *buf, size_t size)
 	return buf;
 }
 
-static bool digits(const char *s, size_t n, int *value)
+bool price_digits(const char *s, size_t n, int *value)
 {
 	int v = 0;
 
@@ -167,8 +167,8 @@ static bool parse_iso_utc(const char *s, size_t n, int64_t *out, const char **wh
 	*why = "expected YYYY-MM-DDTHH:MM:SS";
 	if (n < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
 		return false;
-	if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) ||
-	    !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &sec))
+	if (!price_digits(s, 4, &y) || !price_digits(s + 5, 2, &mo) || !price_digits(s + 8, 2, &d) ||
+	    !price_digits(s + 11, 2, &h) || !price_digits(s + 14, 2, &mi) || !price_digits(s + 17, 2, &sec))
 		return false;
 	if (i < n && s[i] == '.') {
 		size_t start = ++i;
@@ -189,7 +189,7 @@ static bool parse_iso_utc(const char *s, size_t n, int64_t *out, const char **wh
 		i++;
 	} else if (i < n && (s[i] == '+' || s[i] == '-')) {
 		sign = s[i] == '+' ? 1 : -1;
-		if (n - i < 6 || s[i + 3] != ':' || !digits(s + i + 1, 2, &oh) || !digits(s + i + 4, 2, &om)) {
+		if (n - i < 6 || s[i + 3] != ':' || !price_digits(s + i + 1, 2, &oh) || !price_digits(s + i + 4, 2, &om)) {
 			*why = "bad UTC offset, expected +hh:mm";
 			return false;
 		}
@@ -207,7 +207,7 @@ static bool parse_iso_utc(const char *s, size_t n, int64_t *out, const char **wh
 		*why = "impossible date or time";
 		return false;
 	}
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);
+	*out = price_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);
 	return true;
 }
 

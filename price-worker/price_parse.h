@@ -45,6 +45,7 @@
 #ifndef LOWI_PRICE_PARSE_H
 #define LOWI_PRICE_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -120,5 +121,11 @@ void price_parse_result_free(struct price_parse_result *r);
 
 /* "ok", "not-yet", "malformed" (for log lines and tests). */
 const char *price_parse_status_name(enum price_parse_status st);
+
+/* Calendar and digit helpers the price core shares (price_retry.c reads
+ * HTTP dates with them): days since 1970-01-01 of a proleptic Gregorian
+ * date; n decimal digits at s into *value (false if one is not a digit). */
+int64_t price_days_from_civil(int64_t y, int m, int d);
+bool price_digits(const char *s, size_t n, int *value);
 
 #endif

@@ -1,6 +1,8 @@
 /* Back-off, log coalescing and Retry-After of the price worker; see price_retry.h. */
 #include "price_retry.h"
 
+#include "price_parse.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,27 +74,6 @@ unsigned price_repeat_reset(struct price_repeat *r)
 
 /* ---- Retry-After -------------------------------------------------------- */
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
-static bool num(const char *s, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
 /* "Sun, 06 Nov 1994 08:49:37 GMT" (IMF-fixdate, RFC 9110 5.6.7): exactly
  * 29 characters. The other two obsolete forms are not taken. */
 static bool imf_fixdate(const char *s, size_t n, int64_t *out)
@@ -111,13 +92,13 @@ static bool imf_fixdate(const char *s, size_t n, int64_t *out)
 	for (int i = 0; i < 12 && m < 0; i++)
 		if (memcmp(s + 8, months + 3 * i, 3) == 0)
 			m = i + 1;
-	if (!wday || m < 0 || !num(s + 5, 2, &d) || !num(s + 12, 4, &y) || !num(s + 17, 2, &h)
-	    || !num(s + 20, 2, &mi) || !num(s + 23, 2, &sec))
+	if (!wday || m < 0 || !price_digits(s + 5, 2, &d) || !price_digits(s + 12, 4, &y) || !price_digits(s + 17, 2, &h)
+	    || !price_digits(s + 20, 2, &mi) || !price_digits(s + 23, 2, &sec))
 		return false;
 	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 	if (d < 1 || d > mdays[m - 1] || (m == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 60)
 		return false;
-	*out = days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + sec;
+	*out = price_days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + sec;
 	return true;
 }
 
