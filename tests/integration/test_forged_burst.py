@@ -1,5 +1,5 @@
 """Issue 11, finding 3: a forged burst on a meter's topic sets no peak.
-A meter publishes every minute at 500 W; two forged messages, 2 s either
+A meter publishes every minute at 500 W; two forged messages, 10 s either
 side of a quarter boundary, carry counters 20 kWh higher (each passes the
 per-reading bound, which allows five minutes at 250 kW). Before the
 quarter's plausibility bound, the quarter before the boundary booked
@@ -46,7 +46,7 @@ def main():
     # The second boundary from now: the meter is heard before the first,
     # so the quarter between them gets a row.
     boundary = (int(time.time()) // 900 + 2) * 900
-    forged = [(boundary - 2, counter_at(boundary) + 20000), (boundary + 2, counter_at(boundary) + 20000)]
+    forged = [(boundary - 10, counter_at(boundary) + 20000), (boundary + 10, counter_at(boundary) + 20000)]
     t = int(time.time()) // 60 * 60 + 90
     while t < boundary + 32 * 60:
         while forged and forged[0][0] < t:

@@ -119,7 +119,7 @@ def main():
 
     # Health counters on a retained topic.
     b = start(base, "stats", db, stats_prefix="home/lowi-p1", stats_interval=60)
-    sim = subprocess.Popen(sc.sim_command(b.port, base, meters=2, interval=10, jitter=1, duration=3000, seed=4),
+    sim = subprocess.Popen(sc.sim_command(b.port, base, meters=2, interval=10, jitter=1, duration=1800, seed=4),
                            stdout=subprocess.DEVNULL)
     sim.wait(timeout=600 * lib.clock_factor())
     # The plugin keeps the password for its next session; the MariaDB
