@@ -632,6 +632,16 @@ static int64_t monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A spool file the replay set aside or could not remove: the first of a
+ * replay is named, the others only counted (replay_spool sums them up). */
+static void file_not_replayed(struct db_writer *w, const char *err, size_t *aside)
+{
+	if ((*aside)++ == 0)
+		spool_error(w, err);
+	else
+		atomic_fetch_add(&w->stats->spool_errors, 1);
+}
+
 enum replay { REPLAY_DONE, REPLAY_DB_FAILED, REPLAY_LATER, REPLAY_STOPPED };
 
 /* The database is back: spooled rows first, in order; a file is removed
@@ -655,11 +665,7 @@ static enum replay replay_spool(struct db_writer *w)
 		if (rc == SPOOL_READ_EMPTY)
 			break;
 		if (rc == SPOOL_READ_SET_ASIDE) {
-			/* The first file of a replay named, the others counted. */
-			if (aside++ == 0)
-				spool_error(w, err);
-			else
-				atomic_fetch_add(&w->stats->spool_errors, 1);
+			file_not_replayed(w, err, &aside);
 			continue;
 		}
 		if (rc == SPOOL_READ_LATER) {
@@ -688,12 +694,8 @@ static enum replay replay_spool(struct db_writer *w)
 		atomic_fetch_add(&w->stats->rows_replayed, n);
 		total += n;
 		/* The rows are in; a file that cannot be removed is skipped. */
-		if (spool_remove(w->spool, name, err, sizeof(err)) != 0) {
-			if (aside++ == 0)
-				spool_error(w, err);
-			else
-				atomic_fetch_add(&w->stats->spool_errors, 1);
-		}
+		if (spool_remove(w->spool, name, err, sizeof(err)) != 0)
+			file_not_replayed(w, err, &aside);
 	}
 	if (aside > 1)
 		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "spool: %zu more spool files could not be read or removed: set aside"
