@@ -88,10 +88,22 @@ static int check_price_url(const char *value, char *err, size_t errlen)
 }
 
 /* The prefix becomes the start of a topic the plugin publishes on. */
+static bool is_topic_prefix(const char *value)
+{
+	return strpbrk(value, "+#") == NULL && value[strlen(value) - 1] != '/';
+}
+
 static int check_stats_prefix(const char *value, char *err, size_t errlen)
 {
-	if (strpbrk(value, "+#") != NULL || value[strlen(value) - 1] == '/')
+	if (!is_topic_prefix(value))
 		return config_error(err, errlen, "invalid plugin_opt_stats_prefix value '%s' (a topic without wildcards or trailing '/')", value);
+	return 0;
+}
+
+static int check_ha_prefix(const char *value, char *err, size_t errlen)
+{
+	if (!is_topic_prefix(value))
+		return config_error(err, errlen, "invalid plugin_opt_ha_prefix value '%s' (a topic without wildcards or trailing '/')", value);
 	return 0;
 }
 
@@ -123,6 +135,21 @@ static int parse_price_start(struct lowi_config *cfg, const char *value, char *e
 	cfg->price_start_year = y;
 	cfg->price_start_month = m;
 	cfg->price_start_day = d;
+	return 0;
+}
+
+/* kW with decimals; 0 means no limit. The upper bound is max_power_kw's. */
+static int parse_peak_limit_kw(struct lowi_config *cfg, const char *value, char *err, size_t errlen)
+{
+	char *end;
+	errno = 0;
+	double kw = value ? strtod(value, &end) : -1;
+	/* A digit first: strtod would also read "nan", "inf", a sign or spaces. */
+	if (value == NULL || !((value[0] >= '0' && value[0] <= '9') || value[0] == '.') || *end != '\0' || errno != 0
+		|| !(kw >= 0 && kw <= 10000))
+		return config_error(err, errlen, "invalid plugin_opt_peak_limit_kw value '%s' (kW from 0 to 10000; 0: none)",
+			value ? value : "");
+	cfg->peak_limit_kw = kw;
 	return 0;
 }
 
@@ -176,6 +203,14 @@ const struct config_option config_options[] = {
 	  .doc = "CA file: TLS towards MariaDB, server certificate checked" },
 	{ .key = "db_tls_verify", .kind = CONFIG_BOOL, .offset = FIELD(db_tls_verify), .default_text = "true",
 	  .doc = "with db_tls_ca, also check the host name in the certificate" },
+	{ .key = "live", .kind = CONFIG_BOOL, .offset = FIELD(live), .default_text = "true",
+	  .doc = "publish each meter's live state and peak events" },
+	{ .key = "peak_limit_kw", .kind = CONFIG_CUSTOM, .default_text = "0", .parse = parse_peak_limit_kw,
+	  .doc = "target of the headroom and warnings instead of the month's peak; 0: none" },
+	{ .key = "ha_discovery", .kind = CONFIG_BOOL, .offset = FIELD(ha_discovery), .default_text = "true",
+	  .doc = "publish Home Assistant discovery configs" },
+	{ .key = "ha_prefix", .kind = CONFIG_TEXT, .offset = FIELD(ha_prefix), .default_text = "homeassistant",
+	  .check = check_ha_prefix, .doc = "Home Assistant's discovery prefix" },
 };
 const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);
 _Static_assert(sizeof(config_options) / sizeof(config_options[0]) <= 64, "struct lowi_config.given has one bit per option");

@@ -44,6 +44,11 @@ struct lowi_config {
 	char *db_tls_ca;         /* CA file; enables TLS */
 	unsigned db_tls_verify;  /* 1: the server certificate and name are checked */
 	char *spool_dir;         /* rows waiting for the database, meter journal */
+	/* capacity tariff */
+	unsigned live;           /* 1: <stats_prefix>/<serial>/live and /peak are published */
+	unsigned ha_discovery;   /* 1: Home Assistant discovery configs are published */
+	char *ha_prefix;         /* Home Assistant's discovery prefix */
+	double peak_limit_kw;    /* the target of headroom and warnings; 0: the month's peak */
 	/* Set by config_finish for the operator: what works but should not be
 	 * left so (a readable password file, a remote database in clear). */
 	char warnings[CONFIG_WARNINGS][512];

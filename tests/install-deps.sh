@@ -15,6 +15,8 @@ packages=(
 	mosquitto mosquitto-clients mariadb-server mariadb-client
 	# tests and demo
 	faketime python3 python3-paho-mqtt python3-pymysql
+	# Home Assistant's template engine, for tests/unit/check_ha_discovery.py
+	python3-jinja2
 	"$@"
 )
 

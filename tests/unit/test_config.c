@@ -43,6 +43,60 @@ static void check_remote_host(void)
 	}
 }
 
+/* One option's value alone: 0 or -1 with err naming the key. */
+static int set_one(const char *key, const char *value, struct lowi_config *cfg, char *err, size_t errlen)
+{
+	config_defaults(cfg);
+	err[0] = '\0';
+	return config_set(cfg, key, value, err, errlen);
+}
+
+/* The capacity-tariff options: their defaults and what each refuses. */
+static void check_capacity_options(void)
+{
+	char err[256] = "";
+	struct lowi_config cfg;
+	config_defaults(&cfg);
+	config_set(&cfg, "db_user", "u", err, sizeof(err));
+	CHECK(config_finish(&cfg, err, sizeof(err)) == 0, "defaults finish: %s", err);
+	CHECK(cfg.live == 1 && cfg.ha_discovery == 1 && cfg.peak_limit_kw == 0.0 && cfg.ha_prefix
+		&& strcmp(cfg.ha_prefix, "homeassistant") == 0,
+		"defaults: live %u, ha_discovery %u, peak_limit_kw %g, ha_prefix %s",
+		cfg.live, cfg.ha_discovery, cfg.peak_limit_kw, cfg.ha_prefix ? cfg.ha_prefix : "(null)");
+	config_free(&cfg);
+
+	static const struct { const char *value; double kw; } good[] = {
+		{ "0", 0.0 }, { "2.5", 2.5 }, { "3", 3.0 }, { ".75", 0.75 }, { "10000", 10000.0 },
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		CHECK(set_one("peak_limit_kw", good[i].value, &cfg, err, sizeof(err)) == 0 && cfg.peak_limit_kw == good[i].kw,
+			"peak_limit_kw %s is %g kW: %s", good[i].value, good[i].kw, err);
+		config_free(&cfg);
+	}
+	static const char *const bad_kw[] = { "", "-1", "+2", " 2", "nan", "inf", "2.5kW", "2,5", "10000.5", "1e9" };
+	for (size_t i = 0; i < sizeof(bad_kw) / sizeof(bad_kw[0]); i++) {
+		CHECK(set_one("peak_limit_kw", bad_kw[i], &cfg, err, sizeof(err)) == -1 && strstr(err, "plugin_opt_peak_limit_kw"),
+			"peak_limit_kw '%s' refused, naming it: %s", bad_kw[i], err);
+		config_free(&cfg);
+	}
+	static const char *const bad_prefix[] = { "", "ha/#", "+/ha", "homeassistant/" };
+	for (size_t i = 0; i < sizeof(bad_prefix) / sizeof(bad_prefix[0]); i++) {
+		CHECK(set_one("ha_prefix", bad_prefix[i], &cfg, err, sizeof(err)) == -1 && strstr(err, "plugin_opt_ha_prefix"),
+			"ha_prefix '%s' refused, naming it: %s", bad_prefix[i], err);
+		config_free(&cfg);
+	}
+	CHECK(set_one("ha_prefix", "site1/homeassistant", &cfg, err, sizeof(err)) == 0
+		&& strcmp(cfg.ha_prefix, "site1/homeassistant") == 0, "ha_prefix with levels accepted: %s", err);
+	config_free(&cfg);
+	CHECK(set_one("live", "false", &cfg, err, sizeof(err)) == 0 && cfg.live == 0, "live false: %s", err);
+	config_free(&cfg);
+	CHECK(set_one("ha_discovery", "false", &cfg, err, sizeof(err)) == 0 && cfg.ha_discovery == 0, "ha_discovery false: %s", err);
+	config_free(&cfg);
+	CHECK(set_one("ha_discovery", "yes", &cfg, err, sizeof(err)) == -1 && strstr(err, "plugin_opt_ha_discovery"),
+		"ha_discovery yes refused: %s", err);
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	char err[256];
@@ -70,5 +124,6 @@ int main(void)
 		"an unknown key is refused, naming it: %s", err);
 	config_free(&cfg);
 	check_remote_host();
+	check_capacity_options();
 	return check_finish("config");
 }
