@@ -8,6 +8,8 @@
 
 #include <mosquitto.h>
 
+#include "ha_discovery.h"
+#include "live.h"
 #include "log_prefix.h"
 #include "topic.h"
 
@@ -15,6 +17,8 @@
  * producer wakes this thread only for a batch); its receive time is
  * already stamped, so only the row's commit is delayed. */
 #define IDLE_WAIT_MS 1000
+
+static void forget_meter(void *ctx, const struct meter *m);
 
 void aggregator_init(struct aggregator *a, const struct lowi_config *cfg, struct intake *intake, struct row_queue *rows,
 	struct log_queue *log, struct reject_log *rejects, struct lowi_stats *stats)
@@ -30,6 +34,15 @@ void aggregator_init(struct aggregator *a, const struct lowi_config *cfg, struct
 	a->stats = stats;
 	topic_prefilter_init(&a->prefilter, cfg->topic);
 	meter_set_init(&a->meters, cfg->max_meters, (int64_t)cfg->meter_silence_days * 86400 * 1000);
+	meters_init(&a->waiting, sizeof(struct meter), cfg->max_meters);
+}
+
+void aggregator_set_live(struct aggregator *a, struct outbox *outbox, struct peak_history *history)
+{
+	a->outbox = outbox;
+	a->history = history;
+	a->meters.dropped = outbox != NULL ? forget_meter : NULL;
+	a->meters.dropped_ctx = a;
 }
 
 /* "YYYY-MM-DD HH:MM" of a UTC epoch time in ms, into buf; returns buf. */
@@ -45,7 +58,146 @@ static const char *utc_text(int64_t t_ms, char *buf, size_t size)
 struct emit_ctx {
 	struct aggregator *a;
 	const char *serial;
+	struct meter *meter;
+	/* A quarter of this reading closed as a new month peak above the floor. */
+	bool new_peak;
+	int64_t new_peak_start_s;
+	double new_peak_kw;
 };
+
+/* Seconds without a reading after which Home Assistant shows a meter's
+ * entities unavailable: a LOWI publishes at least once a minute, so five
+ * minutes is a dongle or a broker gone, not a late message. */
+#define HA_EXPIRE_AFTER_S 300
+
+static void say(struct aggregator *a, const char *topic, const char *payload, size_t len, bool retain)
+{
+	if (outbox_push(a->outbox, topic, payload, len, retain)) {
+		stat_add(&a->stats->live_messages, 1);
+		return;
+	}
+	stat_add(&a->stats->live_messages, 1);
+	stat_add(&a->stats->live_dropped, 1);
+	reject_log_offer(a->rejects, AGG_REJECT_OUTBOX_FULL, atomic_load(&a->stats->live_dropped), time(NULL),
+		"live message on '%.200s' not published: the broker has not taken the messages before it (does it tick"
+		" the plugin? README, Troubleshooting); %" PRIu64 " not published so far", topic,
+		atomic_load(&a->stats->live_dropped));
+}
+
+struct announce_ctx {
+	struct aggregator *a;
+	bool all_queued;
+};
+
+static void announce_one(void *ctx, const char *topic, const char *payload, size_t len)
+{
+	struct announce_ctx *c = ctx;
+	uint64_t dropped = atomic_load(&c->a->stats->live_dropped);
+	say(c->a, topic, payload, len, true);
+	if (atomic_load(&c->a->stats->live_dropped) != dropped)
+		c->all_queued = false;
+}
+
+static struct ha_discovery_meter ha_meter(const struct aggregator *a, const struct meter *m)
+{
+	return (struct ha_discovery_meter){
+		.discovery_prefix = a->cfg->ha_prefix, .stats_prefix = a->cfg->stats_prefix, .serial = m->serial,
+		.has_gas = m->quarters.has_gas, .has_water = m->quarters.has_water, .expire_after_s = HA_EXPIRE_AFTER_S,
+	};
+}
+
+/* A meter's Home Assistant device, once per run; tried again at its next
+ * reading while any of it could not be queued. */
+static void announce(struct aggregator *a, struct meter *m)
+{
+	struct ha_discovery_meter hm = ha_meter(a, m);
+	struct announce_ctx c = { a, true };
+	ha_discovery_configs(&hm, announce_one, &c);
+	m->announced = c.all_queued;
+}
+
+/* A meter the sweep forgets: its entities and its retained state go too. */
+static void forget_meter(void *ctx, const struct meter *m)
+{
+	struct aggregator *a = ctx;
+	if (a->outbox == NULL)
+		return;
+	if (a->cfg->ha_discovery) {
+		struct ha_discovery_meter hm = ha_meter(a, m);
+		struct announce_ctx c = { a, true };
+		ha_discovery_remove(&hm, announce_one, &c);
+	}
+	char topic[INTAKE_TOPIC_MAX + 1];
+	if (live_topic(topic, sizeof(topic), a->cfg->stats_prefix, m->serial, "live"))
+		say(a, topic, "", 0, true);
+}
+
+/* The state after an accepted reading, and the events it raises. */
+static void publish_live(struct aggregator *a, struct meter *m, const struct emit_ctx *e, int64_t t_ms)
+{
+	struct capacity_live live;
+	capacity_live_compute(&m->capacity, &m->quarters, a->cfg->peak_limit_kw, &live);
+	enum capacity_event ev = capacity_event_due(&m->capacity, &live);
+	if (a->cfg->ha_discovery && !m->announced)
+		announce(a, m);
+	char topic[INTAKE_TOPIC_MAX + 1], json[2048];
+	struct live_state st = { .quarters = &m->quarters, .capacity = &live, .history_from_database = a->history_merged };
+	size_t n = live_format_state(json, sizeof(json), &st);
+	if (n > 0 && live_topic(topic, sizeof(topic), a->cfg->stats_prefix, m->serial, "live"))
+		say(a, topic, json, n, true);
+	if (ev == CAPACITY_EVENT_NONE && !e->new_peak)
+		return;
+	if (!live_topic(topic, sizeof(topic), a->cfg->stats_prefix, m->serial, "peak"))
+		return;
+	if (e->new_peak && (n = live_format_event(json, sizeof(json), t_ms, &live, CAPACITY_EVENT_NONE, true,
+		e->new_peak_start_s, e->new_peak_kw)) > 0) {
+		stat_add(&a->stats->peak_events, 1);
+		say(a, topic, json, n, false);
+	}
+	if (ev != CAPACITY_EVENT_NONE && (n = live_format_event(json, sizeof(json), t_ms, &live, ev, false, 0, 0)) > 0) {
+		stat_add(&a->stats->peak_events, 1);
+		say(a, topic, json, n, false);
+	}
+}
+
+/* Stored peaks read back by the writer: into the meter they belong to, or
+ * kept aside until it publishes. */
+void aggregator_merge_history(struct aggregator *a)
+{
+	bool complete = peak_history_complete(a->history);
+	struct peak_batch *list = peak_history_take(a->history);
+	for (struct peak_batch *b = list; b != NULL; b = b->next) {
+		for (size_t i = 0; i < b->count; i++) {
+			const struct peak_record *r = &b->records[i];
+			struct meter *m = meters_find(&a->meters.heard, r->serial);
+			if (m == NULL)
+				m = meters_find(&a->meters.resumed, r->serial);
+			if (m == NULL) {
+				bool created;
+				m = meters_get(&a->waiting, r->serial, &created);
+			}
+			if (m != NULL)
+				capacity_merge(&m->capacity, r->month, r->peak_kw, r->peak_start_s);
+		}
+	}
+	peak_history_free_batch(list);
+	if (complete)
+		a->history_merged = true;
+}
+
+/* A meter new to this run takes the stored peaks kept aside for it. */
+static void take_waiting_history(struct aggregator *a, struct meter *m)
+{
+	const struct meter *w = a->waiting.count ? meters_find(&a->waiting, m->serial) : NULL;
+	if (w == NULL)
+		return;
+	for (int i = 0; i < CAPACITY_WINDOW_MONTHS; i++) {
+		const struct capacity_month *cm = &w->capacity.months[i];
+		if (cm->month != 0)
+			capacity_merge(&m->capacity, cm->month, cm->peak_kw, cm->peak_start_s);
+	}
+	meters_remove(&a->waiting, m->serial);
+}
 
 static void emit_row(void *ctx, const struct quarter_row *row)
 {
@@ -62,6 +214,12 @@ static void emit_row(void *ctx, const struct quarter_row *row)
 	}
 	stat_add(&a->stats->rows_queued, 1);
 	stat_add(&a->stats->rows_estimated, row->estimated);
+	if (e->meter != NULL && capacity_note_quarter(&e->meter->capacity, row->start_s, row->import_wh, row->estimated)
+		&& row->import_wh * 4 / 1000.0 > CAPACITY_FLOOR_KW) {
+		e->new_peak = true;
+		e->new_peak_start_s = row->start_s;
+		e->new_peak_kw = row->import_wh * 4 / 1000.0;
+	}
 	if (row->implausible) {
 		stat_add(&a->stats->implausible_quarters, 1);
 		char when[32];
@@ -169,12 +327,14 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 			" meters refused so far", serial, a->meters.heard.count, atomic_load(&st->meters_refused));
 		return;
 	}
-	if (created)
+	if (created) {
 		quarters_reset(&meter->quarters);
+		take_waiting_history(a, meter);
+	}
 	/* Also moves when a sweep drops silent meters. */
 	atomic_store_explicit(&st->meters, meter_set_count(&a->meters), memory_order_relaxed);
 
-	struct emit_ctx ctx = { a, serial };
+	struct emit_ctx ctx = { .a = a, .serial = serial, .meter = meter };
 	const struct meter_quarters *q = &meter->quarters;
 	struct refusal_before before = { q->last_ms, q->refused_since_ms, q->refused_n, q->refused_why };
 	enum quarter_feed_result r = quarters_feed(&meter->quarters, &a->params, m->received_ms, &reading, emit_row, &ctx);
@@ -216,6 +376,8 @@ void aggregator_handle(struct aggregator *a, const struct intake_msg *m)
 			" silence; the quarter from %s UTC books its energy, flagged Estimated (README, Troubleshooting)", serial,
 			utc_text(before.last_ms, last, sizeof(last)), utc_text(m->received_ms / 900000 * 900000, from, sizeof(from)));
 	}
+	if (a->outbox != NULL)
+		publish_live(a, meter, &ctx, m->received_ms);
 }
 
 static void *aggregator_main(void *arg)
@@ -223,6 +385,8 @@ static void *aggregator_main(void *arg)
 	struct aggregator *a = arg;
 	for (;;) {
 		const struct intake_msg *m;
+		if (a->history != NULL && !a->history_merged)
+			aggregator_merge_history(a);
 		while ((m = intake_next(a->intake)) != NULL)
 			aggregator_handle(a, m);
 		/* A stop comes after the last push: what is queued is finished first. */
@@ -256,4 +420,5 @@ void aggregator_free(struct aggregator *a)
 {
 	aggregator_stop(a);
 	meter_set_free(&a->meters);
+	meters_free(&a->waiting);
 }

@@ -20,8 +20,10 @@
 #include <mysqld_error.h>
 
 #include "brussels.h"
+#include "capacity.h"
 #include "db_connect.h"
 #include "spool.h"
+#include "topic.h"
 #include "worker.h"
 
 #include "log_prefix.h"
@@ -116,6 +118,7 @@ struct db_writer {
 	struct log_queue *lq;
 	struct lowi_stats *stats;
 	struct spool *spool;     /* NULL: rows wait in memory only */
+	struct peak_history *history; /* NULL: no one asks for the stored peaks */
 	pthread_t thread;
 	_Atomic int socket_fd; /* -1 when not connected */
 
@@ -318,6 +321,62 @@ static bool writer_stopping(void *ctx)
 	return row_queue_stopping(((struct db_writer *)ctx)->rows);
 }
 
+/* Stored peaks of the months a live bill still averages (this Brussels
+ * month and the 11 before), for the aggregator: read once, at the first
+ * connection that can. Text protocol, streamed: a table of many meters is
+ * never held whole, only a batch at a time. */
+static const char history_sql_fmt[] =
+	"SELECT Serial, YEAR(Mois) * 12 + MONTH(Mois) - 1, kW, TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm)"
+	" FROM Pics WHERE Mois >= '%04d-%02d-01'";
+
+static void load_history(struct db_writer *w)
+{
+	capacity_month_t first = capacity_month_of(time(NULL)) - (CAPACITY_WINDOW_MONTHS - 1);
+	int year, month;
+	capacity_month_civil(first, &year, &month);
+	char sql[sizeof(history_sql_fmt) + 16];
+	snprintf(sql, sizeof(sql), history_sql_fmt, year, month);
+	MYSQL_RES *res = NULL;
+	if (mysql_query(w->mysql, sql) != 0 || (res = mysql_use_result(w->mysql)) == NULL) {
+		db_error(w, "reading the stored peaks (Pics)", mysql_error(w->mysql), mysql_errno(w->mysql));
+		return;
+	}
+	struct peak_batch *b = NULL;
+	size_t peaks = 0;
+	bool out_of_memory = false;
+	MYSQL_ROW row;
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		if (row[0] == NULL || row[1] == NULL || row[2] == NULL || row[3] == NULL || strlen(row[0]) > LOWI_SERIAL_MAX)
+			continue;
+		if (b == NULL && (b = peak_history_new_batch()) == NULL) {
+			out_of_memory = true;
+			break;
+		}
+		struct peak_record *r = &b->records[b->count++];
+		snprintf(r->serial, sizeof(r->serial), "%s", row[0]);
+		topic_serial_fold(r->serial);
+		r->month = (capacity_month_t)strtol(row[1], NULL, 10);
+		r->peak_kw = strtof(row[2], NULL);
+		r->peak_start_s = strtoll(row[3], NULL, 10);
+		peaks++;
+		if (b->count == PEAK_BATCH_RECORDS) {
+			peak_history_hand_over(w->history, b);
+			b = NULL;
+		}
+	}
+	bool failed = out_of_memory || mysql_errno(w->mysql) != 0;
+	if (failed)
+		db_error(w, "reading the stored peaks (Pics)", out_of_memory ? "out of memory" : mysql_error(w->mysql),
+			mysql_errno(w->mysql));
+	mysql_free_result(res);
+	peak_history_hand_over(w->history, b);
+	if (failed)
+		return;
+	peak_history_set_complete(w->history);
+	log_queue_push(w->lq, MOSQ_LOG_INFO, PREFIX "%zu monthly peaks since %04d-%02d read back for the live capacity"
+		" figures", peaks, year, month);
+}
+
 static int connect_db(struct db_writer *w)
 {
 	char err[600];
@@ -355,6 +414,10 @@ static int connect_db(struct db_writer *w)
 	atomic_fetch_add(&w->stats->db_connects, 1);
 	log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "connected to MariaDB %s on %s, database %s; %zu rows queued",
 		mysql_get_server_info(w->mysql), mysql_get_host_info(w->mysql), w->cfg->db_name, row_queue_length(w->rows));
+	/* Not worth holding rows up for: a failure is tried again at the next
+	 * connection, and a lost connection shows at the next statement. */
+	if (w->history != NULL && !peak_history_complete(w->history))
+		load_history(w);
 	return 0;
 }
 
@@ -802,7 +865,7 @@ static int alloc_buffers(struct db_writer *w, unsigned batch_rows)
 }
 
 struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queue *rows, struct spool *spool,
-	struct log_queue *lq, struct lowi_stats *stats)
+	struct peak_history *history, struct log_queue *lq, struct lowi_stats *stats)
 {
 	struct db_writer *w = calloc(1, sizeof(*w));
 	if (w == NULL || alloc_buffers(w, cfg->batch_rows) != 0) {
@@ -816,6 +879,7 @@ struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queu
 	w->lq = lq;
 	w->stats = stats;
 	w->spool = spool;
+	w->history = history;
 	atomic_init(&w->socket_fd, -1);
 	int rc = worker_start(&w->thread, writer_main, w);
 	if (rc != 0) {

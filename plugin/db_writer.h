@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "log_queue.h"
+#include "peak_history.h"
 #include "row_queue.h"
 #include "spool.h"
 #include "stats.h"
@@ -30,8 +31,10 @@
 struct db_writer;
 
 /* Returns NULL (and logs to lq) if the thread cannot be created. */
+/* history: where the peaks stored in Pics go, read once the first
+ * connection succeeds (NULL: not read). */
 struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queue *rows, struct spool *spool,
-	struct log_queue *lq, struct lowi_stats *stats);
+	struct peak_history *history, struct log_queue *lq, struct lowi_stats *stats);
 
 /* Stops the thread: what is queued is committed if the database is there,
  * spooled otherwise; then joins it and frees everything (not the spool,

@@ -189,6 +189,8 @@ void meter_set_init(struct meter_set *s, size_t max_meters, int64_t silence_ms)
 	meters_init(&s->resumed, sizeof(struct meter), max_meters);
 	s->silence_ms = silence_ms;
 	s->next_sweep_ms = 0;
+	s->dropped = NULL;
+	s->dropped_ctx = NULL;
 }
 
 void meter_set_free(struct meter_set *s)
@@ -203,18 +205,29 @@ struct meter *meter_set_resume(struct meter_set *s, const char *serial)
 	return meters_get(&s->resumed, serial, &created);
 }
 
+struct silence {
+	const struct meter_set *set;
+	int64_t heard_after;
+};
+
 static bool silent_before(void *ctx, const void *entry)
 {
-	return ((const struct meter *)entry)->quarters.last_ms < *(const int64_t *)ctx;
+	const struct silence *si = ctx;
+	const struct meter *m = entry;
+	if (m->quarters.last_ms >= si->heard_after)
+		return false;
+	if (si->set->dropped != NULL)
+		si->set->dropped(si->set->dropped_ctx, m);
+	return true;
 }
 
 size_t meter_set_drop_silent(struct meter_set *s, int64_t now_ms)
 {
 	if (s->silence_ms <= 0)
 		return 0;
-	int64_t heard_after = now_ms - s->silence_ms;
-	return meters_remove_if(&s->heard, silent_before, &heard_after)
-		+ meters_remove_if(&s->resumed, silent_before, &heard_after);
+	struct silence si = { s, now_ms - s->silence_ms };
+	return meters_remove_if(&s->heard, silent_before, &si)
+		+ meters_remove_if(&s->resumed, silent_before, &si);
 }
 
 struct meter *meter_set_take(struct meter_set *s, const char *serial, int64_t now_ms, bool *created)
@@ -234,6 +247,7 @@ struct meter *meter_set_take(struct meter_set *s, const char *serial, int64_t no
 	/* Back after the restart: it takes its slot now, with its state. */
 	*created = false;
 	m->quarters = back->quarters;
+	m->capacity = back->capacity;
 	meters_remove(&s->resumed, serial);
 	return m;
 }

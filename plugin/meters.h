@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capacity.h"
 #include "quarter.h"
 #include "topic.h"
 
@@ -54,6 +55,9 @@ size_t meters_remove_if(struct meters_table *t, bool (*drop)(void *ctx, const vo
 struct meter {
 	char serial[LOWI_SERIAL_MAX + 1];
 	struct meter_quarters quarters;
+	/* Not kept across a restart: the month peaks are read back from Pics. */
+	struct capacity capacity;
+	bool announced;  /* its Home Assistant discovery is published (this run) */
 };
 
 /*
@@ -79,6 +83,9 @@ struct meter_set {
 	struct meters_table resumed;
 	int64_t silence_ms;
 	int64_t next_sweep_ms;
+	/* Called with each meter a sweep drops, before it goes; may be NULL. */
+	void (*dropped)(void *ctx, const struct meter *m);
+	void *dropped_ctx;
 };
 
 #define METER_SWEEP_MS ((int64_t)3600 * 1000)

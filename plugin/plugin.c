@@ -36,14 +36,15 @@
 #include "intake.h"
 #include "log_prefix.h"
 #include "meters.h"
+#include "outbox.h"
 #include "payload.h"
+#include "peak_history.h"
 #include "price_worker.h"
 #include "quarter.h"
 #include "reject_log.h"
 #include "row_queue.h"
 #include "spool.h"
 #include "stats.h"
-#include "topic.h"
 #include "topic.h"
 
 #define SUMMARY_INTERVAL_S 900
@@ -55,6 +56,13 @@
 /* Messages the aggregator has not reached yet: a cap so that a stalled
  * aggregator cannot take the broker's memory. */
 #define INTAKE_MAX_BYTES ((size_t)64 << 20)
+/* Live messages the broker thread has not published yet: it takes them
+ * several times a second, so the cap only matters for a broker that stopped
+ * calling the plugin. */
+#define OUTBOX_MAX_BYTES ((size_t)16 << 20)
+/* Live messages published per callback, so that a backlog is spread over
+ * several passes of the broker's loop instead of holding one up. */
+#define OUTBOX_PER_CALLBACK 20000
 
 struct lowi_plugin {
 	mosquitto_plugin_id_t *id;
@@ -65,12 +73,14 @@ struct lowi_plugin {
 	struct intake intake;
 	struct aggregator agg;
 	struct row_queue rows;
+	struct outbox outbox;          /* live messages, from the aggregator thread */
+	struct peak_history history;   /* stored peaks, from the writer to the aggregator */
 	struct lowi_stats stats;
 	struct db_writer *writer;
 	struct spool *spool;
 	struct price_worker *prices;
 	_Atomic bool prices_stopping; /* gives up a price worker's connection set-up */
-	bool intake_ready, rows_ready, agg_ready;
+	bool intake_ready, rows_ready, agg_ready, outbox_ready, history_ready;
 	time_t next_summary;
 	time_t next_stats;
 	time_t refused_logged_at;
@@ -141,9 +151,20 @@ static void check_ticks(struct lowi_plugin *p, time_t now)
 		" (README, Installation)", TICK_EXPECTED_S);
 }
 
+/* What the aggregator wants said; QoS 0, as the broker's own $SYS
+ * messages: a live state is replaced by the next one anyway. */
+static void publish_outbox(struct lowi_plugin *p)
+{
+	struct outbox_msg m;
+	for (int n = 0; n < OUTBOX_PER_CALLBACK && outbox_next(&p->outbox, &m); n++)
+		mosquitto_broker_publish_copy(NULL, m.topic, (int)m.payload_len, m.payload, 0, m.retain, NULL);
+}
+
 static void housekeeping(struct lowi_plugin *p)
 {
 	drain_log(p);
+	if (p->outbox_ready)
+		publish_outbox(p);
 	time_t now = time(NULL);
 	check_ticks(p, now);
 	if (p->cfg.stats_interval_s && now >= p->next_stats) {
@@ -326,6 +347,10 @@ static void plugin_free(struct lowi_plugin *p)
 		row_queue_destroy(&p->rows);
 	if (p->intake_ready)
 		intake_destroy(&p->intake);
+	if (p->outbox_ready)
+		outbox_destroy(&p->outbox);
+	if (p->history_ready)
+		peak_history_destroy(&p->history);
 	log_queue_destroy(&p->log);
 	config_free(&p->cfg);
 	free(p);
@@ -418,13 +443,27 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	p->rows_ready = true;
 	aggregator_init(&p->agg, &p->cfg, &p->intake, &p->rows, &p->log, &p->rejects, &p->stats);
 	p->agg_ready = true;
+	if (p->cfg.live) {
+		if (outbox_init(&p->outbox, OUTBOX_MAX_BYTES) != 0) {
+			snprintf(err, sizeof(err), "cannot allocate the live message outbox");
+			goto fail;
+		}
+		p->outbox_ready = true;
+		if (peak_history_init(&p->history) != 0) {
+			snprintf(err, sizeof(err), "cannot set up the stored peaks' hand-over");
+			goto fail;
+		}
+		p->history_ready = true;
+		aggregator_set_live(&p->agg, &p->outbox, &p->history);
+	}
 	/* Library set-up that is not thread-safe, before any thread starts. */
 	if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, sizeof(err), "cannot initialise the MariaDB or libcurl library");
 		goto fail;
 	}
 	open_spool(p);
-	p->writer = db_writer_start(&p->cfg, &p->rows, p->spool, &p->log, &p->stats);
+	p->writer = db_writer_start(&p->cfg, &p->rows, p->spool, p->history_ready ? &p->history : NULL, &p->log,
+		&p->stats);
 	if (p->writer == NULL) {
 		snprintf(err, sizeof(err), "cannot start the database writer");
 		goto fail;

@@ -24,7 +24,7 @@
 
 #include "log_queue.h"
 
-#define REJECT_LOG_KINDS 16
+#define REJECT_LOG_KINDS 20
 #define REJECT_LOG_INTERVAL_S 60
 
 struct reject_slot {

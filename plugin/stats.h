@@ -52,6 +52,9 @@ enum stats_thread { STATS_BROKER, STATS_AGGREGATOR, STATS_WRITER, STATS_PRICE_WO
 	X(rows_queued, STATS_AGGREGATOR, "quarter rows made and queued for the writer") \
 	X(rows_estimated, STATS_AGGREGATOR, "of those, rows flagged Estimated") \
 	X(implausible_quarters, STATS_AGGREGATOR, "of those, rows whose quarter booked more energy than max_power_kw allows in 15 minutes (a forged or replayed burst?): flagged Estimated, never a peak") \
+	X(live_messages, STATS_AGGREGATOR, "live capacity-tariff messages made for publishing: live states, peak events, Home Assistant discovery") \
+	X(live_dropped, STATS_AGGREGATOR, "of those, messages not published: the broker had not taken the ones before (it does not tick the plugin?)") \
+	X(peak_events, STATS_AGGREGATOR, "peak events: a new month peak projected, the projection back under, a quarter closed as a new month peak") \
 	X(rows_dropped, STATS_AGGREGATOR, "rows lost: queue_rows rows were waiting already") \
 	X(rows_written, STATS_WRITER, "rows committed to Conso") \
 	X(rows_spooled, STATS_WRITER, "rows written to the spool while the database was away") \
