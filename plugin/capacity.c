@@ -7,6 +7,13 @@
 
 #define QUARTER_MS ((int64_t)QUARTER_S * 1000)
 
+/* The warning waits until this much of the quarter is gone: the power of
+ * cycling loads (heat pumps, heaters, ovens) rarely holds for long, so an
+ * earlier projection is mostly a false alarm, while from here a warning
+ * still comes before the last three minutes at 10-s and 60-s publishing
+ * (README, "How good the warning is", has the trade-off measured). */
+#define CAPACITY_WARN_FROM_S 660.0
+
 /* A projection must stay this far under the target to clear a warning, so
  * that one oscillating around the target does not clear and warn in turn. */
 #define CAPACITY_CLEAR_MARGIN_KW 0.2
@@ -171,7 +178,7 @@ enum capacity_event capacity_event_due(struct capacity *c, const struct capacity
 	if (live->estimated)
 		return CAPACITY_EVENT_NONE;
 	if (!(c->events_sent & CAPACITY_EVENT_PROJECTED)) {
-		if (!live->peak_projected)
+		if (!live->peak_projected || live->elapsed_s < CAPACITY_WARN_FROM_S)
 			return CAPACITY_EVENT_NONE;
 		c->events_sent |= CAPACITY_EVENT_PROJECTED;
 		return CAPACITY_EVENT_PROJECTED;

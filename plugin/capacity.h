@@ -108,7 +108,10 @@ enum capacity_event {
 };
 
 /* The event this reading raises, given its live figures: at most one of
- * each kind per quarter, and CLEARED only after PROJECTED. */
+ * each kind per quarter, and CLEARED only after PROJECTED. PROJECTED waits
+ * until the last four minutes of the quarter (an earlier projection of
+ * cycling loads is mostly wrong); CLEARED needs the projection under the
+ * target by a margin. */
 enum capacity_event capacity_event_due(struct capacity *c, const struct capacity_live *live);
 
 const char *capacity_event_name(enum capacity_event e);

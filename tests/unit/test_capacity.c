@@ -283,6 +283,7 @@ static struct capacity_live at(int64_t q, double projected, double target)
 	struct capacity_live l;
 	memset(&l, 0, sizeof(l));
 	l.quarter_start_s = q;
+	l.elapsed_s = 700;
 	l.projected_kw = projected;
 	l.target_kw = target;
 	l.peak_projected = projected > target;
@@ -296,6 +297,10 @@ static void test_events(void)
 	int64_t q = utc(2026, 2, 10, 17, 0);
 	struct capacity_live l = at(q, 2.0, 2.5);
 	CHECK(capacity_event_due(&c, &l) == CAPACITY_EVENT_NONE, "under the target");
+	/* Above it, but with more than four minutes left: not yet. */
+	l = at(q, 3.0, 2.5);
+	l.elapsed_s = 600;
+	CHECK(capacity_event_due(&c, &l) == CAPACITY_EVENT_NONE, "too early to warn");
 	l = at(q, 2.6, 2.5);
 	l.estimated = true;
 	l.peak_projected = false;
