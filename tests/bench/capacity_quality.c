@@ -16,12 +16,17 @@
  *    the quarter's end;
  *  - a false alarm: a quarter with a PROJECTED event that is not a true new
  *    peak;
+ *  - the same for the first reading whose projection is above the target
+ *    (peak_projected), as if every such reading warned;
  *  - the projection error at 10, 5 and 2 minutes before the end: the
  *    projected average of the last reading at or before that instant minus
  *    the true average, over quarters whose live figures were measured.
- * Prints one Markdown table row: LABEL, meter-days, quarters, true new
+ * Prints two Markdown table rows, one for the PROJECTED events and one for
+ * a warning on every projection above the target (the events' baseline):
+ * LABEL, the rule, meter-days, quarters, true new
  * peaks, warned >= 3 min before the end, warned at all, warnings, false
- * alarms, |projection error| median and p95 at 10, 5 and 2 minutes.
+ * alarms, how far under the target a false alarm's quarter ended (median),
+ * |projection error| median and p95 at 10, 5 and 2 minutes.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -41,6 +46,7 @@ static const int check_before_s[N_CHECKS] = {600, 300, 120};
 
 struct quarter_rec {
 	int64_t projected_ms; /* the reading that raised PROJECTED; 0 none */
+	int64_t naive_ms;     /* the first reading with peak_projected; 0 none */
 	bool has_check[N_CHECKS];
 	bool measured_check[N_CHECKS];
 	double projected_check[N_CHECKS];
@@ -153,6 +159,7 @@ struct totals {
 	long quarters, new_peaks, warned, warned_late, warnings, false_alarms;
 	double meter_days;
 	struct samples err[N_CHECKS];
+	struct samples shortfall; /* target - true average of each false alarm */
 };
 
 static void replay(const char *path)
@@ -195,6 +202,8 @@ static void replay(const char *path)
 			continue;
 		if (ev == CAPACITY_EVENT_PROJECTED)
 			q->projected_ms = t_ms;
+		if (live.peak_projected && !q->naive_ms)
+			q->naive_ms = t_ms;
 		int64_t end_ms = (live.quarter_start_s + QUARTER_S) * 1000;
 		for (int k = 0; k < N_CHECKS; k++) {
 			if (t_ms <= end_ms - check_before_s[k] * 1000) {
@@ -207,7 +216,25 @@ static void replay(const char *path)
 	fclose(f);
 }
 
-static void judge(const char *path, struct totals *t)
+static void count_warning(struct totals *t, int64_t warned_ms, int64_t start_s, bool new_peak, double under_kw)
+{
+	t->quarters++;
+	t->new_peaks += new_peak;
+	if (!warned_ms)
+		return;
+	t->warnings++;
+	if (!new_peak) {
+		t->false_alarms++;
+		push(&t->shortfall, under_kw);
+		return;
+	}
+	t->warned_late++;
+	t->warned += warned_ms <= (start_s + QUARTER_S - WARN_BEFORE_S) * 1000;
+}
+
+/* t: the PROJECTED events; naive: a warning on the first reading whose
+ * projection is above the target, what the events are measured against. */
+static void judge(const char *path, struct totals *t, struct totals *naive)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
@@ -240,16 +267,8 @@ static void judge(const char *path, struct totals *t)
 			m->true_peak_kw = avg_kw;
 
 		const struct quarter_rec *q = rec_of(m, start_s, false);
-		t->quarters++;
-		t->new_peaks += new_peak;
-		if (q && q->projected_ms) {
-			t->warnings++;
-			t->false_alarms += !new_peak;
-			if (new_peak) {
-				t->warned_late++;
-				t->warned += q->projected_ms <= (start_s + QUARTER_S - WARN_BEFORE_S) * 1000;
-			}
-		}
+		count_warning(t, q ? q->projected_ms : 0, start_s, new_peak, target - avg_kw);
+		count_warning(naive, q ? q->naive_ms : 0, start_s, new_peak, target - avg_kw);
 		for (int k = 0; q && k < N_CHECKS; k++)
 			if (q->has_check[k] && q->measured_check[k])
 				push(&t->err[k], fabs(q->projected_check[k] - avg_kw));
@@ -268,23 +287,29 @@ static double pct(long a, long b)
 	return b ? 100.0 * (double)a / (double)b : NAN;
 }
 
+static void print_row(const char *label, const char *rule, struct totals *w, struct totals *t)
+{
+	printf("| %s | %s | %.0f | %ld | %ld | %.1f %% (%ld) | %.1f %% | %ld | %.1f %% (%ld) | %.2f |", label, rule,
+		t->meter_days, w->quarters, w->new_peaks, pct(w->warned, w->new_peaks), w->warned,
+		pct(w->warned_late, w->new_peaks), w->warnings, pct(w->false_alarms, w->warnings), w->false_alarms,
+		quantile(&w->shortfall, 0.5));
+	for (int k = 0; k < N_CHECKS; k++)
+		printf(" %.3f / %.3f |", quantile(&t->err[k], 0.5), quantile(&t->err[k], 0.95));
+	printf("\n");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4 || (argc - 2) % 2 != 0) {
 		fprintf(stderr, "usage: capacity_quality LABEL truth.csv published.csv [truth.csv published.csv ...]\n");
 		return 2;
 	}
-	struct totals t;
-	memset(&t, 0, sizeof(t));
+	static struct totals t, naive;
 	for (int i = 2; i + 1 < argc; i += 2) {
 		replay(argv[i + 1]);
-		judge(argv[i], &t);
+		judge(argv[i], &t, &naive);
 	}
-	printf("| %s | %.0f | %ld | %ld | %.1f %% (%ld) | %.1f %% | %ld | %.1f %% (%ld) |", argv[1], t.meter_days, t.quarters,
-		t.new_peaks, pct(t.warned, t.new_peaks), t.warned, pct(t.warned_late, t.new_peaks), t.warnings,
-		pct(t.false_alarms, t.warnings), t.false_alarms);
-	for (int k = 0; k < N_CHECKS; k++)
-		printf(" %.3f / %.3f |", quantile(&t.err[k], 0.5), quantile(&t.err[k], 0.95));
-	printf("\n");
+	print_row(argv[1], "events", &t, &t);
+	print_row(argv[1], "every projection above", &naive, &t);
 	return 0;
 }
