@@ -47,7 +47,7 @@ static const struct capacity_month *slot_of_const(const struct capacity *c, capa
 capacity_month_t capacity_month_of(int64_t utc_s)
 {
 	struct civil_date d = brussels_month_of(utc_s);
-	return (capacity_month_t)(d.year * 12 + d.month - 1);
+	return (capacity_month_t)((int64_t)d.year * 12 + d.month - 1);
 }
 
 void capacity_month_civil(capacity_month_t m, int *year, int *month)
