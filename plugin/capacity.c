@@ -10,8 +10,8 @@
 /* A warning is worth giving while at least this much of the quarter is
  * left: time to switch a load off. */
 #define CAPACITY_WARN_LEFT_S 180.0
-/* A reading this close to that mark, or closer than the time since the
- * reading before, is the last one before it. */
+/* A reading closer to that mark than the time since the reading before
+ * plus this slack is taken as the last one before it. */
 #define CAPACITY_WARN_SLACK_S 10.0
 /* The time constant of the smoothed import power. */
 #define CAPACITY_SMOOTHING_S 60.0

@@ -18,7 +18,9 @@
  * the energy since its start boundary is the difference between the last
  * reading's totals and the totals estimated at that boundary; when that
  * boundary is not known (first reading, a jump, an estimated interval) the
- * quarter is flagged estimated and no event is raised for it.
+ * quarter is flagged estimated and no event is raised for it; without a
+ * boundary of its own, its energy so far is the import power now over the
+ * time gone.
  *
  * Pure: no I/O, no allocation, no globals. A struct capacity belongs to one
  * thread at a time (the aggregator thread in the plugin), like the meter it
