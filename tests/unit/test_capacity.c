@@ -118,6 +118,22 @@ static void test_merge(void)
 	CHECK(capacity_note_quarter(&c, utc(2026, 6, 20, 10, 15), 1300, false), "5.2 kW over 5.0 kW");
 }
 
+/* The worked example of the README's source (nl.wikibooks.org,
+ * Energietransitie/Capaciteitstarief): peaks from May to April, those
+ * under 2.5 kW (0.632, 0.000, 1.028) counted at 2.5 kW: 53.472 / 12. */
+static void test_worked_example(void)
+{
+	static const double kw[12] = {0.632, 4.600, 0.000, 1.028, 3.444, 4.164, 4.564, 6.000, 9.200, 5.000, 4.120, 4.880};
+	struct capacity c;
+	memset(&c, 0, sizeof(c));
+	for (int k = 0; k < 12; k++) {
+		int m = 5 + k; /* May 2025 .. April 2026 */
+		peak(&c, 2025 + (m - 1) / 12, (m - 1) % 12 + 1, kw[k]);
+	}
+	struct capacity_billed b = capacity_billed(&c, month(2026, 4));
+	CHECK(b.months == 12 && near(b.mean_kw, 53.472 / 12.0, 1e-6), "worked example: %.4f kW over %d", b.mean_kw, b.months);
+}
+
 static void test_billed(void)
 {
 	struct capacity c;
@@ -433,6 +449,7 @@ int main(void)
 	test_note_quarter();
 	test_merge();
 	test_billed();
+	test_worked_example();
 	test_live();
 	test_events();
 	return check_finish("capacity");
