@@ -7,6 +7,15 @@
 
 #define QUARTER_MS ((int64_t)QUARTER_S * 1000)
 
+/* A warning is worth giving while at least this much of the quarter is
+ * left: time to switch a load off. */
+#define CAPACITY_WARN_LEFT_S 180.0
+/* A reading closer to that mark than the time since the reading before
+ * plus this slack is taken as the last one before it. */
+#define CAPACITY_WARN_SLACK_S 10.0
+/* The time constant of the smoothed import power. */
+#define CAPACITY_SMOOTHING_S 60.0
+
 /* A projection must stay this far under the target to clear a warning, so
  * that one oscillating around the target does not clear and warn in turn. */
 #define CAPACITY_CLEAR_MARGIN_KW 0.2
@@ -38,7 +47,7 @@ static const struct capacity_month *slot_of_const(const struct capacity *c, capa
 capacity_month_t capacity_month_of(int64_t utc_s)
 {
 	struct civil_date d = brussels_month_of(utc_s);
-	return (capacity_month_t)(d.year * 12 + d.month - 1);
+	return (capacity_month_t)((int64_t)d.year * 12 + d.month - 1);
 }
 
 void capacity_month_civil(capacity_month_t m, int *year, int *month)
@@ -155,6 +164,7 @@ void capacity_live_compute(const struct capacity *c, const struct meter_quarters
 		 * power; none once the quarter's energy is already over. */
 		double left_kwh = out->target_kw * QUARTER_S / 3600.0 - out->import_kwh;
 		out->allowed_kw = left_kwh > 0.0 ? left_kwh / left_h : 0.0;
+		out->import_kw = power_kw;
 		out->headroom_kw = out->allowed_kw - power_kw;
 		out->peak_projected = !out->estimated && out->projected_kw > out->target_kw;
 	} else {
@@ -162,8 +172,39 @@ void capacity_live_compute(const struct capacity *c, const struct meter_quarters
 	}
 }
 
+/* Follows the import power with a time constant of about a minute; returns
+ * the time since the reading before (0 when unknown). */
+static double smooth_power(struct capacity *c, const struct capacity_live *live)
+{
+	int64_t now_ms = llround(((double)live->quarter_start_s + live->elapsed_s) * 1000.0);
+	double gap_s = 0.0;
+	if (c->event_reading_ms > 0 && now_ms > c->event_reading_ms) {
+		gap_s = (double)(now_ms - c->event_reading_ms) / 1000.0;
+		c->event_import_kw += (float)((1.0 - exp(-gap_s / CAPACITY_SMOOTHING_S)) * (live->import_kw - c->event_import_kw));
+	} else if (c->event_reading_ms == 0 || now_ms < c->event_reading_ms) {
+		c->event_import_kw = (float)live->import_kw;
+	}
+	c->event_reading_ms = now_ms;
+	return gap_s;
+}
+
+/* Whether this reading should warn of a new peak. */
+static bool peak_warning_due(const struct capacity *c, const struct capacity_live *live, double gap_s)
+{
+	double quarter_h = QUARTER_S / 3600.0;
+	if (live->import_kwh > live->target_kw * quarter_h)
+		return true; /* already over, whatever comes */
+	double mark_s = QUARTER_S - CAPACITY_WARN_LEFT_S - CAPACITY_WARN_SLACK_S;
+	if (live->elapsed_s + gap_s < mark_s)
+		return false; /* another reading is due before the mark */
+	double power_kw = live->import_kw < c->event_import_kw ? live->import_kw : c->event_import_kw;
+	double left_h = (QUARTER_S - live->elapsed_s) / 3600.0;
+	return (live->import_kwh + power_kw * left_h) / quarter_h > live->target_kw;
+}
+
 enum capacity_event capacity_event_due(struct capacity *c, const struct capacity_live *live)
 {
+	double gap_s = smooth_power(c, live);
 	if (live->quarter_start_s != c->event_quarter_s) {
 		c->event_quarter_s = live->quarter_start_s;
 		c->events_sent = 0;
@@ -171,7 +212,7 @@ enum capacity_event capacity_event_due(struct capacity *c, const struct capacity
 	if (live->estimated)
 		return CAPACITY_EVENT_NONE;
 	if (!(c->events_sent & CAPACITY_EVENT_PROJECTED)) {
-		if (!live->peak_projected)
+		if (!peak_warning_due(c, live, gap_s))
 			return CAPACITY_EVENT_NONE;
 		c->events_sent |= CAPACITY_EVENT_PROJECTED;
 		return CAPACITY_EVENT_PROJECTED;

@@ -18,7 +18,9 @@
  * the energy since its start boundary is the difference between the last
  * reading's totals and the totals estimated at that boundary; when that
  * boundary is not known (first reading, a jump, an estimated interval) the
- * quarter is flagged estimated and no event is raised for it.
+ * quarter is flagged estimated and no event is raised for it; without a
+ * boundary of its own, its energy so far is the import power now over the
+ * time gone.
  *
  * Pure: no I/O, no allocation, no globals. A struct capacity belongs to one
  * thread at a time (the aggregator thread in the plugin), like the meter it
@@ -49,6 +51,8 @@ struct capacity {
 	 * entry whose month is not m is stale (a year old) or empty. */
 	struct capacity_month months[CAPACITY_WINDOW_MONTHS];
 	int64_t event_quarter_s;  /* the quarter events_sent is about */
+	int64_t event_reading_ms; /* the reading capacity_event_due last saw, UTC ms */
+	float event_import_kw;    /* the import power smoothed over about a minute */
 	uint8_t events_sent;      /* CAPACITY_EVENT_* bits already raised for it */
 };
 
@@ -91,7 +95,8 @@ struct capacity_live {
 	struct capacity_billed billed; /* the month's billed mean, the month's peak so far counted */
 	double target_kw;         /* peak_limit_kw when set, else the month's peak, at least the floor */
 	double allowed_kw;        /* average import the rest of the quarter can take staying at target_kw */
-	double headroom_kw;       /* allowed_kw minus the import power now (negative: over) */
+	double import_kw;         /* the import power now: the reading's PI, or average_kw without it */
+	double headroom_kw;       /* allowed_kw minus import_kw (negative: over) */
 	bool peak_projected;      /* projected_kw above target_kw, measured quarter */
 };
 
@@ -107,8 +112,16 @@ enum capacity_event {
 	CAPACITY_EVENT_CLEARED = 2,   /* and back under it, by a margin */
 };
 
-/* The event this reading raises, given its live figures: at most one of
- * each kind per quarter, and CLEARED only after PROJECTED. */
+/* The event this reading raises, given its live figures; called once for
+ * each accepted reading, in time order. At most one of each kind per
+ * quarter, and CLEARED only after PROJECTED. PROJECTED comes as soon as the
+ * quarter's energy so far is above the target, and otherwise only on the
+ * last reading before the final three minutes (judged from the time since
+ * the reading before) or after it, when the projection at the lower of the
+ * power now and its average over about a minute is above the target: the
+ * power of cycling loads rarely holds, so an earlier projection is mostly
+ * wrong, and a load switched on seconds ago is not yet a trend. CLEARED
+ * needs projected_kw under the target by a margin. */
 enum capacity_event capacity_event_due(struct capacity *c, const struct capacity_live *live);
 
 const char *capacity_event_name(enum capacity_event e);

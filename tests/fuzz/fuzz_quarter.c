@@ -43,7 +43,14 @@
  *    streak, and emit nothing;
  *  - the state's record (quarter_state_encode) reads back to the same
  *    record after every reading, and the series goes on from the state
- *    read back, as after a clean restart.
+ *    read back, as after a clean restart;
+ *  - the capacity tariff (capacity.h), fed as the plugin feeds it (each row
+ *    to capacity_note_quarter, then live figures and events on each
+ *    accepted reading): every figure finite, the quarter's energy and the
+ *    allowed power never negative, the target at least the floor, the
+ *    billed mean over 0..12 months; a new peak is the month's peak; at most
+ *    one PROJECTED and one CLEARED a quarter, CLEARED only after PROJECTED,
+ *    none for an estimated quarter.
  *
  * -DFUZZ_KNOWN_BUG_INDEX_ROUNDING (set by run.sh until the bug is fixed):
  * after a discontinuity, quarter.c rounds the boundary indexes and the
@@ -60,6 +67,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capacity.h"
 #include "fuzz_check.h"
 #include "quarter.h"
 
@@ -90,6 +98,60 @@ static void on_row(void *ctx, const struct quarter_row *row)
 	c->start_import[c->n] = c->mq->boundary_total[QC_IMPORT_DAY] + c->mq->boundary_total[QC_IMPORT_NIGHT];
 	c->start_export[c->n] = c->mq->boundary_total[QC_EXPORT_DAY] + c->mq->boundary_total[QC_EXPORT_NIGHT];
 	c->n++;
+}
+
+/* The capacity tariff on the same stream, and its events' bookkeeping. */
+struct capacity_check {
+	struct capacity cap;
+	int64_t quarter_s;
+	bool projected, cleared;
+};
+
+static bool finite_all(const struct capacity_live *l)
+{
+	return isfinite(l->elapsed_s) && isfinite(l->import_kwh) && isfinite(l->average_kw) && isfinite(l->projected_kw)
+		&& isfinite(l->month_peak_kw) && isfinite(l->billed.mean_kw) && isfinite(l->target_kw)
+		&& isfinite(l->allowed_kw) && isfinite(l->import_kw) && isfinite(l->headroom_kw);
+}
+
+static void check_capacity(struct capacity_check *k, const struct meter_quarters *mq, enum quarter_feed_result res)
+{
+	for (size_t i = 0; i < cr.n; i++) {
+		const struct quarter_row *row = &cr.rows[i];
+		if (!capacity_note_quarter(&k->cap, row->start_s, row->import_wh, row->estimated))
+			continue;
+		double kw;
+		int64_t at;
+		FUZZ_CHECK(!row->estimated && capacity_month_peak(&k->cap, capacity_month_of(row->start_s), &kw, &at)
+			&& at == row->start_s && kw == (float)(row->import_wh * 4 / 1000.0),
+			"row %lld: a new peak that is not its month's", (long long)row->start_s);
+	}
+	if (res != QUARTER_FIRST && res != QUARTER_ACCEPTED && res != QUARTER_DISCONTINUITY && res != QUARTER_LONG_SILENCE
+		&& res != QUARTER_REBASED)
+		return;
+	struct capacity_live l;
+	capacity_live_compute(&k->cap, mq, 0.0, &l);
+	FUZZ_CHECK(finite_all(&l), "a live figure is not finite");
+	FUZZ_CHECK(l.quarter_start_s % QUARTER_S == 0 && l.elapsed_s >= 0.0 && l.elapsed_s < QUARTER_S
+		&& l.quarter_start_s * 1000 + (int64_t)(l.elapsed_s * 1000.0) <= mq->last_ms,
+		"quarter %lld, %.3f s into it, reading at %lld ms", (long long)l.quarter_start_s, l.elapsed_s,
+		(long long)mq->last_ms);
+	FUZZ_CHECK(l.import_kwh >= 0.0 && l.allowed_kw >= 0.0 && l.import_kw >= 0.0, "energy %g kWh, allowed %g kW, power %g kW",
+		l.import_kwh, l.allowed_kw, l.import_kw);
+	FUZZ_CHECK(l.target_kw >= CAPACITY_FLOOR_KW && l.billed.mean_kw >= CAPACITY_FLOOR_KW && l.billed.months >= 0
+		&& l.billed.months <= CAPACITY_WINDOW_MONTHS, "target %g kW, billed %g kW over %d months", l.target_kw,
+		l.billed.mean_kw, l.billed.months);
+	FUZZ_CHECK(!l.peak_projected || (!l.estimated && l.projected_kw > l.target_kw), "peak projected wrongly");
+	enum capacity_event e = capacity_event_due(&k->cap, &l);
+	if (l.quarter_start_s != k->quarter_s) {
+		k->quarter_s = l.quarter_start_s;
+		k->projected = k->cleared = false;
+	}
+	FUZZ_CHECK(e == CAPACITY_EVENT_NONE || !l.estimated, "an event for an estimated quarter");
+	FUZZ_CHECK(e != CAPACITY_EVENT_PROJECTED || !k->projected, "a second PROJECTED in quarter %lld", (long long)k->quarter_s);
+	FUZZ_CHECK(e != CAPACITY_EVENT_CLEARED || (k->projected && !k->cleared), "CLEARED without PROJECTED, or twice");
+	k->projected = k->projected || e == CAPACITY_EVENT_PROJECTED;
+	k->cleared = k->cleared || e == CAPACITY_EVENT_CLEARED;
 }
 
 static uint16_t u16(const uint8_t *p)
@@ -143,6 +205,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct meter_quarters mq;
 	quarters_reset(&mq);
 	cr.mq = &mq;
+	static struct capacity_check cap;
+	memset(&cap, 0, sizeof(cap));
 	struct series s = { 0 };
 	int64_t t_ms = INT64_C(1771000000000); /* 2026-02-13 */
 	double counter[QC_COUNT] = { 130838, 137096, 10976, 3381, 1234567, 98765 };
@@ -181,6 +245,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cr.n = 0;
 		enum quarter_feed_result res = quarters_feed(&mq, p, t_ms, &r, on_row, &cr);
 		FUZZ_CHECK(strcmp(quarter_feed_result_name(res), "?") != 0, "result %d", (int)res);
+		check_capacity(&cap, &mq, res);
 		if (trace) {
 			fprintf(stderr, "reading t=%lld ms (+%lld) CIH %.3f CIL %.3f CEH %.3f CEL %.3f CG %.3f%s CW %.3f%s"
 				" PI %.0f PE %.0f%s T %d -> %s, %zu rows\n", (long long)t_ms, (long long)(t_ms - before.last_ms),

@@ -42,7 +42,7 @@ targets=(
 	"fuzz_formula|price-worker/formula.c price-worker/tariff.c|-lm|tests/corpus/formula|formula.dict"
 	"fuzz_price_elia|price-worker/price_parse.c plugin/brussels.c|-ljansson -lm|tests/corpus/elia|json.dict"
 	"fuzz_price_energy_charts|price-worker/price_parse.c plugin/brussels.c|-ljansson -lm|tests/corpus/energy-charts|json.dict"
-	"fuzz_quarter|plugin/quarter.c|-lm||"
+	"fuzz_quarter|plugin/quarter.c plugin/capacity.c plugin/brussels.c|-lm||"
 )
 
 # Seeds for fuzz_quarter (20-byte records, see fuzz_quarter.c): a day-time

@@ -118,6 +118,22 @@ static void test_merge(void)
 	CHECK(capacity_note_quarter(&c, utc(2026, 6, 20, 10, 15), 1300, false), "5.2 kW over 5.0 kW");
 }
 
+/* The worked example of the README's source (nl.wikibooks.org,
+ * Energietransitie/Capaciteitstarief): peaks from May to April, those
+ * under 2.5 kW (0.632, 0.000, 1.028) counted at 2.5 kW: 53.472 / 12. */
+static void test_worked_example(void)
+{
+	static const double kw[12] = {0.632, 4.600, 0.000, 1.028, 3.444, 4.164, 4.564, 6.000, 9.200, 5.000, 4.120, 4.880};
+	struct capacity c;
+	memset(&c, 0, sizeof(c));
+	for (int k = 0; k < 12; k++) {
+		int m = 5 + k; /* May 2025 .. April 2026 */
+		peak(&c, 2025 + (m - 1) / 12, (m - 1) % 12 + 1, kw[k]);
+	}
+	struct capacity_billed b = capacity_billed(&c, month(2026, 4));
+	CHECK(b.months == 12 && near(b.mean_kw, 53.472 / 12.0, 1e-6), "worked example: %.4f kW over %d", b.mean_kw, b.months);
+}
+
 static void test_billed(void)
 {
 	struct capacity c;
@@ -252,7 +268,7 @@ static void test_live(void)
 	CHECK(near(l.average_kw, 1.8, 0.02), "average so far %.3f", l.average_kw);
 	CHECK(near(l.projected_kw, (in_kwh + 6.0 * left_h) * 4, 0.01), "projected %.3f", l.projected_kw);
 	CHECK(near(l.allowed_kw, (0.625 - in_kwh) / left_h, 0.01), "allowed %.3f", l.allowed_kw);
-	CHECK(near(l.headroom_kw, l.allowed_kw - 6.0, 1e-9), "headroom %.3f", l.headroom_kw);
+	CHECK(l.import_kw == 6.0 && near(l.headroom_kw, l.allowed_kw - 6.0, 1e-9), "headroom %.3f", l.headroom_kw);
 	CHECK(l.peak_projected, "a peak is projected");
 
 	/* An operator's limit replaces the target. */
@@ -277,55 +293,154 @@ static void test_live(void)
 	CHECK(near(l.average_kw, 0.5, 1e-6), "and the power now stands for the energy: %.3f", l.average_kw);
 }
 
-/* Live figures with only what the events look at. */
-static struct capacity_live at(int64_t q, double projected, double target)
+/* Drives the events with live figures made the way capacity_live_compute
+ * makes them, from a power that holds between readings. */
+struct drive {
+	struct capacity c;
+	int64_t q;        /* the quarter */
+	double kwh;       /* imported in it so far */
+	double elapsed_s; /* at the last reading */
+	double target_kw;
+	bool estimated;
+	struct capacity_live live;
+};
+
+static void drive_quarter(struct drive *d, int64_t q)
 {
-	struct capacity_live l;
-	memset(&l, 0, sizeof(l));
-	l.quarter_start_s = q;
-	l.projected_kw = projected;
-	l.target_kw = target;
-	l.peak_projected = projected > target;
-	return l;
+	d->q = q;
+	d->kwh = 0.0;
+	d->elapsed_s = 0.0;
+}
+
+/* A reading elapsed_s into the quarter, the power having been kw since the
+ * reading before. */
+static enum capacity_event reading(struct drive *d, double elapsed_s, double kw)
+{
+	d->kwh += kw * (elapsed_s - d->elapsed_s) / 3600.0;
+	d->elapsed_s = elapsed_s;
+	struct capacity_live *l = &d->live;
+	memset(l, 0, sizeof(*l));
+	l->quarter_start_s = d->q;
+	l->elapsed_s = elapsed_s;
+	l->import_kwh = d->kwh;
+	l->import_kw = kw;
+	l->average_kw = elapsed_s > 0 ? d->kwh * 3600.0 / elapsed_s : 0.0;
+	l->projected_kw = (d->kwh + kw * (900.0 - elapsed_s) / 3600.0) * 4.0;
+	l->target_kw = d->target_kw;
+	l->estimated = d->estimated;
+	l->peak_projected = !d->estimated && l->projected_kw > l->target_kw;
+	return capacity_event_due(&d->c, l);
+}
+
+struct seen {
+	int projected, cleared;
+	double projected_at, cleared_at; /* elapsed_s of the first of each */
+	int early_projections;           /* readings projected above the target before the event */
+};
+
+static void note(struct seen *s, const struct drive *d, enum capacity_event e)
+{
+	if (e == CAPACITY_EVENT_PROJECTED && s->projected++ == 0)
+		s->projected_at = d->live.elapsed_s;
+	if (e == CAPACITY_EVENT_CLEARED && s->cleared++ == 0)
+		s->cleared_at = d->live.elapsed_s;
+	if (d->live.peak_projected && s->projected == 0)
+		s->early_projections++;
 }
 
 static void test_events(void)
 {
-	struct capacity c;
-	memset(&c, 0, sizeof(c));
+	struct drive d;
+	memset(&d, 0, sizeof(d));
+	d.target_kw = 2.5;
 	int64_t q = utc(2026, 2, 10, 17, 0);
-	struct capacity_live l = at(q, 2.0, 2.5);
-	CHECK(capacity_event_due(&c, &l) == CAPACITY_EVENT_NONE, "under the target");
-	l = at(q, 2.6, 2.5);
-	l.estimated = true;
-	l.peak_projected = false;
-	CHECK(capacity_event_due(&c, &l) == CAPACITY_EVENT_NONE, "estimated: none");
-	int projected = 0, cleared = 0;
-	/* Oscillating around the target: one warning. */
-	for (int k = 0; k < 40; k++) {
-		l = at(q, k % 2 ? 2.6 : 2.45, 2.5);
-		enum capacity_event e = capacity_event_due(&c, &l);
-		projected += e == CAPACITY_EVENT_PROJECTED;
-		cleared += e == CAPACITY_EVENT_CLEARED;
-	}
-	CHECK(projected == 1 && cleared == 0, "oscillating: %d projected, %d cleared", projected, cleared);
-	l = at(q, 2.1, 2.5);
-	CHECK(capacity_event_due(&c, &l) == CAPACITY_EVENT_CLEARED, "well under: cleared");
-	l = at(q, 2.0, 2.5);
-	CHECK(capacity_event_due(&c, &l) == CAPACITY_EVENT_NONE, "cleared once");
-	l = at(q, 3.0, 2.5);
-	CHECK(capacity_event_due(&c, &l) == CAPACITY_EVENT_NONE, "projected once a quarter");
 
-	/* Never cleared without a warning first. */
-	l = at(q + 900, 1.0, 2.5);
-	CHECK(capacity_event_due(&c, &l) == CAPACITY_EVENT_NONE, "a new quarter under the target: nothing to clear");
-	l = at(q + 900, 2.7, 2.5);
-	CHECK(capacity_event_due(&c, &l) == CAPACITY_EVENT_PROJECTED, "a new quarter warns again");
-	l = at(q + 1800, 2.7, 2.5);
-	CHECK(capacity_event_due(&c, &l) == CAPACITY_EVENT_PROJECTED, "and the next");
+	/* 3 kW all along, a reading every 10 s: projected above 2.5 kW from
+	 * the first reading, but warned once, on the last reading before the
+	 * final three minutes (700 s + 10 s reaches the 710 s mark). */
+	struct seen s = {0};
+	drive_quarter(&d, q);
+	for (double t = 0; t < 900; t += 10)
+		note(&s, &d, reading(&d, t, 3.0));
+	CHECK(s.projected == 1 && s.projected_at == 700.0 && s.cleared == 0, "10 s: %d warnings, at %.0f s", s.projected, s.projected_at);
+	CHECK(s.early_projections == 70, "projected above before it: %d readings", s.early_projections);
+
+	/* The same every 60 s: the reading at 650 s is the last before the mark. */
+	memset(&s, 0, sizeof(s));
+	drive_quarter(&d, q + 900);
+	for (double t = 50; t < 900; t += 60)
+		note(&s, &d, reading(&d, t, 3.0));
+	CHECK(s.projected == 1 && s.projected_at == 650.0, "60 s: %d warnings, at %.0f s", s.projected, s.projected_at);
+
+	/* 12 kW: the quarter is over the target after 187.5 s, warned at once. */
+	memset(&s, 0, sizeof(s));
+	drive_quarter(&d, q + 1800);
+	for (double t = 0; t < 900; t += 10)
+		note(&s, &d, reading(&d, t, 12.0));
+	CHECK(s.projected == 1 && s.projected_at == 190.0, "over already: warned at %.0f s", s.projected_at);
+
+	/* 0.3 kW, then 10 kW from 690 s: the first reading at 10 kW projects
+	 * 2.56 kW, but a load switched on seconds ago is no trend yet; held,
+	 * it is warned before the end. */
+	memset(&s, 0, sizeof(s));
+	drive_quarter(&d, q + 2700);
+	for (double t = 0; t <= 690; t += 10)
+		note(&s, &d, reading(&d, t, 0.3));
+	note(&s, &d, reading(&d, 700, 10.0));
+	CHECK(d.live.peak_projected && s.projected == 0, "a load of 10 s: projected %.2f kW, not warned", d.live.projected_kw);
+	for (double t = 710; t < 900; t += 10)
+		note(&s, &d, reading(&d, t, 10.0));
+	CHECK(s.projected == 1 && s.projected_at > 700.0, "the load held: warned at %.0f s", s.projected_at);
+
+	/* 2.6 kW, warned at 700 s; then a projection swinging around the
+	 * target, within the margin: no second warning and no clearing; then
+	 * off: cleared once; and on again: still no second warning. */
+	memset(&s, 0, sizeof(s));
+	drive_quarter(&d, q + 3600);
+	for (double t = 0; t <= 700; t += 10)
+		note(&s, &d, reading(&d, t, 2.6));
+	CHECK(s.projected == 1, "warned: %d", s.projected);
+	double low = 1e9, high = 0;
+	for (double t = 710; t <= 760; t += 10) {
+		note(&s, &d, reading(&d, t, ((int)t / 10) % 2 ? 1.6 : 3.6));
+		low = d.live.projected_kw < low ? d.live.projected_kw : low;
+		high = d.live.projected_kw > high ? d.live.projected_kw : high;
+	}
+	CHECK(low < 2.5 && high > 2.5 && s.projected == 1 && s.cleared == 0, "swinging %.2f to %.2f kW: %d warnings, %d cleared",
+		low, high, s.projected, s.cleared);
+	note(&s, &d, reading(&d, 770, 0.0));
+	CHECK(s.cleared == 1 && s.cleared_at == 770.0 && d.live.projected_kw < 2.3, "off: cleared at %.0f s (%.2f kW)", s.cleared_at, d.live.projected_kw);
+	for (double t = 780; t < 900; t += 10)
+		note(&s, &d, reading(&d, t, 9.0));
+	CHECK(s.projected == 1 && s.cleared == 1, "on again: %d warnings, %d cleared", s.projected, s.cleared);
+
+	/* Under the target all along: nothing, and nothing to clear. */
+	memset(&s, 0, sizeof(s));
+	drive_quarter(&d, q + 4500);
+	for (double t = 0; t < 900; t += 10)
+		note(&s, &d, reading(&d, t, t < 450 ? 2.4 : 0.5));
+	CHECK(s.projected == 0 && s.cleared == 0, "under: %d warnings, %d cleared", s.projected, s.cleared);
+
+	/* An estimated quarter raises nothing, even over the target. */
+	memset(&s, 0, sizeof(s));
+	d.estimated = true;
+	drive_quarter(&d, q + 5400);
+	for (double t = 0; t < 900; t += 10)
+		note(&s, &d, reading(&d, t, 12.0));
+	CHECK(s.projected == 0 && s.cleared == 0, "estimated: %d warnings", s.projected);
+	d.estimated = false;
+
+	/* An operator's limit is the target like any other. */
+	memset(&s, 0, sizeof(s));
+	d.target_kw = 4.0;
+	drive_quarter(&d, q + 6300);
+	for (double t = 0; t < 900; t += 10)
+		note(&s, &d, reading(&d, t, 3.0));
+	CHECK(s.projected == 0, "3 kW under a 4 kW limit: %d warnings", s.projected);
 
 	CHECK(strcmp(capacity_event_name(CAPACITY_EVENT_PROJECTED), "projected") == 0, "name");
 	CHECK(strcmp(capacity_event_name(CAPACITY_EVENT_CLEARED), "cleared") == 0, "name");
+	CHECK(strcmp(capacity_event_name(CAPACITY_EVENT_NONE), "none") == 0, "name");
 }
 
 int main(void)
@@ -334,6 +449,7 @@ int main(void)
 	test_note_quarter();
 	test_merge();
 	test_billed();
+	test_worked_example();
 	test_live();
 	test_events();
 	return check_finish("capacity");
