@@ -85,7 +85,8 @@ int price_board_replace(struct price_board *b, const struct price_board_period *
 		e[k].end_s = periods[i].start_s + (int64_t)periods[i].minutes * 60;
 		k++;
 	}
-	qsort(e, k, sizeof(*e), by_start);
+	if (k > 1)
+		qsort(e, k, sizeof(*e), by_start);
 	size_t m = 0;
 	for (size_t i = 0; i < k; i++) {
 		if (i + 1 < k && e[i + 1].p.start_s < e[i].end_s)
