@@ -243,9 +243,12 @@ static void time_text(int64_t utc_s, char out[24])
 static int refresh_board(struct price_worker *w)
 {
 	struct price_board *b = w->host.board;
-	if (b == NULL)
-		return 0;
 	int64_t now = time(NULL), t = today(now);
+	if (b == NULL) {
+		w->board_day = t;
+		w->next_board_read = INT64_MAX;
+		return 0;
+	}
 	struct price_board_period *p;
 	size_t n;
 	if (price_store_read_periods(w->store, day_start(t - 1), day_end(t + 1), &p, &n, w->db_err, sizeof(w->db_err)) != 0)
@@ -253,12 +256,12 @@ static int refresh_board(struct price_worker *w)
 	uint64_t before = price_board_generation(b);
 	int rc = price_board_replace(b, p, n);
 	free(p);
+	w->board_day = t;
+	w->next_board_read = now + BOARD_REREAD_S;
 	if (rc != 0) {
 		LOG(w, MOSQ_LOG_ERR, PREFIX "out of memory for the price board; it keeps its previous periods");
 		return 0;
 	}
-	w->board_day = t;
-	w->next_board_read = now + BOARD_REREAD_S;
 	if (price_board_generation(b) == before)
 		return 0;
 	int64_t first, end;
