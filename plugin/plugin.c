@@ -39,6 +39,7 @@
 #include "outbox.h"
 #include "payload.h"
 #include "peak_history.h"
+#include "price_board.h"
 #include "price_worker.h"
 #include "quarter.h"
 #include "reject_log.h"
@@ -79,6 +80,7 @@ struct lowi_plugin {
 	struct db_writer *writer;
 	struct spool *spool;
 	struct price_worker *prices;
+	struct price_board *price_board; /* filled by the price worker, read by the aggregator */
 	_Atomic bool prices_stopping; /* gives up a price worker's connection set-up */
 	bool intake_ready, rows_ready, agg_ready, outbox_ready, history_ready;
 	time_t next_summary;
@@ -351,6 +353,7 @@ static void plugin_free(struct lowi_plugin *p)
 		outbox_destroy(&p->outbox);
 	if (p->history_ready)
 		peak_history_destroy(&p->history);
+	price_board_free(p->price_board);
 	log_queue_destroy(&p->log);
 	config_free(&p->cfg);
 	free(p);
@@ -403,6 +406,7 @@ static struct price_worker *start_prices(struct lowi_plugin *p)
 		.failures = &p->stats.price_failures,
 		.periods = &p->stats.price_periods,
 		.db_errors = &p->stats.price_db_errors,
+		.board = p->price_board,
 	};
 	return price_worker_start(&host);
 }
@@ -431,6 +435,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	if (config_finish(&p->cfg, err, sizeof(err)) != 0)
 		goto fail;
 	topic_prefilter_init(&p->prefilter, p->cfg.topic);
+	if ((p->price_board = price_board_new()) == NULL) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail;
+	}
 	if (intake_init(&p->intake, INTAKE_MAX_BYTES) != 0) {
 		snprintf(err, sizeof(err), "cannot allocate the message intake");
 		goto fail;
@@ -472,12 +480,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		snprintf(err, sizeof(err), "cannot start the aggregator thread");
 		goto fail;
 	}
-	if (p->cfg.price_source != PRICE_SOURCE_NONE) {
-		p->prices = start_prices(p);
-		if (p->prices == NULL) {
-			snprintf(err, sizeof(err), "cannot start the price worker");
-			goto fail;
-		}
+	/* With price_source none too: it keeps the price board from PxElectr. */
+	p->prices = start_prices(p);
+	if (p->prices == NULL) {
+		snprintf(err, sizeof(err), "cannot start the price worker");
+		goto fail;
 	}
 	if (mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, p) != MOSQ_ERR_SUCCESS
 		|| mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL, p) != MOSQ_ERR_SUCCESS

@@ -22,10 +22,13 @@ static const char stale_sql[] =
 	"SELECT TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm), CAST(price AS DOUBLE) FROM PxElectr"
 	" WHERE DtTm >= ? AND DtTm < ? AND (FormulaFp IS NULL OR FormulaFp <> ?)";
 static const char update_sql[] = "UPDATE PxElectr SET Buy = ?, Sell = ?, FormulaFp = ? WHERE DtTm = ?";
+static const char board_sql[] =
+	"SELECT TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm), Minutes, CAST(price AS DOUBLE), CAST(Buy AS DOUBLE),"
+	" CAST(Sell AS DOUBLE) FROM PxElectr WHERE DtTm >= ? AND DtTm < ? ORDER BY DtTm";
 
 struct price_store {
 	MYSQL *m;
-	MYSQL_STMT *put, *stale, *update;
+	MYSQL_STMT *put, *stale, *update, *board;
 	/* parameter buffers */
 	MYSQL_TIME dttm, from, to;
 	char price[DEC], buy[DEC], sell[DEC], source[17];
@@ -36,6 +39,11 @@ struct price_store {
 	/* result buffers of the stale query */
 	long long r_ts;
 	double r_price;
+	/* result buffers of the board query */
+	long long b_ts;
+	int b_minutes;
+	double b_price, b_buy, b_sell;
+	my_bool b_buy_null, b_sell_null, b_minutes_null;
 };
 
 static int fail_m(struct price_store *s, const char *what, char *err, size_t errlen)
@@ -117,7 +125,8 @@ static int prepare_all(struct price_store *s, char *err, size_t errlen)
 
 	if ((s->put = prepare(s, put_sql, put, err, errlen)) == NULL
 		|| (s->stale = prepare(s, stale_sql, stale, err, errlen)) == NULL
-		|| (s->update = prepare(s, update_sql, upd, err, errlen)) == NULL)
+		|| (s->update = prepare(s, update_sql, upd, err, errlen)) == NULL
+		|| (s->board = prepare(s, board_sql, stale, err, errlen)) == NULL) /* stale's first two: from, to */
 		return -1;
 
 	MYSQL_BIND res[2];
@@ -128,6 +137,24 @@ static int prepare_all(struct price_store *s, char *err, size_t errlen)
 	res[1].buffer = &s->r_price;
 	if (mysql_stmt_bind_result(s->stale, res) != 0)
 		return fail_st(s->stale, "result binding", err, errlen);
+
+	MYSQL_BIND br[5];
+	memset(br, 0, sizeof(br));
+	br[0].buffer_type = MYSQL_TYPE_LONGLONG;
+	br[0].buffer = &s->b_ts;
+	br[1].buffer_type = MYSQL_TYPE_LONG;
+	br[1].buffer = &s->b_minutes;
+	br[1].is_null = &s->b_minutes_null;
+	br[2].buffer_type = MYSQL_TYPE_DOUBLE;
+	br[2].buffer = &s->b_price;
+	br[3].buffer_type = MYSQL_TYPE_DOUBLE;
+	br[3].buffer = &s->b_buy;
+	br[3].is_null = &s->b_buy_null;
+	br[4].buffer_type = MYSQL_TYPE_DOUBLE;
+	br[4].buffer = &s->b_sell;
+	br[4].is_null = &s->b_sell_null;
+	if (mysql_stmt_bind_result(s->board, br) != 0)
+		return fail_st(s->board, "result binding", err, errlen);
 	return 0;
 }
 
@@ -156,6 +183,8 @@ void price_store_close(struct price_store *s)
 		mysql_stmt_close(s->stale);
 	if (s->update)
 		mysql_stmt_close(s->update);
+	if (s->board)
+		mysql_stmt_close(s->board);
 	if (s->m)
 		mysql_close(s->m);
 	free(s);
@@ -311,5 +340,42 @@ int price_store_recompute(struct price_store *s, const struct tariff *t, size_t 
 	}
 	if (mysql_commit(s->m) != 0)
 		return fail_m(s, "COMMIT of recomputed prices", err, errlen);
+	return 0;
+}
+
+int price_store_read_periods(struct price_store *s, int64_t from_s, int64_t to_s, struct price_board_period **out,
+	size_t *n, char *err, size_t errlen)
+{
+	*out = NULL;
+	*n = 0;
+	worker_db_time(&s->from, from_s, false);
+	worker_db_time(&s->to, to_s, false);
+	if (mysql_stmt_execute(s->board) != 0 || mysql_stmt_store_result(s->board) != 0) {
+		fail_st(s->board, "reading the price board", err, errlen);
+		mysql_rollback(s->m);
+		return -1;
+	}
+	size_t rows = (size_t)mysql_stmt_num_rows(s->board);
+	struct price_board_period *p = rows ? calloc(rows, sizeof(*p)) : NULL;
+	size_t k = 0;
+	while (p && k < rows && mysql_stmt_fetch(s->board) == 0) {
+		p[k].start_s = s->b_ts;
+		p[k].minutes = s->b_minutes_null ? 0 : s->b_minutes;
+		p[k].market_eur_mwh = s->b_price;
+		p[k].buy_known = !s->b_buy_null;
+		p[k].buy_c_kwh = s->b_buy_null ? 0 : s->b_buy;
+		p[k].sell_known = !s->b_sell_null;
+		p[k].sell_c_kwh = s->b_sell_null ? 0 : s->b_sell;
+		k++;
+	}
+	mysql_stmt_free_result(s->board);
+	/* Ends the read's transaction: the next read sees rows committed since. */
+	mysql_commit(s->m);
+	if (rows && p == NULL) {
+		snprintf(err, errlen, "out of memory reading the price board");
+		return -1;
+	}
+	*out = p;
+	*n = k;
 	return 0;
 }

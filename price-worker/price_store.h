@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "price_board.h"
 #include "price_parse.h"
 #include "price_worker.h"
 #include "tariff.h"
@@ -40,5 +41,10 @@ int price_store_put(struct price_store *s, const struct price_point *pts, size_t
  * the row governing it now; *updated counts them. Rows whose formula does
  * not compile are left untouched. */
 int price_store_recompute(struct price_store *s, const struct tariff *t, size_t *updated, char *err, size_t errlen);
+
+/* The periods starting in [from_s, to_s) (UTC s) as stored, in start order,
+ * into a new array (*out, which the caller frees; NULL when none). */
+int price_store_read_periods(struct price_store *s, int64_t from_s, int64_t to_s, struct price_board_period **out,
+	size_t *n, char *err, size_t errlen);
 
 #endif

@@ -38,6 +38,7 @@
 #define ENERGY_CHARTS_BASE "https://api.energy-charts.info"
 #define PUBLICATION_S (13 * 3600)      /* results for tomorrow: ~12:55 Brussels */
 #define TARIFF_CHECK_S 60
+#define BOARD_REREAD_S 60              /* rows written by others show within this */
 #define PROGRESS_EVERY_S 60
 /* A day whose answer could not be used (malformed, no valid period) is
  * asked again after 30 s, doubling to 6 h; every failure also pauses all
@@ -90,6 +91,8 @@ struct price_worker {
 	} failure;
 	size_t fetched_since_progress;
 	bool reported_up_to_date;
+	int64_t board_day;                        /* Brussels day of the board's window; -1: not read */
+	int64_t next_board_read;                  /* UTC s */
 };
 
 static int64_t day_start(int64_t day) { return brussels_local_to_utc(day, 0); }
@@ -215,6 +218,71 @@ static int refresh_tariff(struct price_worker *w, bool force)
 	if (updated || !force)
 		LOG(w, MOSQ_LOG_NOTICE, PREFIX "contract formulas %s: Buy/Sell recomputed for %zu periods",
 			force ? "checked" : "changed", updated);
+	return 0;
+}
+
+/* Days [first, last] meet the board's window: yesterday to tomorrow. */
+static bool meets_board_window(int64_t first, int64_t last, int64_t now)
+{
+	int64_t t = today(now);
+	return first <= t + 1 && last >= t - 1;
+}
+
+static void time_text(int64_t utc_s, char out[24])
+{
+	struct civil_date d = days_to_civil(utc_s >= 0 ? utc_s / 86400 : 0);
+	int64_t sod = utc_s >= 0 ? utc_s % 86400 : 0;
+	snprintf(out, 24, "%04d-%02d-%02dT%02d:%02d:%02dZ", d.year % 10000, d.month % 13, d.day % 32,
+		(int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+}
+
+/* Replaces the board with the window's periods as stored; -1 with the
+ * reason in w->db_err on a database error (the board keeps what it had:
+ * a period's price does not change). A changed board gets a debug line
+ * with the period of now, which the tests read. */
+static int refresh_board(struct price_worker *w)
+{
+	struct price_board *b = w->host.board;
+	int64_t now = time(NULL), t = today(now);
+	if (b == NULL) {
+		w->board_day = t;
+		w->next_board_read = INT64_MAX;
+		return 0;
+	}
+	struct price_board_period *p;
+	size_t n;
+	if (price_store_read_periods(w->store, day_start(t - 1), day_end(t + 1), &p, &n, w->db_err, sizeof(w->db_err)) != 0)
+		return -1;
+	uint64_t before = price_board_generation(b);
+	int rc = price_board_replace(b, p, n);
+	free(p);
+	w->board_day = t;
+	w->next_board_read = now + BOARD_REREAD_S;
+	if (rc != 0) {
+		LOG(w, MOSQ_LOG_ERR, PREFIX "out of memory for the price board; it keeps its previous periods");
+		return 0;
+	}
+	if (price_board_generation(b) == before)
+		return 0;
+	int64_t first, end;
+	size_t count = price_board_span(b, &first, &end);
+	char a[24], z[24], at[24], now_text[160] = "none";
+	struct price_board_period cur;
+	time_text(first, a);
+	time_text(end, z);
+	time_text(now, at);
+	if (price_board_at(b, now, &cur)) {
+		char start[24], buy[32] = "NULL", sell[32] = "NULL";
+		time_text(cur.start_s, start);
+		if (cur.buy_known)
+			snprintf(buy, sizeof(buy), "%.5f", cur.buy_c_kwh);
+		if (cur.sell_known)
+			snprintf(sell, sizeof(sell), "%.5f", cur.sell_c_kwh);
+		snprintf(now_text, sizeof(now_text), "%s %d min %.3f EUR/MWh Buy %s Sell %s", start, cur.minutes,
+			cur.market_eur_mwh, buy, sell);
+	}
+	LOG(w, MOSQ_LOG_DEBUG, PREFIX "price board: %zu periods from %s to %s; at %s: %s", count, count ? a : "-",
+		count ? z : "-", at, now_text);
 	return 0;
 }
 
@@ -462,12 +530,9 @@ static void log_failure(struct price_worker *w, int64_t last_day)
 		return;
 	int64_t now_ms = wall_clock_ms(), next_ms = next_attempt_ms(w, now_ms, last_day);
 	int64_t next = (next_ms + 999) / 1000;
-	char in[32], at[32], count[48] = "";
+	char in[32], at[24], count[48] = "";
 	price_duration_text((next_ms - now_ms + 500) / 1000, in, sizeof(in));
-	struct civil_date d = days_to_civil(next >= 0 ? next / 86400 : 0);
-	int64_t sod = next >= 0 ? next % 86400 : 0;
-	snprintf(at, sizeof(at), "%04d-%02d-%02dT%02d:%02d:%02dZ", d.year % 10000, d.month % 13, d.day % 32,
-		(int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+	time_text(next, at);
 	if (f->streak > 1)
 		snprintf(count, sizeof(count), " (%u in a row)", f->streak);
 	LOG(w, MOSQ_LOG_WARNING, PREFIX "GET %s%s%s; next attempt in %s, at %s", w->failure.url, w->failure.detail,
@@ -493,6 +558,11 @@ static void step(struct price_worker *w)
 		 * session was opened a minute ago or more. */
 		db_succeeded(w);
 	}
+	/* After the formulas: a recomputed Buy/Sell is read at once. */
+	if ((now >= w->next_board_read || t != w->board_day) && refresh_board(w) != 0) {
+		db_failed(w, w->db_err);
+		return;
+	}
 	int64_t first = -1, next_wake = now + 300;
 	for (int64_t d = w->first_day; d <= last_day; d++) {
 		const struct day_state *s = &w->days[d - w->first_day];
@@ -515,6 +585,8 @@ static void step(struct price_worker *w)
 			next_wake = publication;
 		if (w->next_tariff_check < next_wake)
 			next_wake = w->next_tariff_check;
+		if (w->next_board_read < next_wake)
+			next_wake = w->next_board_read;
 		wait_until(w, next_wake);
 		return;
 	}
@@ -550,14 +622,48 @@ static void step(struct price_worker *w)
 	}
 	if (w->failure.pending)
 		log_failure(w, last_day);
+	if (out == FETCH_STORED && meets_board_window(first, last, now) && refresh_board(w) != 0)
+		out = FETCH_DB_ERROR;
 	if (out == FETCH_DB_ERROR)
 		db_failed(w, w->db_err);
 	report_progress(w, now, last_day, false);
 }
 
+/* With no source: the board only, read again every minute, so that prices
+ * the operator stores in PxElectr show without a restart. */
+static void board_only_main(struct price_worker *w)
+{
+	LOG(w, MOSQ_LOG_NOTICE, PREFIX "source none: nothing is fetched; the price board is read from PxElectr");
+	while (w->host.board && !atomic_load(&w->stop)) {
+		if (w->store == NULL) {
+			if (wall_clock_ms() < w->db_retry_ms) {
+				wait_until_ms(w, w->db_retry_ms);
+				continue;
+			}
+			w->store = price_store_open(&w->host, w->db_err, sizeof(w->db_err));
+			if (w->store == NULL) {
+				db_failed(w, w->db_err);
+				continue;
+			}
+			atomic_store(&w->db_socket, price_store_socket(w->store));
+		}
+		if (refresh_board(w) != 0) {
+			db_failed(w, w->db_err);
+			continue;
+		}
+		db_succeeded(w);
+		wait_until(w, w->next_board_read);
+	}
+	close_store(w);
+}
+
 static void price_main(void *arg)
 {
 	struct price_worker *w = arg;
+	if (w->host.source == PRICE_SOURCE_NONE) {
+		board_only_main(w);
+		return;
+	}
 	w->curl = curl_easy_init();
 	if (w->curl == NULL)
 		LOG(w, MOSQ_LOG_ERR, PREFIX "cannot create a libcurl handle; no prices will be fetched");
@@ -578,7 +684,8 @@ static void price_main(void *arg)
 		}
 		if (!w->loaded) {
 			int64_t now = time(NULL), t = today(now);
-			if (load_state(w, now >= brussels_local_to_utc(t, PUBLICATION_S) ? t + 1 : t) != 0) {
+			if (load_state(w, now >= brussels_local_to_utc(t, PUBLICATION_S) ? t + 1 : t) != 0
+				|| refresh_board(w) != 0) {
 				db_failed(w, w->db_err);
 				continue;
 			}
@@ -602,6 +709,7 @@ struct price_worker *price_worker_start(const struct price_host *host)
 	worker_backoff_reset(&w->db_backoff);
 	price_health_init(&w->health);
 	w->first_day = host->first_day;
+	w->board_day = -1;
 	tariff_init(&w->tariff);
 	atomic_init(&w->stop, false);
 	atomic_init(&w->db_socket, -1);

@@ -17,6 +17,13 @@
  * plugin's worker-thread kit (worker.h) and its pure calendar and clock
  * headers (brussels.h, deadline.h).
  *
+ * It also keeps the host's price board (price_board.h) filled from PxElectr,
+ * yesterday to the end of tomorrow in Brussels days: once it has a session,
+ * after every store touching those days, every minute (formula changes,
+ * rows written by others, the window moving at midnight). With
+ * PRICE_SOURCE_NONE it fetches nothing and writes nothing: it only keeps
+ * the board from what PxElectr holds.
+ *
  * price_worker_start/stop are called on one thread (the broker thread:
  * plugin init and cleanup). curl_global_init and mysql_library_init must
  * have been called before start.
@@ -30,10 +37,11 @@
 
 #include <mysql.h>
 
+#include "price_board.h"
 #include "price_source.h"
 
 struct price_host {
-	enum price_source source;  /* not PRICE_SOURCE_NONE */
+	enum price_source source;  /* PRICE_SOURCE_NONE: only the board is kept */
 	const char *url;           /* base URL; NULL: the source's public address */
 	unsigned timeout_s;        /* one HTTP request, connection included */
 	int64_t first_day;         /* first Brussels day kept, days since 1970-01-01 */
@@ -48,11 +56,14 @@ struct price_host {
 	MYSQL *(*db_connect)(void *ctx, char *err, size_t errlen);
 	/* Counters only the worker's thread adds to; anyone may read them. */
 	_Atomic uint64_t *requests, *failures, *periods, *db_errors;
+	/* Replaced by the worker's thread, read by any; NULL: none kept. Must
+	 * outlive the worker. */
+	struct price_board *board;
 };
 
 struct price_worker;
 
-/* The host is copied; url, ctx and the counters must outlive the worker.
+/* The host is copied; url, ctx, the counters and the board must outlive the worker.
  * NULL (and a log line) when the thread cannot be started. */
 struct price_worker *price_worker_start(const struct price_host *host);
 

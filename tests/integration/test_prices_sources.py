@@ -7,8 +7,13 @@
    row, and a later retry completes the day; the failures among them (and
    only they) are counted in price_failures, and the first success after
    failures is logged;
- - the broker stops within about two seconds while a request hangs."""
+ - the broker stops within about two seconds while a request hangs;
+ - the price board (what the live message reads): once the days around now
+   are stored, it holds yesterday to the end of tomorrow, as stored, and
+   answers the period of a given instant; with price_source none, it is
+   read from what PxElectr holds."""
 import datetime as dt
+import re
 
 import lib
 from lib import check, note, run_main
@@ -30,6 +35,46 @@ FAULTS = {  # day -> (fault mode, expected log line)
     "2025-10-20": ("empty", r"no prices yet \(empty answer\)"),
 }
 FAILURES = ("redirect", "500", "garbage", "truncated", "truncated-body", "hang")  # price_failures
+
+
+BOARD_LINE = re.compile(r"prices: price board: (\d+) periods from (\S+) to (\S+); at (\S+): (\S+) (\d+) min "
+                        r"(-?[\d.]+) EUR/MWh Buy (\S+) Sell (\S+)$")
+
+
+def utc_s(text):
+    return int(dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp())
+
+
+def check_board(broker, db, db_name, label):
+    """The board's last debug line (count, span, and the period at the
+    instant it names) against PxElectr, once it covers the whole window."""
+    def covering():
+        for line in reversed(broker.log_lines(r"prices: price board: ")):
+            m = BOARD_LINE.search(line)
+            if m:
+                day = px.brussels_day(utc_s(m[4]))
+                want = (px.day_bounds(day - dt.timedelta(days=1))[0], px.day_bounds(day + dt.timedelta(days=1))[1])
+                return m if (m[2] != "-" and (utc_s(m[2]), utc_s(m[3])) == want) else None
+        return None
+    try:
+        m = lib.wait_for(covering, 30, "a price board line covering yesterday to tomorrow")
+    except lib.WaitTimeout:
+        last = broker.log_lines(r"prices: price board: ")
+        check(f"{label}: the price board holds yesterday to the end of tomorrow", False,
+              last[-1][last[-1].find("prices"):] if last else "no price board line")
+        return
+    first, end, at = utc_s(m[2]), utc_s(m[3]), utc_s(m[4])
+    rows = [r for r in px.stored(db, db_name) if first <= r[0] < end]
+    check(f"{label}: the price board holds every stored period from yesterday to the end of tomorrow",
+          int(m[1]) == len(rows), f"{m[1]} periods on the board, {len(rows)} in PxElectr from {m[2]} to {m[3]}")
+    row = next((r for r in rows if r[0] <= at < r[0] + r[4] * 60), None)
+
+    def text(v):
+        return "NULL" if v is None else f"{v:.5f}"
+    want = row and (utc_s(m[5]), int(m[6]), float(m[7]), m[8], m[9]) == (row[0], row[4], row[1], text(row[2]), text(row[3]))
+    check(f"{label}: the price board answers the period of an instant as stored", want and row[2] is not None,
+          f"at {m[4]}: board {m[5]} {m[6]} min {m[7]} Buy {m[8]} Sell {m[9]}; PxElectr "
+          + (f"{row[0]} {row[4]} min {row[1]} Buy {text(row[2])} Sell {text(row[3])}" if row else "none"))
 
 
 def energy_charts(base, db, fixtures):
@@ -54,6 +99,13 @@ def energy_charts(base, db, fixtures):
     check("energy-charts: prices as served, hourly then quarter-hourly",
           not wrong and {r[4] for r in rows if r[0] < px.QH_SWITCH_S} == {60} and {r[4] for r in rows if r[0] >= px.QH_SWITCH_S} == {15},
           f"{len(rows)} periods")
+    check_board(broker, db, "EC", "energy-charts")
+    broker.stop()
+    # No source: nothing fetched, the board still read from PxElectr.
+    before = len(fixtures.requests())
+    broker = px.start_broker(base, db, "EC", "none", fixtures, price_start=FIRST.isoformat())
+    check_board(broker, db, "EC", "price_source none")
+    check("price_source none: no request", len(fixtures.requests()) == before, f"{len(fixtures.requests()) - before}")
     broker.stop()
 
 
