@@ -17,6 +17,7 @@ import zoneinfo
 
 import lib
 from lib import check, free_port, run_main
+import prices as px
 import scenario as sc
 
 A, B, C, TZ = "cap00000000a", "cap00000000b", "cap00000000c", "cap0000000tz"
@@ -133,9 +134,9 @@ def text(row):
 
 
 def price_period(dttm):
-    """The market period covering a quarter: the hour until 2025-09-30, the
-    quarter itself after."""
-    if dttm < datetime.datetime(2025, 10, 1) - datetime.timedelta(hours=2):
+    """The market period covering a quarter (UTC, naive): the hour before
+    the quarter-hour market's first day, the quarter itself from it."""
+    if dttm < datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=px.QH_SWITCH_S):
         return dttm.replace(minute=0), 60
     return dttm, 15
 
