@@ -8,11 +8,15 @@ by hand: 14 months of peaks over 15 months for meter A (February 2025 has
 none: left out of every window it falls in), a meter B younger than 12
 months with its own grid operator's rate, a meter C before any rate, dated
 rates that change, and priced quarters on Brussels month boundaries.
-Every view row is compared with values worked out by hand below.
+Every view row is compared with values worked out by hand below. Then
+the README's "In SQL" examples run on the same rows, and the queries it
+shows with their output must give that output.
 
 Prices are the same for every period: Buy 20 c€/kWh, Sell 5 c€/kWh, so a
 quarter costs Soutire x 0.20 - Injecte x 0.05 euros."""
 import datetime
+import os
+import re
 import zoneinfo
 
 import lib
@@ -222,6 +226,53 @@ def main():
           not wrong and len(want) == 37,
           f"{len(want)} months, {len(tz_quarters)} quarters" + (
               f"; first wrong {wrong[0]}: view {got.get(wrong[0])}, expected {want.get(wrong[0])}" if wrong else ""))
+
+    readme_examples(db)
+
+
+def readme_examples(db):
+    """The README's "In SQL" examples on meter A's rows copied to the
+    README's serial, with the README's example rate only: each query shown
+    with its output gives that output."""
+    text_ = open(os.path.join(sc.ROOT, "README.md"), encoding="utf-8").read()
+    section = text_.split("\n### In SQL\n", 1)[1].split("\n### ", 1)[0]
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```$", section, re.M | re.S)
+    serial = "4c75252e8c51"
+    db.query("DELETE FROM CapaTarif", db="P1")
+    db.query("INSERT INTO Pics SELECT Mois, DtTm, kW, %s FROM Pics WHERE Serial = %s", (serial, A), db="P1")
+    db.query("INSERT INTO Conso SELECT DtTm, In_D, In_N, OUT_D, OUT_N, Soutire, Injecte, %s, Gas_m3, Water_m3,"
+             " Estimated FROM Conso WHERE Serial = %s", (serial, A), db="P1")
+    # The first block is the example rate.
+    db.query(blocks[0][1], db="P1")
+    shown = 0
+    for (lang, query), (out_lang, output) in zip(blocks, blocks[1:] + [("sql", "")]):
+        if lang != "sql" or not query.lstrip().startswith("SELECT"):
+            continue
+        if out_lang != "":
+            db.query(query, db="P1")     # runs, output not shown
+            continue
+        shown += 1
+        lines = output.strip().splitlines()
+        want = [tuple(ln.split()) for ln in lines[1:]]
+        got = [tuple("NULL" if v is None else str(v) for v in r) for r in db.query(query, db="P1")]
+        check(f"README, In SQL: query {shown} gives the output shown", got == want and lines[0].split() == [
+            c[0] for c in _description(db, query)], f"{len(got)} rows; view {got[:1]}, README {want[:1]}")
+    check("README, In SQL: queries with their output", shown >= 2, f"{shown} shown")
+    # The other statements, last since they change the rates: they run.
+    others = [q for lang, q in blocks[1:] if lang == "sql" and not q.lstrip().startswith("SELECT")]
+    for statement in (st for q in others for st in q.split(";") if st.strip()):
+        db.query(statement, db="P1")
+    check("README, In SQL: every statement runs", others, f"{len(others)} other blocks")
+
+
+def _description(db, query):
+    conn = db.connect("P1")
+    try:
+        with conn.cursor() as c:
+            c.execute(query)
+            return c.description
+    finally:
+        conn.close()
 
 
 def check_rows(view, got, want):
