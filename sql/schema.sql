@@ -83,3 +83,76 @@ CREATE VIEW IF NOT EXISTS ConsoCost AS
   JOIN PxElectr p
     ON p.DtTm BETWEEN c.DtTm - INTERVAL 45 MINUTE AND c.DtTm
    AND c.DtTm < p.DtTm + INTERVAL p.Minutes MINUTE;
+
+-- Capacity tariff rates, dated like FormPxElectr: EUR per kW of the billed
+-- 12-month mean, per year. Dso names a grid operator ('' = every operator);
+-- for a month the row with the latest FromDt not after its first day
+-- applies, the meter's own operator's rows before the generic ones. The
+-- plugin writes nothing here: the operator fills it.
+CREATE TABLE IF NOT EXISTS CapaTarif (
+  FromDt DATE NOT NULL,
+  Dso VARCHAR(32) NOT NULL DEFAULT '',
+  EUR_kW_year DECIMAL(12,6) NOT NULL,
+  PRIMARY KEY (Dso, FromDt)
+) ENGINE=InnoDB;
+
+-- The grid operator of a meter, for per-operator rates; a meter without a
+-- row here gets the generic ('') rates.
+CREATE TABLE IF NOT EXISTS Meter (
+  Serial VARCHAR(32) NOT NULL PRIMARY KEY,
+  Dso VARCHAR(32) NOT NULL
+) ENGINE=InnoDB;
+
+-- The capacity part of each meter's monthly bill, per Pics row: the month's
+-- peak, counted at least 2.5 kW (Billed_kW); the mean the month's bill uses,
+-- over the billed peaks of that month and the 11 before, months without a
+-- Pics row left out (Months says how many counted: the rule of
+-- plugin/capacity.h, so SQL and the live figures agree); the rate in force
+-- and the month's cost, a twelfth of the yearly rate times that mean. The
+-- cost is taken from the exact sum (Mean_kW is rounded to the W); it is NULL
+-- while no rate applies.
+CREATE VIEW IF NOT EXISTS CapaMonth AS
+  SELECT w.Serial, w.Mois, w.PeakDtTm, w.Peak_kW, w.Billed_kW, w.Months,
+         ROUND(w.Sum_kW / w.Months, 3) AS Mean_kW,
+         t.Dso AS TarifDso, t.FromDt AS TarifFromDt, t.EUR_kW_year,
+         ROUND(w.Sum_kW * t.EUR_kW_year / (12 * w.Months), 6) AS Cost_EUR
+  FROM (SELECT p.Serial, p.Mois, p.DtTm AS PeakDtTm, p.kW AS Peak_kW,
+               GREATEST(p.kW, 2.5) AS Billed_kW,
+               COUNT(*) AS Months, SUM(GREATEST(q.kW, 2.5)) AS Sum_kW
+        FROM Pics p
+        JOIN Pics q ON q.Serial = p.Serial
+                   AND q.Mois BETWEEN p.Mois - INTERVAL 11 MONTH AND p.Mois
+        GROUP BY p.Serial, p.Mois, p.DtTm, p.kW) w
+  LEFT JOIN Meter m ON m.Serial = w.Serial
+  LEFT JOIN CapaTarif t
+    ON (t.Dso, t.FromDt) = (SELECT r.Dso, r.FromDt FROM CapaTarif r
+                            WHERE r.FromDt <= w.Mois AND r.Dso IN ('', COALESCE(m.Dso, ''))
+                            ORDER BY r.Dso = '', r.FromDt DESC LIMIT 1);
+
+-- Each meter's Brussels month: the energy cost of its priced quarters
+-- (ConsoCost) beside the capacity cost (CapaMonth), and their sum when both
+-- are known. A quarter counts for the Brussels month of its start. Without
+-- time-zone tables: Brussels months April to October begin at 22:00 UTC
+-- (summer time holds from the last Sunday of March to the last Sunday of
+-- October, 01:00 UTC, never across a month's first hours), the others at
+-- 23:00 UTC, so a quarter belongs to the month of its start plus two hours
+-- when that month is April to October, else to that of its start plus one.
+CREATE VIEW IF NOT EXISTS ConsoMonth AS
+  SELECT u.Serial, u.Mois,
+         SUM(u.Quarters) AS Quarters,
+         SUM(u.Soutire) AS Import_kWh, SUM(u.Injecte) AS Export_kWh,
+         SUM(u.Energy_EUR) AS Energy_EUR,
+         MAX(u.Peak_kW) AS Peak_kW, MAX(u.Mean_kW) AS Mean_kW,
+         MAX(u.Capacity_EUR) AS Capacity_EUR,
+         SUM(u.Energy_EUR) + MAX(u.Capacity_EUR) AS Total_EUR
+  FROM (SELECT c.Serial,
+               CAST(DATE_FORMAT(IF(MONTH(c.DtTm + INTERVAL 2 HOUR) BETWEEN 4 AND 10,
+                                   c.DtTm + INTERVAL 2 HOUR, c.DtTm + INTERVAL 1 HOUR),
+                                '%Y-%m-01') AS DATE) AS Mois,
+               1 AS Quarters, c.Soutire, c.Injecte, c.Cost_EUR AS Energy_EUR,
+               NULL AS Peak_kW, NULL AS Mean_kW, NULL AS Capacity_EUR
+        FROM ConsoCost c
+        UNION ALL
+        SELECT k.Serial, k.Mois, 0, NULL, NULL, NULL, k.Peak_kW, k.Mean_kW, k.Cost_EUR
+        FROM CapaMonth k) u
+  GROUP BY u.Serial, u.Mois;
