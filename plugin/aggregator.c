@@ -37,10 +37,12 @@ void aggregator_init(struct aggregator *a, const struct lowi_config *cfg, struct
 	meters_init(&a->waiting, sizeof(struct meter), cfg->max_meters);
 }
 
-void aggregator_set_live(struct aggregator *a, struct outbox *outbox, struct peak_history *history)
+void aggregator_set_live(struct aggregator *a, struct outbox *outbox, struct peak_history *history,
+	struct price_board *prices)
 {
 	a->outbox = outbox;
 	a->history = history;
+	a->prices = prices;
 	a->meters.dropped = outbox != NULL ? forget_meter : NULL;
 	a->meters.dropped_ctx = a;
 }
@@ -142,6 +144,11 @@ static void publish_live(struct aggregator *a, struct meter *m, const struct emi
 		announce(a, m);
 	char topic[INTAKE_TOPIC_MAX + 1], json[2048];
 	struct live_state st = { .quarters = &m->quarters, .capacity = &live, .history_from_database = a->history_merged };
+	struct price_board_period period;
+	if (a->prices != NULL && price_board_read(a->prices, &a->prices_seen, t_ms / 1000, &period))
+		st.price = (struct live_price){ .known = true, .start_s = period.start_s,
+			.market_eur_mwh = period.market_eur_mwh, .has_buy = period.buy_known, .has_sell = period.sell_known,
+			.buy_c_kwh = period.buy_c_kwh, .sell_c_kwh = period.sell_c_kwh };
 	size_t n = live_format_state(json, sizeof(json), &st);
 	if (n > 0 && live_topic(topic, sizeof(topic), a->cfg->stats_prefix, m->serial, "live"))
 		say(a, topic, json, n, true);

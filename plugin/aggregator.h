@@ -33,6 +33,7 @@
 #include "meters.h"
 #include "outbox.h"
 #include "peak_history.h"
+#include "price_board.h"
 #include "payload.h"
 #include "quarter.h"
 #include "reject_log.h"
@@ -68,6 +69,8 @@ struct aggregator {
 	 * publish, and the month peaks stored in Pics. NULL: not published. */
 	struct outbox *outbox;
 	struct peak_history *history;
+	struct price_board *prices;        /* the market period of a reading; NULL: none */
+	struct price_board_reader prices_seen; /* its last answer, reused while it holds */
 	bool history_merged;        /* every stored peak is merged */
 	/* Stored peaks of meters not in `meters` yet: entries of struct
 	 * meter, of which serial and capacity only are used. */
@@ -79,8 +82,9 @@ struct aggregator {
 void aggregator_init(struct aggregator *a, const struct lowi_config *cfg, struct intake *intake, struct row_queue *rows,
 	struct log_queue *log, struct reject_log *rejects, struct lowi_stats *stats);
 /* Before aggregator_start: publish the live state through outbox, with the
- * month peaks of history (either may be NULL). */
-void aggregator_set_live(struct aggregator *a, struct outbox *outbox, struct peak_history *history);
+ * month peaks of history and the prices of the board (NULL: none). */
+void aggregator_set_live(struct aggregator *a, struct outbox *outbox, struct peak_history *history,
+	struct price_board *prices);
 /* Returns 0, or -1 when the thread cannot be started. */
 int aggregator_start(struct aggregator *a);
 /* Asks the thread to finish every queued message, then joins it. The

@@ -462,7 +462,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 			goto fail;
 		}
 		p->history_ready = true;
-		aggregator_set_live(&p->agg, &p->outbox, &p->history);
+		aggregator_set_live(&p->agg, &p->outbox, &p->history, p->price_board);
 	}
 	/* Library set-up that is not thread-safe, before any thread starts. */
 	if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

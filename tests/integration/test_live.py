@@ -99,6 +99,11 @@ def main():
     b.wait_log(r"lowi-p1: connected to MariaDB", 20)
     b.stop()
     store_peaks(db)
+    # Prices an operator stored (price_source none): every quarter-hour of
+    # the morning at 111.5 EUR/MWh, Buy 25.12345 c/kWh, no Sell formula.
+    for k in range(4 * 4):
+        db.query("INSERT INTO PxElectr (DtTm, price, Buy, Sell, Minutes, Source) VALUES"
+                 " ('2026-12-02 08:00:00' + INTERVAL %s MINUTE, 111.5, 25.12345, NULL, 15, 'test')", (15 * k,), db="P1")
 
     opts = sc.plugin_options(db, stats_interval=5)
     b = lib.Broker().start(lib.broker_conf(port, plugin=sc.PLUGIN, plugin_opts=opts), f"{base}/broker2", port=port)
@@ -161,6 +166,10 @@ def main():
               and at == Q0.replace("T", " ")[:-1] and new_peaks[0]["quarter_start"] == Q0,
               f"event {new_peaks[0]['peak_kw']} at {new_peaks[0]['quarter_start']}, Pics {kw} at {at}")
     last = states[-1] if states else {}
+    check("the stored price of the reading's quarter-hour", last.get("market_eur_mwh") == 111.5
+          and last.get("buy_c_kwh") == 25.12345 and last.get("sell_c_kwh") is None
+          and last.get("price_start") == last.get("quarter_start"),
+          f"{last.get('price_start')} {last.get('market_eur_mwh')} {last.get('buy_c_kwh')} {last.get('sell_c_kwh')}")
     check("after it, the target is the new peak", new_peaks and last.get("target_kw") == new_peaks[0]["peak_kw"],
           f"{last.get('target_kw')}")
 

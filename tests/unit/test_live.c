@@ -38,6 +38,7 @@ struct world {
 	struct lowi_stats stats;
 	struct outbox outbox;
 	struct peak_history history;
+	struct price_board *prices;
 	struct aggregator agg;
 };
 
@@ -53,9 +54,10 @@ static void world_init(struct world *w, size_t outbox_bytes)
 	CHECK(intake_init(&w->intake, 1 << 20) == 0 && row_queue_init(&w->rows, 100000) == 0, "queues");
 	log_queue_init(&w->log);
 	reject_log_init(&w->rejects);
-	CHECK(outbox_init(&w->outbox, outbox_bytes) == 0 && peak_history_init(&w->history) == 0, "outbox and history");
+	CHECK(outbox_init(&w->outbox, outbox_bytes) == 0 && peak_history_init(&w->history) == 0
+		&& (w->prices = price_board_new()) != NULL, "outbox, history and price board");
 	aggregator_init(&w->agg, &w->cfg, &w->intake, &w->rows, &w->log, &w->rejects, &w->stats);
-	aggregator_set_live(&w->agg, &w->outbox, &w->history);
+	aggregator_set_live(&w->agg, &w->outbox, &w->history, w->prices);
 }
 
 static void world_free(struct world *w)
@@ -63,6 +65,7 @@ static void world_free(struct world *w)
 	aggregator_free(&w->agg);
 	outbox_destroy(&w->outbox);
 	peak_history_destroy(&w->history);
+	price_board_free(w->prices);
 	row_queue_destroy(&w->rows);
 	intake_destroy(&w->intake);
 	log_queue_destroy(&w->log);
@@ -225,6 +228,15 @@ static void test_keys_and_figures(void)
 	peak_history_set_complete(&w.history);
 	aggregator_merge_history(&w.agg);
 
+	/* Quarter-hour prices from 08:00 to 09:15, the one of 09:00 without a
+	 * Sell formula. */
+	struct price_board_period periods[6];
+	for (int k = 0; k < 6; k++)
+		periods[k] = (struct price_board_period){ .start_s = utc(2026, 12, 2, 8, 15 * k, 0) / 1000, .minutes = 15,
+			.market_eur_mwh = 100 + k, .buy_c_kwh = 20 + k / 10.0, .sell_c_kwh = 5, .buy_known = true,
+			.sell_known = k != 4 };
+	CHECK(price_board_replace(w.prices, periods, 6) == 0, "prices on the board");
+
 	struct said_list out = { 0 };
 	double last_wh = run_meter(&w, "aaa", &out);
 	run_meter(&w, "bbb", &out);
@@ -251,7 +263,10 @@ static void test_keys_and_figures(void)
 			num(s, "import_day_kwh"), last_wh);
 		CHECK(json_is_null(json_object_get(s, "gas_m3")) && json_is_null(json_object_get(s, "water_m3")),
 			"no gas, no water: null");
-		CHECK(json_is_null(json_object_get(s, "buy_c_kwh")), "no price board: no price");
+		CHECK(strcmp(text(s, "price_start"), "2026-12-02T09:00:00Z") == 0 && num(s, "market_eur_mwh") == 104
+			&& num(s, "buy_c_kwh") == 20.4 && json_is_null(json_object_get(s, "sell_c_kwh")),
+			"the 09:00 period's prices, no Sell: %s %.3f %.5f", text(s, "price_start"), num(s, "market_eur_mwh"),
+			num(s, "buy_c_kwh"));
 		/* The burst is booked from the reading at 08:33:05 to the boundary:
 		 * 715 s at 10 kW and 185 s at 2 kW, 8.356 kW, the month's peak. */
 		CHECK(fabs(num(s, "month_peak_kw") - PEAK_KW) < 0.001, "month peak %.3f kW", num(s, "month_peak_kw"));
