@@ -85,7 +85,8 @@ def run(name, acl, base, db, db_name):
     # busy machine delays is not dropped (and its messages with it).
     reader = lib.MqttClient(port, "reader", username="reader", password=users["reader"], keepalive=3600).connect()
     reader.subscribe("+/PUB/CH0")
-    reader.subscribe("lowi-p1/stats")
+    reader.subscribe("lowi-p1/#")
+    reader.subscribe("homeassistant/#")
     dongle = lib.MqttClient(port, "dongle-a", username=user_a, password=users[user_a], keepalive=3600).connect()
     # Until the first reading past the end of the next whole quarter, which
     # completes that quarter's row (the broker shares this clock).
@@ -136,6 +137,12 @@ def run(name, acl, base, db, db_name):
           f"{got.get(f'{serial_b}/PUB/CH0', 0)} delivered, {found.get(serial_b, 0)} rows, {counters.get('meters')} meters")
     check(f"{name}: the reader receives the plugin's counters", got.get("lowi-p1/stats", 0) >= 1,
           f"{got.get('lowi-p1/stats', 0)} stats messages")
+    live = f"lowi-p1/{serial_a.lower()}/live"
+    configs = sum(n for t, n in got.items() if t.startswith("homeassistant/"))
+    check(f"{name}: the reader receives A's live states and its Home Assistant discovery, none of B's",
+          got.get(live, 0) >= readings - 2 and configs >= 14
+          and not any(serial_b.lower() in t for t in got if t.startswith(("lowi-p1/", "homeassistant/"))),
+          f"{got.get(live, 0)} states of {readings} readings, {configs} configs")
     check(f"{name}: after a reload (SIGHUP) a user added to the password file connects", before != 0 and after,
           f"CONNACK before the reload {before}, after {0 if after else 'refused'}")
 
