@@ -34,7 +34,7 @@ void aggregator_init(struct aggregator *a, const struct lowi_config *cfg, struct
 	a->stats = stats;
 	topic_prefilter_init(&a->prefilter, cfg->topic);
 	meter_set_init(&a->meters, cfg->max_meters, (int64_t)cfg->meter_silence_days * 86400 * 1000);
-	meters_init(&a->waiting, sizeof(struct meter), cfg->max_meters);
+	meters_init(&a->waiting, sizeof(struct waiting_peaks), cfg->max_meters);
 }
 
 void aggregator_set_live(struct aggregator *a, struct outbox *outbox, struct peak_history *history,
@@ -179,12 +179,14 @@ void aggregator_merge_history(struct aggregator *a)
 			struct meter *m = meters_find(&a->meters.heard, r->serial);
 			if (m == NULL)
 				m = meters_find(&a->meters.resumed, r->serial);
-			if (m == NULL) {
+			struct capacity *c = m != NULL ? &m->capacity : NULL;
+			if (c == NULL) {
 				bool created;
-				m = meters_get(&a->waiting, r->serial, &created);
+				struct waiting_peaks *w = meters_get(&a->waiting, r->serial, &created);
+				c = w != NULL ? &w->capacity : NULL;
 			}
-			if (m != NULL)
-				capacity_merge(&m->capacity, r->month, r->peak_kw, r->peak_start_s);
+			if (c != NULL)
+				capacity_merge(c, r->month, r->peak_kw, r->peak_start_s);
 		}
 	}
 	peak_history_free_batch(list);
@@ -195,7 +197,7 @@ void aggregator_merge_history(struct aggregator *a)
 /* A meter new to this run takes the stored peaks kept aside for it. */
 static void take_waiting_history(struct aggregator *a, struct meter *m)
 {
-	const struct meter *w = a->waiting.count ? meters_find(&a->waiting, m->serial) : NULL;
+	const struct waiting_peaks *w = a->waiting.count ? meters_find(&a->waiting, m->serial) : NULL;
 	if (w == NULL)
 		return;
 	for (int i = 0; i < CAPACITY_WINDOW_MONTHS; i++) {

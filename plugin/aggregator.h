@@ -54,6 +54,11 @@ enum {
 };
 _Static_assert(AGG_REJECT_KINDS <= REJECT_LOG_KINDS, "a reject log slot for every kind");
 
+struct waiting_peaks {
+	char serial[LOWI_SERIAL_MAX + 1];
+	struct capacity capacity;
+};
+
 struct aggregator {
 	const struct lowi_config *cfg;
 	struct quarter_params params;
@@ -72,8 +77,7 @@ struct aggregator {
 	struct price_board *prices;        /* the market period of a reading; NULL: none */
 	struct price_board_reader prices_seen; /* its last answer, reused while it holds */
 	bool history_merged;        /* every stored peak is merged */
-	/* Stored peaks of meters not in `meters` yet: entries of struct
-	 * meter, of which serial and capacity only are used. */
+	/* Stored peaks of meters not in `meters` yet (struct waiting_peaks). */
 	struct meters_table waiting;
 	pthread_t thread;
 	bool started;
