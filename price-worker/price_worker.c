@@ -629,24 +629,34 @@ static void step(struct price_worker *w)
 	report_progress(w, now, last_day, false);
 }
 
+/* The database session, opened when there is none: false when it could not
+ * be (or its back-off after a failure is still running: waited on here),
+ * for the caller to look at the stop flag and come back. */
+static bool store_ready(struct price_worker *w)
+{
+	if (w->store != NULL)
+		return true;
+	if (wall_clock_ms() < w->db_retry_ms) {
+		wait_until_ms(w, w->db_retry_ms);
+		return false;
+	}
+	w->store = price_store_open(&w->host, w->db_err, sizeof(w->db_err));
+	if (w->store == NULL) {
+		db_failed(w, w->db_err);
+		return false;
+	}
+	atomic_store(&w->db_socket, price_store_socket(w->store));
+	return true;
+}
+
 /* With no source: the board only, read again every minute, so that prices
  * the operator stores in PxElectr show without a restart. */
 static void board_only_main(struct price_worker *w)
 {
 	LOG(w, MOSQ_LOG_NOTICE, PREFIX "source none: nothing is fetched; the price board is read from PxElectr");
 	while (w->host.board && !atomic_load(&w->stop)) {
-		if (w->store == NULL) {
-			if (wall_clock_ms() < w->db_retry_ms) {
-				wait_until_ms(w, w->db_retry_ms);
-				continue;
-			}
-			w->store = price_store_open(&w->host, w->db_err, sizeof(w->db_err));
-			if (w->store == NULL) {
-				db_failed(w, w->db_err);
-				continue;
-			}
-			atomic_store(&w->db_socket, price_store_socket(w->store));
-		}
+		if (!store_ready(w))
+			continue;
 		if (refresh_board(w) != 0) {
 			db_failed(w, w->db_err);
 			continue;
@@ -669,19 +679,8 @@ static void price_main(void *arg)
 		LOG(w, MOSQ_LOG_ERR, PREFIX "cannot create a libcurl handle; no prices will be fetched");
 
 	while (w->curl && !atomic_load(&w->stop)) {
-		if (w->store == NULL) {
-			/* After a database failure (db_failed): the back-off first. */
-			if (wall_clock_ms() < w->db_retry_ms) {
-				wait_until_ms(w, w->db_retry_ms);
-				continue;
-			}
-			w->store = price_store_open(&w->host, w->db_err, sizeof(w->db_err));
-			if (w->store == NULL) {
-				db_failed(w, w->db_err);
-				continue;
-			}
-			atomic_store(&w->db_socket, price_store_socket(w->store));
-		}
+		if (!store_ready(w))
+			continue;
 		if (!w->loaded) {
 			int64_t now = time(NULL), t = today(now);
 			if (load_state(w, now >= brussels_local_to_utc(t, PUBLICATION_S) ? t + 1 : t) != 0
