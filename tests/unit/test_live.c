@@ -352,6 +352,12 @@ static void test_full_outbox(void)
 	said_free(&out);
 	feed(&w, "eee", t, 1000, 100);  /* its discovery fills the chunk: part of it is dropped */
 	drain(&w, &out);
+	/* No stored peak was ever handed over (the database is away): the
+	 * state says its month peaks are the plugin's own. */
+	json_t *st = last_json(&out, "lowi-p1/eee/live");
+	CHECK(st != NULL && strcmp(text(st, "history"), "plugin") == 0, "history without the database: %s",
+		st ? text(st, "history") : "no state");
+	json_decref(st);
 	size_t first = count_topic(&out, "homeassistant/", "/config", true);
 	said_free(&out);
 	for (int i = 1; i <= 3; i++) {
