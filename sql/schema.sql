@@ -156,3 +156,73 @@ CREATE VIEW IF NOT EXISTS ConsoMonth AS
         SELECT k.Serial, k.Mois, 0, NULL, NULL, NULL, k.Peak_kW, k.Mean_kW, k.Cost_EUR
         FROM CapaMonth k) u
   GROUP BY u.Serial, u.Mois;
+
+-- The grid operator's quarter-hour values (a Mijn Fluvius export loaded by
+-- lowi-fluvius-import), keyed like Conso: Serial is the meter's serial in
+-- Conso, DtTm the UTC start of the quarter. kWh per register, NULL where
+-- the export has no value; Status is the operator's validation status
+-- (Geschat when any register of the quarter is estimated), Estimated 1 then.
+CREATE TABLE IF NOT EXISTS FluviusConso (
+  Serial VARCHAR(32) NOT NULL,
+  DtTm DATETIME NOT NULL,
+  Afname_D DECIMAL(10,3) NULL,
+  Afname_N DECIMAL(10,3) NULL,
+  Injectie_D DECIMAL(10,3) NULL,
+  Injectie_N DECIMAL(10,3) NULL,
+  Status VARCHAR(32) NOT NULL,
+  Estimated BOOLEAN NOT NULL DEFAULT 0,
+  Ean VARCHAR(32) NOT NULL,
+  PRIMARY KEY (Serial, DtTm)
+) ENGINE=InnoDB;
+
+-- Each quarter of each imported meter, lowi-p1's kWh (Conso) beside the
+-- operator's (FluviusConso) and the difference (lowi-p1 minus operator):
+-- every operator quarter, and every Conso quarter between the meter's first
+-- and last operator quarter. A side without the quarter shows NULL.
+CREATE VIEW IF NOT EXISTS FluviusQuarter AS
+  SELECT f.Serial, f.DtTm,
+         c.Soutire AS Lowi_Import_kWh, c.Injecte AS Lowi_Export_kWh, c.Estimated AS Lowi_Estimated,
+         IF(f.Afname_D IS NULL AND f.Afname_N IS NULL, NULL,
+            COALESCE(f.Afname_D, 0) + COALESCE(f.Afname_N, 0)) AS Dso_Import_kWh,
+         IF(f.Injectie_D IS NULL AND f.Injectie_N IS NULL, NULL,
+            COALESCE(f.Injectie_D, 0) + COALESCE(f.Injectie_N, 0)) AS Dso_Export_kWh,
+         f.Status AS Dso_Status, f.Estimated AS Dso_Estimated,
+         c.Soutire - (COALESCE(f.Afname_D, 0) + COALESCE(f.Afname_N, 0)) AS Diff_Import_kWh,
+         c.Injecte - (COALESCE(f.Injectie_D, 0) + COALESCE(f.Injectie_N, 0)) AS Diff_Export_kWh
+  FROM FluviusConso f
+  LEFT JOIN Conso c ON c.Serial = f.Serial AND c.DtTm = f.DtTm
+  UNION ALL
+  SELECT c.Serial, c.DtTm, c.Soutire, c.Injecte, c.Estimated,
+         NULL, NULL, NULL, NULL, NULL, NULL
+  FROM (SELECT Serial, MIN(DtTm) AS First, MAX(DtTm) AS Last FROM FluviusConso GROUP BY Serial) s
+  JOIN Conso c ON c.Serial = s.Serial AND c.DtTm BETWEEN s.First AND s.Last
+  WHERE NOT EXISTS (SELECT 1 FROM FluviusConso f WHERE f.Serial = c.Serial AND f.DtTm = c.DtTm);
+
+-- Per meter and Brussels month (a quarter counts for the month of its
+-- start, computed as in ConsoMonth): each side's kWh and peak, and the
+-- differences (lowi-p1 minus operator). Quarters counts FluviusQuarter's
+-- rows; Lowi_Missing and Dso_Missing the quarters one side lacks;
+-- Dso_Estimated the operator's estimated quarters; Differing the quarters
+-- where both sides have the quarter and disagree. Lowi_Peak_kW is the
+-- month's row in Pics; Dso_Peak_kW is 4 x the operator's highest quarter
+-- import of the month.
+CREATE VIEW IF NOT EXISTS FluviusMonth AS
+  SELECT q.Serial, q.Mois,
+         COUNT(*) AS Quarters,
+         SUM(q.Lowi_Import_kWh IS NULL) AS Lowi_Missing,
+         SUM(q.Dso_Status IS NULL) AS Dso_Missing,
+         SUM(COALESCE(q.Dso_Estimated, 0)) AS Dso_Estimated,
+         SUM(q.Diff_Import_kWh <> 0 OR q.Diff_Export_kWh <> 0) AS Differing,
+         SUM(q.Lowi_Import_kWh) AS Lowi_Import_kWh, SUM(q.Dso_Import_kWh) AS Dso_Import_kWh,
+         COALESCE(SUM(q.Lowi_Import_kWh), 0) - COALESCE(SUM(q.Dso_Import_kWh), 0) AS Diff_Import_kWh,
+         SUM(q.Lowi_Export_kWh) AS Lowi_Export_kWh, SUM(q.Dso_Export_kWh) AS Dso_Export_kWh,
+         COALESCE(SUM(q.Lowi_Export_kWh), 0) - COALESCE(SUM(q.Dso_Export_kWh), 0) AS Diff_Export_kWh,
+         p.kW AS Lowi_Peak_kW, 4 * MAX(q.Dso_Import_kWh) AS Dso_Peak_kW,
+         p.kW - 4 * MAX(q.Dso_Import_kWh) AS Diff_Peak_kW
+  FROM (SELECT x.*,
+               CAST(DATE_FORMAT(IF(MONTH(x.DtTm + INTERVAL 2 HOUR) BETWEEN 4 AND 10,
+                                   x.DtTm + INTERVAL 2 HOUR, x.DtTm + INTERVAL 1 HOUR),
+                                '%Y-%m-01') AS DATE) AS Mois
+        FROM FluviusQuarter x) q
+  LEFT JOIN Pics p ON p.Serial = q.Serial AND p.Mois = q.Mois
+  GROUP BY q.Serial, q.Mois, p.kW;
