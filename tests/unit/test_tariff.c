@@ -6,6 +6,9 @@
 #include "check.h"
 #include "tariff.h"
 
+/* Inputs with only a price: the averages are 0. */
+#define AT(p) (&(struct formula_inputs){ .price = (p) })
+
 int main(void)
 {
 	struct tariff t;
@@ -29,17 +32,17 @@ int main(void)
 	for (int i = 0; i < 10; i++) {
 		double b, s;
 		char err[200];
-		if (tariff_prices(&t.rows[0], price[i], &b, &s, err, sizeof(err)) != 0 || b != buy[i] || fabs(s - price[i] / 10) > 1e-12)
+		if (tariff_prices(&t.rows[0], AT(price[i]), &b, &s, err, sizeof(err)) != 0 || b != buy[i] || fabs(s - price[i] / 10) > 1e-12)
 			bad++;
 	}
 	CHECK(bad == 0, "%d reference rows differ", bad);
 
 	char err[400];
 	double b, s;
-	CHECK(tariff_prices(&t.rows[2], 50, &b, &s, err, sizeof(err)) != 0 && strstr(err, "BuyFormula") != NULL,
+	CHECK(tariff_prices(&t.rows[2], AT(50), &b, &s, err, sizeof(err)) != 0 && strstr(err, "BuyFormula") != NULL,
 		"a broken formula is refused with its reason: %s", err);
 	CHECK(t.rows[2].problem[0] != '\0' && strstr(t.rows[2].problem, "position") != NULL, "problem names the position: %s", t.rows[2].problem);
-	CHECK(tariff_prices(&t.rows[1], -20, &b, &s, err, sizeof(err)) == 0 && b == -1.2078 && s == -3.3135,
+	CHECK(tariff_prices(&t.rows[1], AT(-20), &b, &s, err, sizeof(err)) == 0 && b == -1.2078 && s == -3.3135,
 		"negative prices: buy %.5f sell %.5f", b, s);
 
 	/* PxElectr's DECIMAL(12,5) holds |v| <= 9999999.99999: the limit applies
@@ -47,12 +50,12 @@ int main(void)
 	struct tariff big;
 	tariff_init(&big);
 	tariff_add(&big, d2020, "9999999.999996", "price * 0 + 9999999.99999");
-	CHECK(tariff_prices(&big.rows[0], 50, &b, &s, err, sizeof(err)) != 0 && strstr(err, "BuyFormula") != NULL,
+	CHECK(tariff_prices(&big.rows[0], AT(50), &b, &s, err, sizeof(err)) != 0 && strstr(err, "BuyFormula") != NULL,
 		"a Buy that rounds to 1e7 is refused: %s", err);
 	tariff_free(&big);
 	tariff_init(&big);
 	tariff_add(&big, d2020, "-9999999.999994", "9999999.99999");
-	CHECK(tariff_prices(&big.rows[0], 50, &b, &s, err, sizeof(err)) == 0 && b == -9999999.99999 && s == 9999999.99999,
+	CHECK(tariff_prices(&big.rows[0], AT(50), &b, &s, err, sizeof(err)) == 0 && b == -9999999.99999 && s == 9999999.99999,
 		"the largest storable values pass: buy %.5f sell %.5f", b, s);
 	tariff_free(&big);
 
