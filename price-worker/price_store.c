@@ -261,13 +261,6 @@ static unsigned long dec_text(char *buf, const char *fmt, double v)
 	return n < 0 ? 0 : (unsigned long)(n < DEC ? n : DEC - 1);
 }
 
-/* Brussels month of a UTC instant, as tariff_period.month counts it. */
-static int32_t brussels_month_number(int64_t utc_s)
-{
-	struct civil_date d = brussels_month_of(utc_s);
-	return d.year * 12 + d.month - 1;
-}
-
 /* [from, to) in UTC s of the Brussels month holding utc_s. */
 static void month_span(int64_t utc_s, int64_t *from, int64_t *to)
 {
@@ -315,9 +308,7 @@ static int recompute_span(struct price_store *s, const struct tariff *t, int64_t
 	struct tariff_period *p = n ? calloc(n, sizeof(*p)) : NULL;
 	size_t k = 0;
 	while (p && k < n && mysql_stmt_fetch(s->span) == 0) {
-		p[k].start_s = s->r_ts;
-		p[k].day = brussels_day_number(s->r_ts);
-		p[k].month = brussels_month_number(s->r_ts);
+		tariff_period_place(&p[k], s->r_ts);
 		p[k].minutes = s->r_minutes;
 		p[k].price_eur_mwh = s->r_price;
 		p[k].has_fp = !s->r_fp_null;

@@ -1,6 +1,8 @@
 /* Dated contract formulas; see tariff.h. */
 #include "tariff.h"
 
+#include "brussels.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +177,14 @@ static uint64_t period_fingerprint(const struct tariff_row *row, const struct ta
 		h = fnv1a(h, month, sizeof(*month));
 	}
 	return h & 0x7fffffffffffffffULL;
+}
+
+void tariff_period_place(struct tariff_period *p, int64_t start_s)
+{
+	struct civil_date d = brussels_date(start_s);
+	p->start_s = start_s;
+	p->day = civil_to_days(d.year, d.month, d.day);
+	p->month = d.year * 12 + d.month - 1;
 }
 
 size_t tariff_plan(const struct tariff *t, struct tariff_period *p, size_t n)

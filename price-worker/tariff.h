@@ -22,7 +22,7 @@
  * behind each average read. A period is recomputed exactly when its stored
  * fingerprint differs from the one tariff_plan computes now.
  *
- * Pure: no I/O. A tariff is built and used by one thread (the price
+ * Pure: no I/O (the calendar is the plugin's pure brussels.h). A tariff is built and used by one thread (the price
  * worker); it owns its rows, their texts and compiled formulas. Arrays of
  * periods are the caller's.
  */
@@ -86,6 +86,11 @@ struct tariff_period {
 	uint64_t fp;                  /* the fingerprint it should have */
 	bool stale;                   /* row compiles and fp != FormulaFp: compute it */
 };
+
+/* Sets start_s and the Brussels day and month of a period starting at
+ * start_s (UTC s): a period belongs to the day and month of its start, so
+ * 2025-09-30T22:00Z opens October 2025. */
+void tariff_period_place(struct tariff_period *p, int64_t start_s);
 
 /* Fills the second half of each period and returns how many are stale.
  * p holds every stored period of whole Brussels months, in start order

@@ -242,6 +242,68 @@ static void test_spring_2026_contracts(void)
 	check_exact("price/10", -12.5, -1.25);
 }
 
+/* Evaluates text with all three inputs; -1 on a compile error. */
+static int eval_inputs(const char *text, double price, double day_avg, double month_avg, double *out,
+	struct formula_error *err)
+{
+	struct formula *f = compile_copy(text, err);
+	int rc;
+
+	if (!f)
+		return -1;
+	rc = formula_eval(f, &(struct formula_inputs){ price, day_avg, month_avg }, out, err);
+	formula_free(f);
+	return rc;
+}
+
+static unsigned uses_of(const char *text)
+{
+	struct formula *f = compile_copy(text, NULL);
+	unsigned uses = f ? formula_uses(f) : 99;
+
+	formula_free(f);
+	return uses;
+}
+
+/* day_avg and month_avg: read from the inputs, same grammar and limits. */
+static void test_averages(void)
+{
+	struct formula_error e;
+	double out = NAN;
+
+	/* Part fixed, part the month's average: 80 EUR/MWh -> 8 x 1.06 + 1.5. */
+	CHECK(eval_inputs("month_avg/10 * 1.06 + 1.5", 41.88, 60, 80, &out, &e) == 0 && out == 8.48 + 1.5,
+		"month_avg contract: %.17g (%s)", out, e.reason);
+	CHECK(eval_inputs("round(0.5 * price/10 + 0.5 * day_avg/10, 5)", 41.88, 60, 80, &out, &e) == 0 && out == 5.094,
+		"half spot, half day: %.17g (%s)", out, e.reason);
+	CHECK(eval_inputs("max(price, day_avg, month_avg)", -5, 60, 80, &out, &e) == 0 && out == 80, "max of the three: %g",
+		out);
+	CHECK(eval_inputs("day_avg - month_avg", 0, 60, 80, &out, &e) == 0 && out == -20, "each name its input: %g", out);
+	CHECK(eval_inputs("day_avg/10", 1, NAN, 80, &out, &e) == -1 && strstr(e.reason, "not a finite number"),
+		"NaN day_avg: %s", e.reason);
+	CHECK(eval_inputs("price", 1, 60, INFINITY, &out, &e) == -1 && strstr(e.reason, "month_avg inf"),
+		"an input is checked even when not read: %s", e.reason);
+	CHECK(eval_inputs("1/(month_avg - day_avg)", 1, 80, 80, &out, &e) == -1 && e.position == 1 &&
+		strstr(e.reason, "division by zero"), "division by zero at run time: %s", e.reason);
+	/* round() digits from an average: judged at evaluation, not compile. */
+	CHECK(eval_inputs("round(price, day_avg)", 1.23456, 2, 0, &out, &e) == 0 && out == 1.23, "round digits: %g", out);
+	CHECK(eval_inputs("round(price, month_avg)", 1.23456, 2, 2.5, &out, &e) == -1 && strstr(e.reason, "got 2.5"),
+		"bad digits from month_avg: %s", e.reason);
+
+	CHECK(uses_of("month_avg/10 * 1.06 + 1.5") == FORMULA_USES_MONTH_AVG, "uses month_avg only");
+	CHECK(uses_of("price + day_avg") == (FORMULA_USES_PRICE | FORMULA_USES_DAY_AVG), "uses price and day_avg");
+	CHECK(uses_of("1.5") == 0 && uses_of("price") == FORMULA_USES_PRICE, "constant and price");
+	CHECK(formula_uses(NULL) == 0, "NULL uses nothing");
+
+	check_syntax_error("Month_avg/10", 0, "names are case-sensitive: write 'month_avg'");
+	check_syntax_error("DAY_AVG", 0, "write 'day_avg'");
+	check_syntax_error("week_avg", 0, "unknown name 'week_avg' at position 0 (only price, day_avg and month_avg)");
+	check_syntax_error("month_avg_weighted", 0, "unknown name 'month_avg_weighted'");
+	check_syntax_error("day_avg(1)", 7, "expected an operator or the end at position 7, found '('");
+	check_syntax_error("month_avg day_avg", 10, "found 'day_avg'");
+	check_syntax_error("round(month_avg, 11)", 17, "got 11");
+}
+
 static void test_syntax_errors(void)
 {
 	check_syntax_error("", 0, "formula is empty");
@@ -522,6 +584,7 @@ int main(int argc, char **argv)
 	test_reference_contract();
 	test_spring_2026_contracts();
 	test_syntax_errors();
+	test_averages();
 	test_eval_errors();
 	test_limits();
 	test_prefixes();
