@@ -32,7 +32,7 @@
 #define STACK_MAX ((FORMULA_MAX_BYTES + 1) / 2)
 #define EXCERPT_CHARS 24 /* longest number or name quoted in a reason */
 
-enum op_kind { OP_CONST, OP_PRICE, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_NEG, OP_MIN, OP_MAX, OP_ROUND };
+enum op_kind { OP_CONST, OP_PRICE, OP_DAY_AVG, OP_MONTH_AVG, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_NEG, OP_MIN, OP_MAX, OP_ROUND };
 
 struct formula_op {
 	enum op_kind kind;
@@ -42,19 +42,20 @@ struct formula_op {
 };
 
 struct formula {
+	unsigned uses; /* FORMULA_USES_* */
 	size_t count;
 	struct formula_op ops[]; /* postfix */
 };
 
 enum token_kind {
-	T_END, T_NUMBER, T_PRICE, T_FUNC, T_PLUS, T_MINUS, T_STAR, T_SLASH, T_LPAREN, T_RPAREN, T_COMMA,
+	T_END, T_NUMBER, T_VAR, T_FUNC, T_PLUS, T_MINUS, T_STAR, T_SLASH, T_LPAREN, T_RPAREN, T_COMMA,
 };
 
 struct token {
 	enum token_kind kind;
 	size_t position, len;
 	double value;      /* T_NUMBER */
-	enum op_kind func; /* T_FUNC: OP_MIN, OP_MAX or OP_ROUND */
+	enum op_kind func; /* T_FUNC: OP_MIN, OP_MAX or OP_ROUND; T_VAR: OP_PRICE, OP_DAY_AVG or OP_MONTH_AVG */
 };
 
 /* Where an operand has just ended: decides what may follow and the words
@@ -210,6 +211,9 @@ static int lex_name(struct parser *p, size_t start)
 	static const struct { const char *name; enum op_kind op; } funcs[] = {
 		{ "min", OP_MIN }, { "max", OP_MAX }, { "round", OP_ROUND },
 	};
+	static const struct { const char *name; enum op_kind op; } vars[] = {
+		{ "price", OP_PRICE }, { "day_avg", OP_DAY_AVG }, { "month_avg", OP_MONTH_AVG },
+	};
 	const char *s = p->text;
 	size_t i = start, n, k;
 	char name[EXCERPT_CHARS + 4];
@@ -219,9 +223,12 @@ static int lex_name(struct parser *p, size_t start)
 	n = i - start;
 	p->tok.len = n;
 	p->pos = i;
-	if (n == 5 && memcmp(s + start, "price", 5) == 0) {
-		p->tok.kind = T_PRICE;
-		return 0;
+	for (k = 0; k < sizeof vars / sizeof vars[0]; k++) {
+		if (strlen(vars[k].name) == n && memcmp(s + start, vars[k].name, n) == 0) {
+			p->tok.kind = T_VAR;
+			p->tok.func = vars[k].op;
+			return 0;
+		}
 	}
 	for (k = 0; k < sizeof funcs / sizeof funcs[0]; k++) {
 		if (strlen(funcs[k].name) == n && memcmp(s + start, funcs[k].name, n) == 0) {
@@ -231,14 +238,15 @@ static int lex_name(struct parser *p, size_t start)
 		}
 	}
 	excerpt(p, start, i, name);
-	if (n == 5 && strncasecmp(s + start, "price", 5) == 0)
-		return formula_parse_error(p, start, "unknown name '%s' at position %zu (names are case-sensitive: write 'price')",
-			name, start);
+	for (k = 0; k < sizeof vars / sizeof vars[0]; k++)
+		if (strlen(vars[k].name) == n && strncasecmp(s + start, vars[k].name, n) == 0)
+			return formula_parse_error(p, start, "unknown name '%s' at position %zu (names are case-sensitive: "
+				"write '%s')", name, start, vars[k].name);
 	while (i < p->len && is_space(s[i]))
 		i++;
 	if (i < p->len && s[i] == '(')
 		return formula_parse_error(p, start, "unknown function '%s' at position %zu (only min, max and round)", name, start);
-	return formula_parse_error(p, start, "unknown name '%s' at position %zu (only 'price' is allowed)", name, start);
+	return formula_parse_error(p, start, "unknown name '%s' at position %zu (only price, day_avg and month_avg)", name, start);
 }
 
 /* A non-ASCII byte, typically text pasted from a document: name the ASCII
@@ -314,6 +322,8 @@ static int emit(struct parser *p, enum op_kind kind, size_t position, double val
 	switch (kind) {
 	case OP_CONST:
 	case OP_PRICE:
+	case OP_DAY_AVG:
+	case OP_MONTH_AVG:
 		p->stack++;
 		break;
 	case OP_NEG:
@@ -379,15 +389,27 @@ static int open_paren(struct parser *p)
 	return next(p);
 }
 
-static bool program_uses_price(const struct parser *p, size_t from)
+static unsigned op_uses(enum op_kind kind)
 {
-	for (size_t i = from; i < p->f->count; i++)
-		if (p->f->ops[i].kind == OP_PRICE)
-			return true;
-	return false;
+	switch (kind) {
+	case OP_PRICE: return FORMULA_USES_PRICE;
+	case OP_DAY_AVG: return FORMULA_USES_DAY_AVG;
+	case OP_MONTH_AVG: return FORMULA_USES_MONTH_AVG;
+	default: return 0;
+	}
 }
 
-static int run(const struct formula_op *ops, size_t count, double price, double *out, struct formula_error *err);
+static unsigned program_uses(const struct formula_op *ops, size_t from, size_t count)
+{
+	unsigned uses = 0;
+
+	for (size_t i = from; i < count; i++)
+		uses |= op_uses(ops[i].kind);
+	return uses;
+}
+
+static int run(const struct formula_op *ops, size_t count, const struct formula_inputs *in, double *out,
+	struct formula_error *err);
 
 static bool round_digits_ok(double n)
 {
@@ -430,12 +452,13 @@ static int parse_call(struct parser *p)
 	if (func != OP_ROUND && argc < 2)
 		return formula_parse_error(p, name_position, "%s() takes at least 2 arguments, got %u (call at position %zu)", name,
 			argc, name_position);
-	if (func == OP_ROUND && !program_uses_price(p, arg_start)) {
+	if (func == OP_ROUND && !program_uses(p->f->ops, arg_start, p->f->count)) {
+		static const struct formula_inputs none = { 0.0, 0.0, 0.0 };
 		double digits;
 
 		/* Constant digits: judge them now. A constant that fails to
 		 * evaluate (1/0) is left for formula_eval to report. */
-		if (run(p->f->ops + arg_start, p->f->count - arg_start, 0.0, &digits, NULL) == 0 &&
+		if (run(p->f->ops + arg_start, p->f->count - arg_start, &none, &digits, NULL) == 0 &&
 				!round_digits_ok(digits))
 			return formula_parse_error(p, arg_position, "round() digits must be a whole number from 0 to %d, got %g "
 				"(at position %zu)", FORMULA_MAX_ROUND_DIGITS, digits, arg_position);
@@ -446,7 +469,7 @@ static int parse_call(struct parser *p)
 	return next(p);
 }
 
-/* primary := number | 'price' | call | '(' expr ')' */
+/* primary := number | variable | call | '(' expr ')' */
 static int parse_primary(struct parser *p)
 {
 	char found[EXCERPT_CHARS + 16];
@@ -457,8 +480,8 @@ static int parse_primary(struct parser *p)
 		if (emit(p, OP_CONST, at, p->tok.value, 0))
 			return -1;
 		return next(p);
-	case T_PRICE:
-		if (emit(p, OP_PRICE, at, 0.0, 0))
+	case T_VAR:
+		if (emit(p, p->tok.func, at, 0.0, 0))
 			return -1;
 		return next(p);
 	case T_FUNC:
@@ -560,6 +583,7 @@ struct formula *formula_compile(const char *text, struct formula_error *err)
 		goto fail;
 	}
 	p.f->count = 0;
+	p.f->uses = 0;
 	if (next(&p) || parse_expr(&p))
 		goto fail;
 	if (p.tok.kind != T_END) {
@@ -567,6 +591,7 @@ struct formula *formula_compile(const char *text, struct formula_error *err)
 		goto fail;
 	}
 	freelocale(p.c_locale);
+	p.f->uses = program_uses(p.f->ops, 0, p.f->count);
 	return p.f;
 fail:
 	if (p.c_locale)
@@ -612,7 +637,8 @@ static const char *op_symbol(enum op_kind kind)
 
 /* Runs a postfix program that compile checked: never more than STACK_MAX
  * values, never an underflow, exactly one value at the end. */
-static int run(const struct formula_op *ops, size_t count, double price, double *out, struct formula_error *err)
+static int run(const struct formula_op *ops, size_t count, const struct formula_inputs *in, double *out,
+	struct formula_error *err)
 {
 	double stack[STACK_MAX];
 	size_t sp = 0;
@@ -626,7 +652,13 @@ static int run(const struct formula_op *ops, size_t count, double price, double 
 			stack[sp++] = op->value;
 			continue;
 		case OP_PRICE:
-			stack[sp++] = price;
+			stack[sp++] = in->price;
+			continue;
+		case OP_DAY_AVG:
+			stack[sp++] = in->day_avg;
+			continue;
+		case OP_MONTH_AVG:
+			stack[sp++] = in->month_avg;
 			continue;
 		case OP_NEG:
 			stack[sp - 1] = -stack[sp - 1];
@@ -683,21 +715,31 @@ static int run(const struct formula_op *ops, size_t count, double price, double 
 	return 0;
 }
 
-int formula_eval(const struct formula *f, double price_eur_mwh, double *out, struct formula_error *err)
+int formula_eval(const struct formula *f, const struct formula_inputs *in, double *out, struct formula_error *err)
 {
 	if (err) {
 		err->position = 0;
 		err->reason[0] = '\0';
 	}
-	if (!f || !out) {
+	if (!f || !out || !in) {
 		set_error(err, 0, "no formula to evaluate");
 		return -1;
 	}
-	if (!isfinite(price_eur_mwh)) {
-		set_error(err, 0, "the price is not a finite number (%g EUR/MWh)", price_eur_mwh);
+	if (!isfinite(in->price)) {
+		set_error(err, 0, "the price is not a finite number (%g EUR/MWh)", in->price);
 		return -1;
 	}
-	return run(f->ops, f->count, price_eur_mwh, out, err);
+	if (!isfinite(in->day_avg) || !isfinite(in->month_avg)) {
+		set_error(err, 0, "an average price is not a finite number (day_avg %g, month_avg %g EUR/MWh)", in->day_avg,
+			in->month_avg);
+		return -1;
+	}
+	return run(f->ops, f->count, in, out, err);
+}
+
+unsigned formula_uses(const struct formula *f)
+{
+	return f ? f->uses : 0;
 }
 
 void formula_free(struct formula *f)

@@ -18,9 +18,9 @@ static const char put_sql[] =
 	" Buy = IF(VALUES(FormulaFp) IS NULL, Buy, VALUES(Buy)),"
 	" Sell = IF(VALUES(FormulaFp) IS NULL, Sell, VALUES(Sell)),"
 	" FormulaFp = IF(VALUES(FormulaFp) IS NULL, FormulaFp, VALUES(FormulaFp))";
-static const char stale_sql[] =
-	"SELECT TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm), CAST(price AS DOUBLE) FROM PxElectr"
-	" WHERE DtTm >= ? AND DtTm < ? AND (FormulaFp IS NULL OR FormulaFp <> ?)";
+static const char span_sql[] =
+	"SELECT TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm), Minutes, CAST(price AS DOUBLE), FormulaFp FROM PxElectr"
+	" WHERE DtTm >= ? AND DtTm < ? ORDER BY DtTm";
 static const char update_sql[] = "UPDATE PxElectr SET Buy = ?, Sell = ?, FormulaFp = ? WHERE DtTm = ?";
 static const char board_sql[] =
 	"SELECT TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm), Minutes, CAST(price AS DOUBLE), CAST(Buy AS DOUBLE),"
@@ -28,7 +28,7 @@ static const char board_sql[] =
 
 struct price_store {
 	MYSQL *m;
-	MYSQL_STMT *put, *stale, *update, *board;
+	MYSQL_STMT *put, *span, *update, *board;
 	/* parameter buffers */
 	MYSQL_TIME dttm, from, to;
 	char price[DEC], buy[DEC], sell[DEC], source[17];
@@ -36,9 +36,12 @@ struct price_store {
 	my_bool buy_null, sell_null, fp_null;
 	unsigned char minutes;
 	unsigned long long fp;
-	/* result buffers of the stale query */
+	/* result buffers of the span query */
 	long long r_ts;
+	int r_minutes;
 	double r_price;
+	unsigned long long r_fp;
+	my_bool r_fp_null;
 	/* result buffers of the board query */
 	long long b_ts;
 	int b_minutes;
@@ -92,9 +95,9 @@ static MYSQL_STMT *prepare(struct price_store *s, const char *sql, MYSQL_BIND *p
 
 static int prepare_all(struct price_store *s, char *err, size_t errlen)
 {
-	MYSQL_BIND put[7], stale[3], upd[4];
+	MYSQL_BIND put[7], span[2], upd[4];
 	memset(put, 0, sizeof(put));
-	memset(stale, 0, sizeof(stale));
+	memset(span, 0, sizeof(span));
 	memset(upd, 0, sizeof(upd));
 
 	put[0].buffer_type = MYSQL_TYPE_DATETIME;
@@ -111,11 +114,10 @@ static int prepare_all(struct price_store *s, char *err, size_t errlen)
 	put[5].length = &s->source_len;
 	bind_fp(&put[6], s, true);
 
-	stale[0].buffer_type = MYSQL_TYPE_DATETIME;
-	stale[0].buffer = &s->from;
-	stale[1].buffer_type = MYSQL_TYPE_DATETIME;
-	stale[1].buffer = &s->to;
-	bind_fp(&stale[2], s, false);
+	span[0].buffer_type = MYSQL_TYPE_DATETIME;
+	span[0].buffer = &s->from;
+	span[1].buffer_type = MYSQL_TYPE_DATETIME;
+	span[1].buffer = &s->to;
 
 	bind_dec(&upd[0], s->buy, &s->buy_len, NULL);
 	bind_dec(&upd[1], s->sell, &s->sell_len, NULL);
@@ -124,19 +126,25 @@ static int prepare_all(struct price_store *s, char *err, size_t errlen)
 	upd[3].buffer = &s->dttm;
 
 	if ((s->put = prepare(s, put_sql, put, err, errlen)) == NULL
-		|| (s->stale = prepare(s, stale_sql, stale, err, errlen)) == NULL
+		|| (s->span = prepare(s, span_sql, span, err, errlen)) == NULL
 		|| (s->update = prepare(s, update_sql, upd, err, errlen)) == NULL
-		|| (s->board = prepare(s, board_sql, stale, err, errlen)) == NULL) /* stale's first two: from, to */
+		|| (s->board = prepare(s, board_sql, span, err, errlen)) == NULL)
 		return -1;
 
-	MYSQL_BIND res[2];
+	MYSQL_BIND res[4];
 	memset(res, 0, sizeof(res));
 	res[0].buffer_type = MYSQL_TYPE_LONGLONG;
 	res[0].buffer = &s->r_ts;
-	res[1].buffer_type = MYSQL_TYPE_DOUBLE;
-	res[1].buffer = &s->r_price;
-	if (mysql_stmt_bind_result(s->stale, res) != 0)
-		return fail_st(s->stale, "result binding", err, errlen);
+	res[1].buffer_type = MYSQL_TYPE_LONG;
+	res[1].buffer = &s->r_minutes;
+	res[2].buffer_type = MYSQL_TYPE_DOUBLE;
+	res[2].buffer = &s->r_price;
+	res[3].buffer_type = MYSQL_TYPE_LONGLONG;
+	res[3].buffer = &s->r_fp;
+	res[3].is_unsigned = 1;
+	res[3].is_null = &s->r_fp_null;
+	if (mysql_stmt_bind_result(s->span, res) != 0)
+		return fail_st(s->span, "result binding", err, errlen);
 
 	MYSQL_BIND br[5];
 	memset(br, 0, sizeof(br));
@@ -179,8 +187,8 @@ void price_store_close(struct price_store *s)
 		return;
 	if (s->put)
 		mysql_stmt_close(s->put);
-	if (s->stale)
-		mysql_stmt_close(s->stale);
+	if (s->span)
+		mysql_stmt_close(s->span);
 	if (s->update)
 		mysql_stmt_close(s->update);
 	if (s->board)
@@ -253,18 +261,87 @@ static unsigned long dec_text(char *buf, const char *fmt, double v)
 	return n < 0 ? 0 : (unsigned long)(n < DEC ? n : DEC - 1);
 }
 
-/* Fills buy/sell/fp for a period; false when no formula applies or it fails. */
+/* [from, to) in UTC s of the Brussels month holding utc_s. */
+static void month_span(int64_t utc_s, int64_t *from, int64_t *to)
+{
+	struct civil_date d = brussels_month_of(utc_s);
+	*from = brussels_local_to_utc(civil_to_days(d.year, d.month, 1), 0);
+	*to = brussels_local_to_utc(d.month == 12 ? civil_to_days(d.year + 1, 1, 1) : civil_to_days(d.year, d.month + 1, 1), 0);
+}
+
+static bool tariff_has_averages(const struct tariff *t)
+{
+	for (size_t i = 0; i < t->count; i++)
+		if (tariff_row_uses_averages(&t->rows[i]))
+			return true;
+	return false;
+}
+
+/* Buy/Sell/fp of a period whose row reads only `price`; false when no row
+ * applies, the row reads an average (left to recompute_span, which sees
+ * the whole month) or its formula fails (why non-empty). */
 static bool fill_prices(struct price_store *s, const struct tariff *t, int64_t start_s, double price, char *why, size_t whylen)
 {
 	const struct tariff_row *row = tariff_for_day(t, brussels_day_number(start_s));
+	struct formula_inputs in = { price, price, price }; /* the averages are not read */
 	double buy, sell;
 	why[0] = '\0';
-	if (row == NULL || tariff_prices(row, price, &buy, &sell, why, whylen) != 0)
+	if (row == NULL || tariff_row_uses_averages(row) || tariff_prices(row, &in, &buy, &sell, why, whylen) != 0)
 		return false;
 	s->buy_len = dec_text(s->buy, "%.5f", buy);
 	s->sell_len = dec_text(s->sell, "%.5f", sell);
 	s->fp = row->fingerprint;
 	return true;
+}
+
+/* Every stored period starting in [from_s, to_s), whole Brussels months,
+ * planned by tariff_plan: the stale ones get Buy/Sell and their
+ * fingerprint; *updated and *failures (formula errors) count them. */
+static int recompute_span(struct price_store *s, const struct tariff *t, int64_t from_s, int64_t to_s, size_t *updated,
+	size_t *failures, char *err, size_t errlen)
+{
+	worker_db_time(&s->from, from_s, false);
+	worker_db_time(&s->to, to_s, false);
+	if (mysql_stmt_execute(s->span) != 0 || mysql_stmt_store_result(s->span) != 0)
+		return fail_st(s->span, "reading prices to recompute", err, errlen);
+	size_t n = (size_t)mysql_stmt_num_rows(s->span);
+	struct tariff_period *p = n ? calloc(n, sizeof(*p)) : NULL;
+	size_t k = 0;
+	while (p && k < n && mysql_stmt_fetch(s->span) == 0) {
+		tariff_period_place(&p[k], s->r_ts);
+		p[k].minutes = s->r_minutes;
+		p[k].price_eur_mwh = s->r_price;
+		p[k].has_fp = !s->r_fp_null;
+		p[k].stored_fp = s->r_fp;
+		k++;
+	}
+	mysql_stmt_free_result(s->span);
+	if (n && p == NULL) {
+		snprintf(err, errlen, "out of memory recomputing prices");
+		return -1;
+	}
+	tariff_plan(t, p, k);
+	for (size_t j = 0; j < k; j++) {
+		char why[200];
+		double buy, sell;
+		if (!p[j].stale)
+			continue;
+		if (tariff_prices(p[j].row, &p[j].in, &buy, &sell, why, sizeof(why)) != 0) {
+			(*failures)++;
+			continue;
+		}
+		s->buy_len = dec_text(s->buy, "%.5f", buy);
+		s->sell_len = dec_text(s->sell, "%.5f", sell);
+		s->fp = p[j].fp;
+		worker_db_time(&s->dttm, p[j].start_s, false);
+		if (mysql_stmt_execute(s->update) != 0) {
+			free(p);
+			return fail_st(s->update, "updating Buy/Sell", err, errlen);
+		}
+		(*updated)++;
+	}
+	free(p);
+	return 0;
 }
 
 int price_store_put(struct price_store *s, const struct price_point *pts, size_t n, const char *source,
@@ -286,57 +363,54 @@ int price_store_put(struct price_store *s, const struct price_point *pts, size_t
 			return -1;
 		}
 	}
+	/* A stored price changes the averages of its day and month: the
+	 * months touched are planned again in the same transaction, so their
+	 * periods governed by an average are never left stale. */
+	if (tariff_has_averages(t)) {
+		int64_t done_from = 0, done_to = 0;
+		for (size_t i = 0; i < n; i++) {
+			int64_t from, to;
+			size_t updated = 0;
+			if (pts[i].start_s >= done_from && pts[i].start_s < done_to)
+				continue;
+			month_span(pts[i].start_s, &from, &to);
+			if (recompute_span(s, t, from, to, &updated, formula_failures, err, errlen) != 0) {
+				mysql_rollback(s->m);
+				return -1;
+			}
+			done_from = from;
+			done_to = to;
+		}
+	}
 	if (mysql_commit(s->m) != 0)
 		return fail_m(s, "COMMIT of prices", err, errlen);
-	return 0;
-}
-
-/* Periods governed by one tariff row whose stored fingerprint differs. */
-static int recompute_row(struct price_store *s, const struct tariff *t, size_t i, size_t *updated, char *err, size_t errlen)
-{
-	const struct tariff_row *row = &t->rows[i];
-	worker_db_time(&s->from, brussels_local_to_utc(row->from_day, 0), false);
-	worker_db_time(&s->to, i + 1 < t->count ? brussels_local_to_utc(t->rows[i + 1].from_day, 0) : INT64_C(253402300799), false);
-	s->fp = row->fingerprint;
-	if (mysql_stmt_execute(s->stale) != 0 || mysql_stmt_store_result(s->stale) != 0)
-		return fail_st(s->stale, "reading prices to recompute", err, errlen);
-	size_t n = (size_t)mysql_stmt_num_rows(s->stale);
-	struct price_point *pts = n ? malloc(n * sizeof(*pts)) : NULL;
-	size_t k = 0;
-	while (pts && k < n && mysql_stmt_fetch(s->stale) == 0) {
-		pts[k].start_s = s->r_ts;
-		pts[k].price_eur_mwh = s->r_price;
-		k++;
-	}
-	mysql_stmt_free_result(s->stale);
-	if (n && pts == NULL) {
-		snprintf(err, errlen, "out of memory recomputing prices");
-		return -1;
-	}
-	for (size_t j = 0; j < k; j++) {
-		char why[200];
-		if (!fill_prices(s, t, pts[j].start_s, pts[j].price_eur_mwh, why, sizeof(why)))
-			continue;
-		worker_db_time(&s->dttm, pts[j].start_s, false);
-		if (mysql_stmt_execute(s->update) != 0) {
-			free(pts);
-			mysql_rollback(s->m);
-			return fail_st(s->update, "updating Buy/Sell", err, errlen);
-		}
-		(*updated)++;
-	}
-	free(pts);
 	return 0;
 }
 
 int price_store_recompute(struct price_store *s, const struct tariff *t, size_t *updated, char *err, size_t errlen)
 {
 	*updated = 0;
-	for (size_t i = 0; i < t->count; i++) {
-		if (t->rows[i].buy == NULL || t->rows[i].sell == NULL)
-			continue;
-		if (recompute_row(s, t, i, updated, err, errlen) != 0)
+	if (mysql_query(s->m, "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01', MIN(DtTm)),"
+			" TIMESTAMPDIFF(SECOND, '1970-01-01', MAX(DtTm)) FROM PxElectr") != 0)
+		return fail_m(s, "reading the span of stored prices", err, errlen);
+	MYSQL_RES *res = mysql_store_result(s->m);
+	if (res == NULL)
+		return fail_m(s, "reading the span of stored prices", err, errlen);
+	MYSQL_ROW row = mysql_fetch_row(res);
+	bool any = row != NULL && row[0] != NULL && row[1] != NULL;
+	int64_t first = any ? strtoll(row[0], NULL, 10) : 0, last = any ? strtoll(row[1], NULL, 10) : 0;
+	mysql_free_result(res);
+	/* Month by month: a month is what an average needs, and memory stays
+	 * bounded by one month of periods whatever the table holds. */
+	size_t failures = 0;
+	for (int64_t at = first; any && at <= last;) {
+		int64_t from, to;
+		month_span(at, &from, &to);
+		if (recompute_span(s, t, from, to, updated, &failures, err, errlen) != 0) {
+			mysql_rollback(s->m);
 			return -1;
+		}
+		at = to;
 	}
 	if (mysql_commit(s->m) != 0)
 		return fail_m(s, "COMMIT of recomputed prices", err, errlen);

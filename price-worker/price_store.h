@@ -33,13 +33,17 @@ int price_store_count_days(struct price_store *s, int64_t first_day, size_t nday
 int price_store_load_tariff(struct price_store *s, struct tariff *t, char *err, size_t errlen);
 
 /* Stores points in one transaction with Buy/Sell from the tariff. A period
- * whose formula fails keeps its previous Buy/Sell; *formula_failures counts them. */
+ * whose formula fails keeps its previous Buy/Sell; *formula_failures counts
+ * them. When a row reads day_avg or month_avg, the Brussels months the
+ * points fall in are planned again (tariff_plan) in the same transaction:
+ * their periods whose average changed get Buy/Sell anew. */
 int price_store_put(struct price_store *s, const struct price_point *pts, size_t n, const char *source,
 	const struct tariff *t, size_t *formula_failures, char *err, size_t errlen);
 
-/* Recomputes Buy/Sell of every period whose formula fingerprint differs from
- * the row governing it now; *updated counts them. Rows whose formula does
- * not compile are left untouched. */
+/* Recomputes Buy/Sell of every period whose fingerprint (tariff.h) differs
+ * from the one the tariff gives it now; *updated counts them. Reads the
+ * table a Brussels month at a time. Rows whose formula does not compile
+ * are left untouched. */
 int price_store_recompute(struct price_store *s, const struct tariff *t, size_t *updated, char *err, size_t errlen);
 
 /* The periods starting in [from_s, to_s) (UTC s) as stored, in start order,

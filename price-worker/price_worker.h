@@ -8,7 +8,9 @@
  * results are published (about 13:00 Brussels time), retrying with
  * back-off until it is in. It honours each source's rate limit and
  * Retry-After, reloads FormPxElectr every minute and recomputes the periods
- * whose formula changed. It owns its MariaDB connection and CURL handle.
+ * whose formula changed, and, when it stores prices, those whose day or
+ * month average changed (tariff.h). It owns its MariaDB connection and
+ * CURL handle.
  *
  * This header is the module's whole interface. What the worker needs from
  * the program that hosts it (settings, a log, a MariaDB session, counters)

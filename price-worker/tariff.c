@@ -1,6 +1,8 @@
 /* Dated contract formulas; see tariff.h. */
 #include "tariff.h"
 
+#include "brussels.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +70,7 @@ int tariff_add(struct tariff *t, int64_t from_day, const char *buy, const char *
 	r->sell = formula_compile(sell, &err);
 	if (r->sell == NULL && r->problem[0] == '\0')
 		snprintf(r->problem, sizeof(r->problem), "SellFormula '%.60s': %s", sell, err.reason);
+	r->uses = formula_uses(r->buy) | formula_uses(r->sell);
 	t->count++;
 
 	/* Insertion keeps the rows sorted; a handful of rows at most. */
@@ -96,19 +99,26 @@ static double round5(double v)
 	return r == 0.0 ? 0.0 : r; /* no -0 */
 }
 
-int tariff_prices(const struct tariff_row *row, double price_eur_mwh, double *buy, double *sell, char *err, size_t errlen)
+bool tariff_row_uses_averages(const struct tariff_row *row)
 {
+	return (row->uses & (FORMULA_USES_DAY_AVG | FORMULA_USES_MONTH_AVG)) != 0;
+}
+
+int tariff_prices(const struct tariff_row *row, const struct formula_inputs *in, double *buy, double *sell, char *err,
+	size_t errlen)
+{
+	double price_eur_mwh = in->price;
 	if (row->buy == NULL || row->sell == NULL) {
 		snprintf(err, errlen, "%s", row->problem);
 		return -1;
 	}
 	struct formula_error fe;
 	double b, s;
-	if (formula_eval(row->buy, price_eur_mwh, &b, &fe) != 0) {
+	if (formula_eval(row->buy, in, &b, &fe) != 0) {
 		snprintf(err, errlen, "BuyFormula '%.60s' at price %.2f: %s", row->buy_text, price_eur_mwh, fe.reason);
 		return -1;
 	}
-	if (formula_eval(row->sell, price_eur_mwh, &s, &fe) != 0) {
+	if (formula_eval(row->sell, in, &s, &fe) != 0) {
 		snprintf(err, errlen, "SellFormula '%.60s' at price %.2f: %s", row->sell_text, price_eur_mwh, fe.reason);
 		return -1;
 	}
@@ -126,4 +136,79 @@ int tariff_prices(const struct tariff_row *row, double price_eur_mwh, double *bu
 	*buy = b;
 	*sell = s;
 	return 0;
+}
+
+/* Sum behind an average: price in whole thousandths of EUR/MWh times
+ * minutes, and the minutes. Exact in int64 for any month of DECIMAL(9,3)
+ * prices (below 1e9 thousandths x 44640 minutes). */
+struct price_sum {
+	int64_t milli_minutes, minutes;
+};
+
+static void sum_add(struct price_sum *s, const struct tariff_period *p)
+{
+	s->milli_minutes += llround(p->price_eur_mwh * 1000.0) * p->minutes;
+	s->minutes += p->minutes;
+}
+
+/* One division of two exact numbers: the same sums give the same double. */
+static double sum_mean(const struct price_sum *s)
+{
+	return s->minutes > 0 ? (double)s->milli_minutes / ((double)s->minutes * 1000.0) : 0.0;
+}
+
+static uint64_t period_fingerprint(const struct tariff_row *row, const struct tariff_period *p,
+	const struct price_sum *day, const struct price_sum *month)
+{
+	if (!tariff_row_uses_averages(row))
+		return row->fingerprint;
+	uint64_t h = fnv1a(1469598103934665603ULL, &row->fingerprint, sizeof(row->fingerprint));
+	if (row->uses & FORMULA_USES_PRICE) {
+		int64_t milli = llround(p->price_eur_mwh * 1000.0);
+		h = fnv1a(h, "p", 1);
+		h = fnv1a(h, &milli, sizeof(milli));
+	}
+	if (row->uses & FORMULA_USES_DAY_AVG) {
+		h = fnv1a(h, "d", 1);
+		h = fnv1a(h, day, sizeof(*day));
+	}
+	if (row->uses & FORMULA_USES_MONTH_AVG) {
+		h = fnv1a(h, "m", 1);
+		h = fnv1a(h, month, sizeof(*month));
+	}
+	return h & 0x7fffffffffffffffULL;
+}
+
+void tariff_period_place(struct tariff_period *p, int64_t start_s)
+{
+	struct civil_date d = brussels_date(start_s);
+	p->start_s = start_s;
+	p->day = civil_to_days(d.year, d.month, d.day);
+	p->month = d.year * 12 + d.month - 1;
+}
+
+size_t tariff_plan(const struct tariff *t, struct tariff_period *p, size_t n)
+{
+	size_t stale = 0;
+	for (size_t m0 = 0, m1; m0 < n; m0 = m1) {
+		struct price_sum month = { 0, 0 };
+		for (m1 = m0; m1 < n && p[m1].month == p[m0].month; m1++)
+			sum_add(&month, &p[m1]);
+		for (size_t d0 = m0, d1; d0 < m1; d0 = d1) {
+			struct price_sum day = { 0, 0 };
+			for (d1 = d0; d1 < m1 && p[d1].day == p[d0].day; d1++)
+				sum_add(&day, &p[d1]);
+			const struct tariff_row *row = tariff_for_day(t, p[d0].day);
+			for (size_t i = d0; i < d1; i++) {
+				p[i].row = row;
+				p[i].in.price = p[i].price_eur_mwh;
+				p[i].in.day_avg = sum_mean(&day);
+				p[i].in.month_avg = sum_mean(&month);
+				p[i].fp = row ? period_fingerprint(row, &p[i], &day, &month) : 0;
+				p[i].stale = row && row->buy && row->sell && (!p[i].has_fp || p[i].stored_fp != p[i].fp);
+				stale += p[i].stale;
+			}
+		}
+	}
+	return stale;
 }

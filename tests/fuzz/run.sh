@@ -39,7 +39,7 @@ CFLAGS+=("${known_bugs[@]}")
 targets=(
 	"fuzz_payload|plugin/payload.c plugin/payload_general.c plugin/payload_fast.c|-lm|tests/corpus/good tests/corpus/bad|json.dict"
 	"fuzz_payload_diff|plugin/payload.c plugin/payload_general.c plugin/payload_fast.c|-ljansson -lm|tests/corpus/good tests/corpus/bad|json.dict"
-	"fuzz_formula|price-worker/formula.c price-worker/tariff.c|-lm|tests/corpus/formula|formula.dict"
+	"fuzz_formula|price-worker/formula.c price-worker/tariff.c plugin/brussels.c|-lm|tests/corpus/formula|formula.dict"
 	"fuzz_price_elia|price-worker/price_parse.c plugin/brussels.c|-ljansson -lm|tests/corpus/elia|json.dict"
 	"fuzz_price_energy_charts|price-worker/price_parse.c plugin/brussels.c|-ljansson -lm|tests/corpus/energy-charts|json.dict"
 	"fuzz_quarter|plugin/quarter.c plugin/capacity.c plugin/brussels.c|-lm||"

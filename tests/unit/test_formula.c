@@ -23,6 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Inputs with only a price: the averages are 0. */
+#define AT(p) (&(struct formula_inputs){ .price = (p) })
+
 static char *copy_of(const char *text, size_t len)
 {
 	char *c = malloc(len + 1);
@@ -59,7 +62,7 @@ static int eval_text(const char *text, double price, double *out, struct formula
 
 	if (!f)
 		return -1;
-	rc = formula_eval(f, price, out, err);
+	rc = formula_eval(f, AT(price), out, err);
 	formula_free(f);
 	return rc;
 }
@@ -118,7 +121,7 @@ static void check_eval_error(const char *text, double price, size_t position, co
 	CHECK(f != NULL, "'%s' should compile: %s", text, e.reason);
 	if (!f)
 		return;
-	CHECK(formula_eval(f, price, &out, &e) == -1, "'%s' at price %g should fail", text, price);
+	CHECK(formula_eval(f, AT(price), &out, &e) == -1, "'%s' at price %g should fail", text, price);
 	CHECK(out == 12345.0, "'%s': *out written on error", text);
 	CHECK(error_well_formed(&e, strlen(text)), "'%s': malformed error", text);
 	CHECK(e.position == position, "'%s': want position %zu, got %zu (%s)", text, position, e.position, e.reason);
@@ -239,6 +242,68 @@ static void test_spring_2026_contracts(void)
 	check_exact("price/10", -12.5, -1.25);
 }
 
+/* Evaluates text with all three inputs; -1 on a compile error. */
+static int eval_inputs(const char *text, double price, double day_avg, double month_avg, double *out,
+	struct formula_error *err)
+{
+	struct formula *f = compile_copy(text, err);
+	int rc;
+
+	if (!f)
+		return -1;
+	rc = formula_eval(f, &(struct formula_inputs){ price, day_avg, month_avg }, out, err);
+	formula_free(f);
+	return rc;
+}
+
+static unsigned uses_of(const char *text)
+{
+	struct formula *f = compile_copy(text, NULL);
+	unsigned uses = f ? formula_uses(f) : 99;
+
+	formula_free(f);
+	return uses;
+}
+
+/* day_avg and month_avg: read from the inputs, same grammar and limits. */
+static void test_averages(void)
+{
+	struct formula_error e;
+	double out = NAN;
+
+	/* Part fixed, part the month's average: 80 EUR/MWh -> 8 x 1.06 + 1.5. */
+	CHECK(eval_inputs("month_avg/10 * 1.06 + 1.5", 41.88, 60, 80, &out, &e) == 0 && out == 8.48 + 1.5,
+		"month_avg contract: %.17g (%s)", out, e.reason);
+	CHECK(eval_inputs("round(0.5 * price/10 + 0.5 * day_avg/10, 5)", 41.88, 60, 80, &out, &e) == 0 && out == 5.094,
+		"half spot, half day: %.17g (%s)", out, e.reason);
+	CHECK(eval_inputs("max(price, day_avg, month_avg)", -5, 60, 80, &out, &e) == 0 && out == 80, "max of the three: %g",
+		out);
+	CHECK(eval_inputs("day_avg - month_avg", 0, 60, 80, &out, &e) == 0 && out == -20, "each name its input: %g", out);
+	CHECK(eval_inputs("day_avg/10", 1, NAN, 80, &out, &e) == -1 && strstr(e.reason, "not a finite number"),
+		"NaN day_avg: %s", e.reason);
+	CHECK(eval_inputs("price", 1, 60, INFINITY, &out, &e) == -1 && strstr(e.reason, "month_avg inf"),
+		"an input is checked even when not read: %s", e.reason);
+	CHECK(eval_inputs("1/(month_avg - day_avg)", 1, 80, 80, &out, &e) == -1 && e.position == 1 &&
+		strstr(e.reason, "division by zero"), "division by zero at run time: %s", e.reason);
+	/* round() digits from an average: judged at evaluation, not compile. */
+	CHECK(eval_inputs("round(price, day_avg)", 1.23456, 2, 0, &out, &e) == 0 && out == 1.23, "round digits: %g", out);
+	CHECK(eval_inputs("round(price, month_avg)", 1.23456, 2, 2.5, &out, &e) == -1 && strstr(e.reason, "got 2.5"),
+		"bad digits from month_avg: %s", e.reason);
+
+	CHECK(uses_of("month_avg/10 * 1.06 + 1.5") == FORMULA_USES_MONTH_AVG, "uses month_avg only");
+	CHECK(uses_of("price + day_avg") == (FORMULA_USES_PRICE | FORMULA_USES_DAY_AVG), "uses price and day_avg");
+	CHECK(uses_of("1.5") == 0 && uses_of("price") == FORMULA_USES_PRICE, "constant and price");
+	CHECK(formula_uses(NULL) == 0, "NULL uses nothing");
+
+	check_syntax_error("Month_avg/10", 0, "names are case-sensitive: write 'month_avg'");
+	check_syntax_error("DAY_AVG", 0, "write 'day_avg'");
+	check_syntax_error("week_avg", 0, "unknown name 'week_avg' at position 0 (only price, day_avg and month_avg)");
+	check_syntax_error("month_avg_weighted", 0, "unknown name 'month_avg_weighted'");
+	check_syntax_error("day_avg(1)", 7, "expected an operator or the end at position 7, found '('");
+	check_syntax_error("month_avg day_avg", 10, "found 'day_avg'");
+	check_syntax_error("round(month_avg, 11)", 17, "got 11");
+}
+
 static void test_syntax_errors(void)
 {
 	check_syntax_error("", 0, "formula is empty");
@@ -248,7 +313,7 @@ static void test_syntax_errors(void)
 	check_syntax_error("(price/10 + 0.204)) * 1.06", 18, "unexpected ')' at position 18");
 	check_syntax_error("(1+2", 0, "input ends inside parentheses opened at position 0");
 	check_syntax_error("2*((price+1)", 2, "input ends inside parentheses opened at position 2");
-	check_syntax_error("prix/10", 0, "unknown name 'prix' at position 0 (only 'price' is allowed)");
+	check_syntax_error("prix/10", 0, "unknown name 'prix' at position 0 (only price, day_avg and month_avg)");
 	check_syntax_error("Price/10", 0, "case-sensitive");
 	check_syntax_error("price/10 + pricex", 11, "unknown name 'pricex' at position 11");
 	check_syntax_error("abs(price)", 0, "unknown function 'abs' at position 0");
@@ -319,12 +384,12 @@ static void test_eval_errors(void)
 
 	f = formula_compile("price", &e);
 	CHECK(f != NULL, "compile price");
-	CHECK(formula_eval(NULL, 1, &out, &e) == -1 && e.reason[0], "NULL formula");
-	CHECK(formula_eval(f, 1, NULL, &e) == -1 && e.reason[0], "NULL out");
-	CHECK(formula_eval(f, 1, &out, NULL) == 0 && out == 1, "NULL err on success");
+	CHECK(formula_eval(NULL, AT(1), &out, &e) == -1 && e.reason[0], "NULL formula");
+	CHECK(formula_eval(f, AT(1), NULL, &e) == -1 && e.reason[0], "NULL out");
+	CHECK(formula_eval(f, AT(1), &out, NULL) == 0 && out == 1, "NULL err on success");
 	formula_free(f);
 	f = formula_compile("1/price", NULL);
-	CHECK(f != NULL && formula_eval(f, 0, &out, NULL) == -1, "NULL err on failure");
+	CHECK(f != NULL && formula_eval(f, AT(0), &out, NULL) == -1, "NULL err on failure");
 	formula_free(f);
 	CHECK(formula_compile("1+", NULL) == NULL, "NULL err on compile failure");
 	CHECK(formula_compile(NULL, &e) == NULL && e.reason[0], "NULL text");
@@ -399,7 +464,7 @@ static void test_limits(void)
 	check_exact(text, 3, 3);
 
 	f = formula_compile("0.1039 * price", &e);
-	CHECK(f && formula_eval(f, 1, &out, &e) == 0, "compile and eval");
+	CHECK(f && formula_eval(f, AT(1), &out, &e) == 0, "compile and eval");
 	formula_free(f);
 }
 
@@ -425,7 +490,7 @@ static void test_prefixes(void)
 
 			if (f) {
 				compiled++;
-				(void)formula_eval(f, 41.88, &out, &e);
+				(void)formula_eval(f, AT(41.88), &out, &e);
 				formula_free(f);
 			} else {
 				CHECK(error_well_formed(&e, len), "prefix '%s': malformed error", c);
@@ -491,7 +556,7 @@ static void test_corpus(const char *dir)
 
 			good++;
 			CHECK(f != NULL, "%s should compile: %s", d->d_name, e.reason);
-			CHECK(!f || formula_eval(f, 41.88, &out, &e) == 0, "%s should evaluate at 41.88: %s",
+			CHECK(!f || formula_eval(f, AT(41.88), &out, &e) == 0, "%s should evaluate at 41.88: %s",
 				d->d_name, e.reason);
 		} else if (is_bad) {
 			bad++;
@@ -519,6 +584,7 @@ int main(int argc, char **argv)
 	test_reference_contract();
 	test_spring_2026_contracts();
 	test_syntax_errors();
+	test_averages();
 	test_eval_errors();
 	test_limits();
 	test_prefixes();
