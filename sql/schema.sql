@@ -58,8 +58,10 @@ CREATE TABLE IF NOT EXISTS PxElectr (
 ) ENGINE=InnoDB;
 
 -- Contract formulas, dated: the row with the latest FromDt not after a
--- period's Brussels date applies. Variable `price` (EUR/MWh); result c€/kWh.
--- Numbers, + - * /, parentheses, min(), max(), round(x, n).
+-- period's Brussels date applies. Variables `price` (the period's), `day_avg`
+-- and `month_avg` (the time-weighted mean of its Brussels day and month so
+-- far), all EUR/MWh; result c€/kWh. Numbers, + - * /, parentheses, min(),
+-- max(), round(x, n).
 CREATE TABLE IF NOT EXISTS FormPxElectr (
   FromDt DATE NOT NULL PRIMARY KEY,
   BuyFormula VARCHAR(255) NOT NULL,
