@@ -238,15 +238,34 @@ for t in json.load(sys.stdin):
 # the slow unwinder, run on every malloc, made the tests that parse
 # thousands of small documents spend most of their time unwinding.
 unit_asan=${ASAN_OPTIONS/fast_unwind_on_malloc=0/fast_unwind_on_malloc=1}
+# As many unit tests at once as there are cores, as meson runs them in the
+# plain run; each one's output and exit code are judged in order after.
 if [ -z "$filter" ] && [ "$unit" -eq 1 ]; then
-	while IFS=$'\t' read -r name cmd; do
-		name=test_$name
-		ASAN_OPTIONS=$unit_asan eval "$cmd" >"$logdir/$name.log" 2>&1
-		rc=$?
+	mapfile -t units < <(unit_tests)
+	running=0
+	for u in "${units[@]}"; do
+		name=test_${u%%$'\t'*}
+		cmd=${u#*$'\t'}
+		rm -f "$logdir/$name.rc"
+		(
+			export ASAN_OPTIONS=$unit_asan
+			eval "$cmd" >"$logdir/$name.log" 2>&1
+			echo $? >"$logdir/$name.rc"
+		) &
+		running=$((running + 1))
+		if [ "$running" -ge "$(nproc)" ]; then
+			wait -n
+			running=$((running - 1))
+		fi
+	done
+	wait
+	for u in "${units[@]}"; do
+		name=test_${u%%$'\t'*}
+		rc=$(cat "$logdir/$name.rc" 2>/dev/null) || rc=1
 		grep -E '^(FAIL|[a-z_]+: )' "$logdir/$name.log"
-		count "$logdir/$name.log" "$name (asan)" $rc
+		count "$logdir/$name.log" "$name (asan)" "${rc:-1}"
 		scan "$logdir/$name.log" "$name (asan)"
-	done < <(unit_tests)
+	done
 fi
 
 # The integration tests take the plugin, the simulator and the replay tool
