@@ -145,16 +145,17 @@ def main():
     db = lib.MariaDB().start(os.path.join(base, "db"))
     db.create_database("P1", sc.DB_USER, sc.DB_PASSWORD)
     today = dt.date.today()
-    first = today - dt.timedelta(days=4)
-    # Faults on the days asked first: a garbage body, a truncated transfer,
-    # null prices; the worker logs them and asks again later. A good day
-    # between the two failures ends the first run of failures, so the
-    # source's pause after the second is the minimum (price_retry.h), not
-    # twice it: this scenario is on the real clock, and the back-off, not
-    # the memory checks, would set its length.
+    first = today - dt.timedelta(days=3)
+    # Faults on the days asked first: a garbage body, null prices, a
+    # truncated transfer; the worker logs them and asks again later. The
+    # partly stored day between the two failures is a usable answer and
+    # ends the first run of failures, so the source's pause after the
+    # second is the minimum (price_retry.h), not twice it, and the null
+    # day's retry falls within it: this scenario is on the real clock, and
+    # the back-off, not the memory checks, would set its length.
     fixtures.fault(first.isoformat(), "garbage")
+    fixtures.fault((first + dt.timedelta(days=1)).isoformat(), "nulls")
     fixtures.fault((first + dt.timedelta(days=2)).isoformat(), "truncated")
-    fixtures.fault((first + dt.timedelta(days=3)).isoformat(), "nulls")
     port = lib.free_port()
     opts = sc.plugin_options(db, "P1", price_source="elia", price_url=fixtures.url + px.ELIA_PATH,
                              price_start=first.isoformat())
@@ -190,6 +191,8 @@ def main():
     rows = px.stored(db, "P1")
     check("price worker stored every day from the fixture server despite the faults", days_ok,
           f"{len(rows)} periods from {first} to {today}")
+    unserved = fixtures._call("/_control")
+    check("every planted fault was served", unserved == [], f"not served: {unserved}")
     conso = sc.db_rows(db)
     note(f"{len(conso)} Conso rows")
     if os.environ.get("VALGRIND_CROSS_QUARTER") == "1":
