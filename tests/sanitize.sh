@@ -276,6 +276,13 @@ slowdown="${SANITIZE_SLOWDOWN:-2}"
 [[ "$slowdown" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "sanitize: SANITIZE_SLOWDOWN must be a number" >&2; exit 2; }
 scratch=$(mktemp -d /tmp/lowi-asan.XXXXXX)
 chmod 755 "$scratch"
+# One pristine MariaDB datadir for the run, copied by each test's server
+# (tests/integration/lib.py, MariaDB._template).
+if [ -z "${LOWI_DB_TEMPLATE_DIR:-}" ]; then
+	LOWI_DB_TEMPLATE_DIR=$(mktemp -d /tmp/lowi-db-template.XXXXXX)
+	trap 'rm -rf "$LOWI_DB_TEMPLATE_DIR"' EXIT
+	export LOWI_DB_TEMPLATE_DIR
+fi
 
 for n in "${itests_run[@]}"; do
 	name=test_$n
