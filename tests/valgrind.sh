@@ -19,17 +19,22 @@
 #                                publish until 30 s past the next quarter-hour
 #                                of the real clock (up to 15.5 min), so that
 #                                Conso rows are also written under memcheck
+#   VALGRIND_BUILD=build tests/valgrind.sh
+#                                another build directory (default build-valgrind)
 set -u
 cd "$(dirname "$0")/.."
 root=$PWD
 seconds="${1:-120}"
 case "$seconds" in ''|*[!0-9]*) echo "usage: $0 [seconds of publishing]" >&2; exit 2 ;; esac
-build=build-valgrind
+build="${VALGRIND_BUILD:-build-valgrind}"
 
 tests/install-deps.sh valgrind || exit 1
 
 # The plugin and simulator as tests/run.sh builds them (debugoptimized,
-# -g), in a build directory of this script's own.
+# -g), in a build directory of this script's own, or in the one
+# VALGRIND_BUILD names: .ci/run gives it tests/run.sh's build/, already
+# built with the same options, so as not to compile the same tree again
+# while the fuzzers run.
 if [ ! -f "$build/build.ninja" ]; then
 	meson setup "$build" --werror >/dev/null || { meson setup "$build" --werror; exit 1; }
 fi
