@@ -54,6 +54,14 @@ if [ -n "$stray" ]; then
 	exit 1
 fi
 
+# One pristine MariaDB datadir for the run, copied by each test's server
+# (tests/integration/lib.py, MariaDB._template).
+if [ -z "${LOWI_DB_TEMPLATE_DIR:-}" ]; then
+	LOWI_DB_TEMPLATE_DIR=$(mktemp -d /tmp/lowi-db-template.XXXXXX)
+	trap 'rm -rf "$LOWI_DB_TEMPLATE_DIR"' EXIT
+	export LOWI_DB_TEMPLATE_DIR
+fi
+
 PYTHONUNBUFFERED=1 meson test -C "$build" --no-rebuild "${suites[@]}" "${names[@]}" 2>&1 \
 	| grep --line-buffered -vE '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): +[0-9]+ *$|^Full log written|^$'
 /usr/bin/python3 tests/summary.py "$build/meson-logs/testlog.json" "$build/test-logs"

@@ -2,7 +2,8 @@
 # Fuzzes the pure parsers of lowi-p1 with libFuzzer (clang, ASan + UBSan,
 # leak detection). One target per tests/fuzz/fuzz_*.c; each runs for N
 # seconds (default 60) from a scratch copy of its seed corpus under
-# build-fuzz/ (tests/corpus is never written). Ends with one line per target
+# build-fuzz/ (tests/corpus is never written), as many targets at once as
+# there are cores (FUZZ_JOBS=1: one after another). Ends with one line per target
 # and "N passed, N failed"; a target fails on any crash, leak, sanitizer
 # report, invariant violation or timeout (its crash file and the first
 # lines of the report are printed). Exit status 1 when any failed.
@@ -79,20 +80,19 @@ for name, data in (("steady", steady), ("gap-reset", gap), ("tariff-switch", swi
 PY
 }
 
-passed=0
-failed=0
-results=()
-for spec in "${targets[@]}"; do
-	IFS='|' read -r name srcs libs seeds dict <<<"$spec"
-	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+# fuzz_target SPEC: builds and fuzzes one target, printing its report; its
+# result line ("PASS ..." or "FAIL ...") goes to $out/<name>.result.
+fuzz_target() {
+	local name srcs libs seeds dict bin log result corpus artifacts args start rc took execs cov report crash first s
+	IFS='|' read -r name srcs libs seeds dict <<<"$1"
 	bin="$out/$name"
 	log="$out/$name.log"
+	result="$out/$name.result"
 	# shellcheck disable=SC2086
 	if ! clang "${CFLAGS[@]}" -o "$bin" "tests/fuzz/$name.c" $srcs $libs >"$out/$name.build.log" 2>&1; then
 		cat "$out/$name.build.log"
-		results+=("FAIL $name: does not build (see $out/$name.build.log)")
-		failed=$((failed + 1))
-		continue
+		echo "FAIL $name: does not build (see $out/$name.build.log)" >"$result"
+		return
 	fi
 	corpus="$out/corpus/$name"
 	artifacts="$out/artifacts/$name"
@@ -118,13 +118,49 @@ for spec in "${targets[@]}"; do
 		first=$(grep -nE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|invariant violated|==[0-9]+==ERROR' "$log" | head -n 1 | cut -d: -f1)
 		echo "   FAILED (exit $rc) after ${took} s; crash file: ${crash:-none}; log: $log"
 		sed -n "${first:-1},$(( ${first:-1} + 14 ))p" "$log" | sed 's/^/   | /'
-		results+=("FAIL $name: exit $rc, crash file ${crash:-none} (log $log)")
-		failed=$((failed + 1))
+		echo "FAIL $name: exit $rc, crash file ${crash:-none} (log $log)" >"$result"
 	else
 		echo "   ok: ${execs:-?} runs in ${took} s, ${cov:-cov ?}, corpus $(ls "$corpus" | wc -l) files"
-		results+=("PASS $name: ${execs:-?} runs in ${took} s, ${cov:-cov ?}")
-		passed=$((passed + 1))
+		echo "PASS $name: ${execs:-?} runs in ${took} s, ${cov:-cov ?}" >"$result"
 	fi
+}
+
+# One target per core at a time (FUZZ_JOBS, default nproc): a libFuzzer
+# process without -jobs/-fork is single-threaded, so each target still
+# gets its N seconds of one whole core, and the targets share nothing (own
+# binary, corpus copy, artifacts and log). Reports are printed in the
+# targets' order once all are done.
+jobs="${FUZZ_JOBS:-$(nproc)}"
+case "$jobs" in ''|*[!0-9]*|0) echo "fuzz: FUZZ_JOBS must be a positive number" >&2; exit 2 ;; esac
+names=()
+running=0
+for spec in "${targets[@]}"; do
+	name=${spec%%|*}
+	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+	names+=("$name")
+	rm -f "$out/$name.result"
+	echo "== $name started"
+	fuzz_target "$spec" >"$out/$name.report" 2>&1 &
+	running=$((running + 1))
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+done
+wait
+
+passed=0
+failed=0
+results=()
+for name in "${names[@]}"; do
+	cat "$out/$name.report"
+	line=$(cat "$out/$name.result" 2>/dev/null)
+	[ -n "$line" ] || line="FAIL $name: no result (see $out/$name.report)"
+	results+=("$line")
+	case "$line" in
+	PASS*) passed=$((passed + 1)) ;;
+	*) failed=$((failed + 1)) ;;
+	esac
 done
 
 printf '%s\n' "${results[@]}"
