@@ -4,8 +4,14 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include <mysqld_error.h>
 
 #include "schema_sql.h"
+
+/* Deadlocks a schema statement may lose before the connection fails. */
+#define SCHEMA_DEADLOCK_RETRIES 5
 
 static MYSQL *db_connect_close_with_error(MYSQL *m, const struct worker_io_watch *watch, const char *what, const char *hint,
 	char *err, size_t errlen, unsigned *errnum)
@@ -64,8 +70,17 @@ MYSQL *db_connect_watched(const struct lowi_config *cfg, const struct worker_io_
 	if (mysql_select_db(m, cfg->db_name) != 0)
 		return db_connect_close_with_error(m, watch, "USE", " - see the README for CREATE DATABASE and GRANT", err, errlen, errnum);
 	for (size_t i = 0; i < sizeof(lowi_schema_sql) / sizeof(lowi_schema_sql[0]); i++) {
-		if (mysql_query(m, lowi_schema_sql[i]) != 0)
-			return db_connect_close_with_error(m, watch, "schema creation", " - GRANT the plugin's user the privileges the README lists", err, errlen, errnum);
+		/* The writer and the price worker create the schema at the same
+		 * time at start-up, and MariaDB may pick one of two sessions
+		 * creating tables and views as a deadlock's victim: its statement,
+		 * idempotent, is simply run again. */
+		int attempt = 0;
+		while (mysql_query(m, lowi_schema_sql[i]) != 0) {
+			if (mysql_errno(m) != ER_LOCK_DEADLOCK || ++attempt > SCHEMA_DEADLOCK_RETRIES)
+				return db_connect_close_with_error(m, watch, "schema creation", " - GRANT the plugin's user the privileges the README lists", err, errlen, errnum);
+			struct timespec pause = { 0, attempt * 20 * 1000 * 1000L };
+			nanosleep(&pause, NULL);
+		}
 	}
 	if (mysql_autocommit(m, 0) != 0)
 		return db_connect_close_with_error(m, watch, "autocommit off", "", err, errlen, errnum);
