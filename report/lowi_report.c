@@ -106,9 +106,8 @@ static int run(MYSQL *db, const struct options *o, int year, int month)
 	struct report r = { .serial = o->serial, .year = year, .month = month };
 
 	snprintf(sql, sizeof sql,
-		"SELECT TIMESTAMPDIFF(SECOND, '1970-01-01', c.DtTm), c.Soutire, c.Injecte, c.Gas_m3, c.Water_m3,"
-		" c.Estimated, k.Cost_EUR FROM Conso c LEFT JOIN ConsoCost k ON k.Serial = c.Serial AND k.DtTm = c.DtTm"
-		" WHERE c.Serial = '%s' AND c.DtTm >= '%s' AND c.DtTm < '%s' ORDER BY c.DtTm",
+		"SELECT TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm), Soutire, Injecte, Gas_m3, Water_m3, Estimated"
+		" FROM Conso WHERE Serial = '%s' AND DtTm >= '%s' AND DtTm < '%s' ORDER BY DtTm",
 		serial, from, to);
 	MYSQL_RES *res = query(db, sql);
 	if (!res)
@@ -120,8 +119,32 @@ static int run(MYSQL *db, const struct options *o, int year, int month)
 		q[nq++] = (struct report_quarter){
 			.start_s = strtoll(row[0], NULL, 10), .import_kwh = num(row[1]), .export_kwh = num(row[2]),
 			.has_gas = row[3] != NULL, .gas_m3 = num(row[3]), .has_water = row[4] != NULL, .water_m3 = num(row[4]),
-			.estimated = row[5] && row[5][0] == '1', .has_cost = row[6] != NULL, .cost_eur = num(row[6]),
+			.estimated = row[5] && row[5][0] == '1',
 		};
+	}
+	mysql_free_result(res);
+
+	/* The costs apart: joined to Conso row by row, the view's range join on
+	 * PxElectr is checked again for every row (many seconds for a month);
+	 * alone, its condition on Serial and DtTm reaches Conso's key. */
+	snprintf(sql, sizeof sql,
+		"SELECT TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm), Cost_EUR FROM ConsoCost"
+		" WHERE Serial = '%s' AND DtTm >= '%s' AND DtTm < '%s' ORDER BY DtTm",
+		serial, from, to);
+	res = query(db, sql);
+	if (!res) {
+		free(q);
+		return 1;
+	}
+	size_t i = 0;
+	for (MYSQL_ROW row; (row = mysql_fetch_row(res));) {
+		int64_t t = strtoll(row[0], NULL, 10);
+		while (i < nq && q[i].start_s < t)
+			i++;
+		if (i < nq && q[i].start_s == t && row[1]) {
+			q[i].has_cost = true;
+			q[i].cost_eur = num(row[1]);
+		}
 	}
 	mysql_free_result(res);
 	r.quarters = q;

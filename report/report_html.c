@@ -72,7 +72,7 @@ static void chart_open(FILE *out, const char *id, const char *title, const char 
 	fprintf(out, "<h2 id=\"%s\">", id);
 	html_text(out, title);
 	fputs("</h2>\n", out);
-	fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n",
+	fprintf(out, "<svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n",
 		W, H, W, H);
 	fputs("<title>", out);
 	html_text(out, title);
