@@ -206,8 +206,8 @@ static void time_chart(FILE *out, const char *id, const char *title, const char 
 		double y = ypix(&a, h[k].v);
 		fprintf(out, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"6,4\"/>\n",
 			LEFT, LEFT + PLOT_W, y, y, h[k].color);
-		fprintf(out, "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\" fill=\"%s\">%.3f</text>\n",
-			LEFT + PLOT_W - 4, y - 4, h[k].color, h[k].v);
+		fprintf(out, "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" fill=\"%s\">%.3f</text>\n",
+			LEFT + 4 + 48 * (int)k, y - 4, h[k].color, h[k].v);
 	}
 	day_labels(out, n_days, time_day_centre, c);
 	fputs("</svg>\n", out);

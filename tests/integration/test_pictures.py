@@ -37,6 +37,7 @@ by headless Chromium: the screenshot must not be blank and the rendered
 DOM holds the titles."""
 import datetime
 import json
+import math
 import os
 import re
 import struct
@@ -268,9 +269,13 @@ def load_month(base):
 
 
 def price_of(t):
-    """A market price for period t (EUR/MWh, -20.00 to 229.99), and the
+    """A market price for the period starting at t (EUR/MWh, 2 decimals):
+    high in the evening, low at night, below zero some middays; and the
     reference contract's Buy and Sell (sql/schema.sql's first formula)."""
-    price = Decimal((t // 900 * 7919) % 25000) / 100 - 20
+    h = (t % 86400) / 3600 + 2
+    solar = max(0.0, math.sin(math.pi * (h - 9) / 8))
+    wiggle = (t // 900 * 7919) % 13 - 6
+    price = Decimal(str(round(95 + 45 * math.cos(2 * math.pi * (h - 19) / 24) - 110 * solar + wiggle, 2)))
     return price, ((price / 10 + Decimal("0.204")) * Decimal("1.06")).quantize(Decimal("0.00001"), ROUND_HALF_UP), \
         (price / 10).quantize(Decimal("0.00001"), ROUND_HALF_UP)
 
@@ -574,7 +579,7 @@ def render(base, path):
            "--disable-extensions", "--disable-background-networking",
            # Half the pixels of the page: a quarter of the PNG to decode here.
            "--force-device-scale-factor=0.5",
-           f"--user-data-dir={profile}", "--window-size=1000,2250", f"--screenshot={png}", "--dump-dom",
+           f"--user-data-dir={profile}", "--window-size=1000,2000", f"--screenshot={png}", "--dump-dom",
            "file://" + path]
     t0 = real_time()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
@@ -600,7 +605,7 @@ def render(base, path):
     colours = len({bytes(line[i:i + 3]) for line in rows[::8] for i in range(0, len(line), bpp * 4)})
     note(f"screenshot {w}x{h}, {os.path.getsize(png)} bytes, read in {real_time() - t0:.1f} s")
     check("screenshot not blank: bright page with dark text and lines, several colours",
-          w == 500 and h == 1125 and var > 200 and 0.002 < dark < 0.3 and colours >= 6,
+          w == 500 and h == 1000 and var > 200 and 0.002 < dark < 0.3 and colours >= 6,
           f"luminance mean {mean:.1f}, variance {var:.0f}, dark share {dark:.4f}, {colours} colours")
 
 
