@@ -252,6 +252,11 @@ def check_dashboard_files(dash):
           uids == {ds["uid"]} and types == {ds["type"]} == {"mysql"} and ds["jsonData"]["timezone"] == "+00:00"
           and ds["secureJsonData"]["password"].startswith("$") and prov["type"] == "file"
           and prov["options"]["path"], f"uid {ds['uid']}, panels {sorted(uids)}")
+    with open(os.path.join(sc.ROOT, "README.md"), encoding="utf-8") as f:
+        section = f.read().split("\n## Pictures\n", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| ([^|`]+?) \| [^|]+ \| `", section, re.M)
+    titles = [p["title"] for p in dash["panels"]]
+    check("README, Pictures: the panels' table names every panel, in order", listed == titles, f"{listed}")
 
 
 # ---------------------------------------------------------------- data
