@@ -641,11 +641,14 @@ def main():
     db.query("CREATE USER %s@'%%' IDENTIFIED BY %s", (GRAFANA_USER, GRAFANA_PASSWORD))
     db.query("GRANT SELECT ON P1.* TO %s@'%%'", (GRAFANA_USER,))
     tables = start_plugin(base, db)
+    note(f"MariaDB: install {db.timings.get('install', 0):.1f} s, start {db.timings.get('start', 0):.1f} s")
     check("the plugin creates its schema", {"Conso", "Pics", "PxElectr", "CapaTarif", "ConsoCost", "CapaMonth",
                                             "ConsoMonth"} <= tables, f"{sorted(tables)}")
 
+    t0 = real_time()
     meters = load_month(base)
     a, b, rows, pics, peak_dttm, prices = fill(db, meters)
+    note(f"a month simulated and written in {real_time() - t0:.1f} s")
     # Prices around the real today, for the panel's "now".
     today = datetime.datetime.now(BXL).date()
     start = int(datetime.datetime.combine(today - datetime.timedelta(days=2), datetime.time(), BXL).timestamp())
