@@ -17,6 +17,9 @@ packages=(
 	faketime python3 python3-paho-mqtt python3-pymysql
 	# Home Assistant's template engine, for tests/unit/check_ha_discovery.py
 	python3-jinja2
+	# tests/integration/test_pictures.py: the dashboard's provisioning
+	# files, and the HTML report rendered headless
+	python3-yaml chromium
 	"$@"
 )
 
