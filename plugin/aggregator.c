@@ -71,6 +71,12 @@ struct emit_ctx {
  * entities unavailable: a LOWI publishes at least once a minute, so five
  * minutes is a dongle or a broker gone, not a late message. */
 #define HA_EXPIRE_AFTER_S 300
+/* Home Assistant discovery of at most this many meters a second (up to 16
+ * configs each), on the readings' clock: after a restart every meter
+ * publishes within a minute, and announcing them all at once would queue
+ * hundreds of thousands of retained configs faster than the broker takes
+ * them. A meter left out is announced at one of its next readings. */
+#define HA_ANNOUNCE_PER_S 200
 
 static void say(struct aggregator *a, const char *topic, const char *payload, size_t len, bool retain)
 {
@@ -108,6 +114,19 @@ static struct ha_discovery_meter ha_meter(const struct aggregator *a, const stru
 	};
 }
 
+static bool announce_allowed(struct aggregator *a, int64_t t_ms)
+{
+	int64_t second = t_ms / 1000;
+	if (second != a->announce_second) {
+		a->announce_second = second;
+		a->announced_in_second = 0;
+	}
+	if (a->announced_in_second >= HA_ANNOUNCE_PER_S)
+		return false;
+	a->announced_in_second++;
+	return true;
+}
+
 /* A meter's Home Assistant device, once per run; tried again at its next
  * reading while any of it could not be queued. */
 static void announce(struct aggregator *a, struct meter *m)
@@ -140,7 +159,7 @@ static void publish_live(struct aggregator *a, struct meter *m, const struct emi
 	struct capacity_live live;
 	capacity_live_compute(&m->capacity, &m->quarters, a->cfg->peak_limit_kw, &live);
 	enum capacity_event ev = capacity_event_due(&m->capacity, &live);
-	if (a->cfg->ha_discovery && !m->announced)
+	if (a->cfg->ha_discovery && !m->announced && announce_allowed(a, t_ms))
 		announce(a, m);
 	char topic[INTAKE_TOPIC_MAX + 1], json[2048];
 	struct live_state st = { .quarters = &m->quarters, .capacity = &live, .history_from_database = a->history_merged };

@@ -76,6 +76,8 @@ struct aggregator {
 	struct peak_history *history;
 	struct price_board *prices;        /* the market period of a reading; NULL: none */
 	struct price_board_reader prices_seen; /* its last answer, reused while it holds */
+	int64_t announce_second;           /* the reading clock's second of announced_in_second */
+	unsigned announced_in_second;      /* meters announced to Home Assistant in it */
 	bool history_merged;        /* every stored peak is merged */
 	/* Stored peaks of meters not in `meters` yet (struct waiting_peaks). */
 	struct meters_table waiting;

@@ -373,6 +373,37 @@ static void test_full_outbox(void)
 	world_free(&w);
 }
 
+/* After a restart every meter publishes within a minute: discovery goes
+ * out for at most 200 meters a second of the readings' clock, the others
+ * at a later reading. */
+static void test_announce_rate(void)
+{
+	struct world w;
+	world_init(&w, 64 << 20);
+	struct said_list out = { 0 };
+	int64_t t = utc(2026, 12, 2, 10, 0, 0);
+	char serial[16];
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 500; i++) {
+			snprintf(serial, sizeof(serial), "m%03d", i);
+			feed(&w, serial, t + round * 60000 + i, 1000 + round, 100);
+		}
+	drain(&w, &out);
+	struct ha_discovery_meter hm = { .discovery_prefix = w.cfg.ha_prefix, .stats_prefix = w.cfg.stats_prefix,
+		.serial = "m000", .expire_after_s = 300 };
+	size_t per_meter = ha_discovery_config_count(&hm);
+	size_t configs = count_topic(&out, "homeassistant/", "/config", true);
+	CHECK(configs == 400 * per_meter, "two seconds of 500 meters each: 2 x 200 meters announced, %zu configs of %zu",
+		configs, per_meter);
+	CHECK(count_topic(&out, "homeassistant/sensor/lowi_p1_m399/", "/config", true) == per_meter - 1
+		&& count_topic(&out, "homeassistant/sensor/lowi_p1_m400/", "/config", true) == 0,
+		"the first 200 of each second, in the order they published");
+	CHECK(count_topic(&out, "lowi-p1/m", "/live", true) == 1000, "every reading's state goes out: %zu",
+		count_topic(&out, "lowi-p1/m", "/live", true));
+	said_free(&out);
+	world_free(&w);
+}
+
 static void test_format_limits(void)
 {
 	struct meter_quarters q;
@@ -400,6 +431,7 @@ int main(void)
 {
 	test_keys_and_figures();
 	test_full_outbox();
+	test_announce_rate();
 	test_format_limits();
 	return check_finish("live");
 }
