@@ -198,13 +198,16 @@ CREATE TABLE IF NOT EXISTS BillVat (
 -- decides, and over a month the changes add up to the registers' own. When
 -- those changes do not add up to Soutire (the meter's first row, a counter
 -- discontinuity, rows removed by hand) the quarter is not split (Split 0)
--- and its import counts as day energy.
+-- and its import counts as day energy. The market period is the quarter's
+-- own 15-minute one, else its hour's 60-minute one: the period ConsoCost
+-- takes, found by key (a range join on a window's result reads every
+-- period for every quarter).
 CREATE VIEW IF NOT EXISTS BillQuarter AS
   SELECT q.Serial, q.DtTm, q.Jour, CAST(DATE_FORMAT(q.Jour, '%Y-%m-01') AS DATE) AS Mois,
          q.Soutire, q.Injecte,
          IF(q.Split, q.Day_d, q.Soutire) AS Day_kWh,
          IF(q.Split, q.Night_d, 0.000) AS Night_kWh,
-         q.Split, p.Buy, p.Sell
+         q.Split, IF(p.DtTm IS NULL, h.Buy, p.Buy) AS Buy, IF(p.DtTm IS NULL, h.Sell, p.Sell) AS Sell
   FROM (SELECT c.*,
                COALESCE(c.Day_d >= 0 AND c.Night_d >= 0 AND c.Day_d + c.Night_d = c.Soutire, 0) AS Split
         FROM (SELECT k.Serial, k.DtTm, k.Soutire, k.Injecte,
@@ -217,9 +220,8 @@ CREATE VIEW IF NOT EXISTS BillQuarter AS
                                  - INTERVAL DAYOFWEEK(CONCAT(YEAR(k.DtTm), '-10-31')) - 1 DAY,
                        2, 1) HOUR) AS Jour
               FROM Conso k) c) q
-  LEFT JOIN PxElectr p
-    ON p.DtTm BETWEEN q.DtTm - INTERVAL 45 MINUTE AND q.DtTm
-   AND q.DtTm < p.DtTm + INTERVAL p.Minutes MINUTE;
+  LEFT JOIN PxElectr p ON p.DtTm = q.DtTm AND p.Minutes = 15
+  LEFT JOIN PxElectr h ON h.DtTm = q.DtTm - INTERVAL MINUTE(q.DtTm) MINUTE AND h.Minutes = 60;
 
 -- The lines of each meter's bill per Brussels month, VAT excluded, each
 -- amount rounded to the cent as a bill prints it (NULL when not known).
