@@ -228,3 +228,162 @@ CREATE VIEW IF NOT EXISTS FluviusMonth AS
         FROM FluviusQuarter x) q
   LEFT JOIN Pics p ON p.Serial = q.Serial AND p.Mois = q.Mois
   GROUP BY q.Serial, q.Mois, p.kW;
+
+-- The bill. The plugin writes nothing in these two tables: the operator
+-- fills them from the tariff sheets, one row per change.
+-- BillRate: each other line of the bill, dated like CapaTarif (Dso '' =
+-- every operator; a meter's own operator's rows before the generic ones,
+-- line by line). Per kWh the row in force on the quarter's Brussels date
+-- applies: EUR_kWh per imported kWh (per day-register kWh when
+-- Night_EUR_kWh is set), Night_EUR_kWh per night-register kWh,
+-- Export_EUR_kWh per exported kWh; per month the row in force on the
+-- month's first day: EUR_month. Vat: whether VAT is charged on the line.
+-- Amounts exclude VAT.
+CREATE TABLE IF NOT EXISTS BillRate (
+  Line VARCHAR(48) NOT NULL,
+  FromDt DATE NOT NULL,
+  Dso VARCHAR(32) NOT NULL DEFAULT '',
+  EUR_kWh DECIMAL(12,6) NOT NULL DEFAULT 0,
+  Night_EUR_kWh DECIMAL(12,6) NULL,
+  Export_EUR_kWh DECIMAL(12,6) NOT NULL DEFAULT 0,
+  EUR_month DECIMAL(12,6) NOT NULL DEFAULT 0,
+  Vat BOOLEAN NOT NULL DEFAULT 1,
+  PRIMARY KEY (Line, Dso, FromDt)
+) ENGINE=InnoDB;
+
+-- BillVat: the VAT rate, the row in force on the month's first day.
+-- BuyIncludesVat = 1 when the contract formulas' Buy already includes
+-- that VAT (as the reference contract's does): the bill then takes it out
+-- of the energy line and charges it with the others.
+CREATE TABLE IF NOT EXISTS BillVat (
+  FromDt DATE NOT NULL PRIMARY KEY,
+  Vat_pct DECIMAL(5,2) NOT NULL,
+  BuyIncludesVat BOOLEAN NOT NULL DEFAULT 0
+) ENGINE=InnoDB;
+
+-- Each Conso quarter as the bill counts it: its Brussels date (Jour) and
+-- month, its import split between the meter's day and night registers, and
+-- the Buy/Sell of its market period (NULL when none). Brussels time is
+-- UTC+2 from the last Sunday of March to the last Sunday of October (both
+-- 01:00 UTC), UTC+1 otherwise. The split is the change of In_D and In_N
+-- since the meter's previous row: exact, the meter's own rate register
+-- decides, and over a month the changes add up to the registers' own. When
+-- those changes do not add up to Soutire (the meter's first row, a counter
+-- discontinuity, rows removed by hand) the quarter is not split (Split 0)
+-- and its import counts as day energy. The market period is the quarter's
+-- own 15-minute one, else its hour's 60-minute one: the period ConsoCost
+-- takes, found by key (a range join on a window's result reads every
+-- period for every quarter).
+CREATE VIEW IF NOT EXISTS BillQuarter AS
+  SELECT q.Serial, q.DtTm, q.Jour, CAST(DATE_FORMAT(q.Jour, '%Y-%m-01') AS DATE) AS Mois,
+         q.Soutire, q.Injecte,
+         IF(q.Split, q.Day_d, q.Soutire) AS Day_kWh,
+         IF(q.Split, q.Night_d, 0.000) AS Night_kWh,
+         q.Split, IF(p.DtTm IS NULL, h.Buy, p.Buy) AS Buy, IF(p.DtTm IS NULL, h.Sell, p.Sell) AS Sell
+  FROM (SELECT c.*,
+               COALESCE(c.Day_d >= 0 AND c.Night_d >= 0 AND c.Day_d + c.Night_d = c.Soutire, 0) AS Split
+        FROM (SELECT k.Serial, k.DtTm, k.Soutire, k.Injecte,
+                     k.In_D - LAG(k.In_D) OVER (PARTITION BY k.Serial ORDER BY k.DtTm) AS Day_d,
+                     k.In_N - LAG(k.In_N) OVER (PARTITION BY k.Serial ORDER BY k.DtTm) AS Night_d,
+                     DATE(k.DtTm + INTERVAL IF(
+                       k.DtTm >= CAST(CONCAT(YEAR(k.DtTm), '-03-31 01:00:00') AS DATETIME)
+                                 - INTERVAL DAYOFWEEK(CONCAT(YEAR(k.DtTm), '-03-31')) - 1 DAY
+                       AND k.DtTm < CAST(CONCAT(YEAR(k.DtTm), '-10-31 01:00:00') AS DATETIME)
+                                 - INTERVAL DAYOFWEEK(CONCAT(YEAR(k.DtTm), '-10-31')) - 1 DAY,
+                       2, 1) HOUR) AS Jour
+              FROM Conso k) c) q
+  LEFT JOIN PxElectr p ON p.DtTm = q.DtTm AND p.Minutes = 15
+  LEFT JOIN PxElectr h ON h.DtTm = q.DtTm - INTERVAL MINUTE(q.DtTm) MINUTE AND h.Minutes = 60;
+
+-- The lines of each meter's bill per Brussels month, VAT excluded, each
+-- amount rounded to the cent as a bill prints it (NULL when not known).
+-- Pos 1: the energy bought (import), from Buy, exact sum then rounded, VAT
+-- taken out when Buy includes it; NULL while a quarter with import has no
+-- Buy. Pos 2: the energy injected (export), from Sell, negative, no VAT;
+-- only in a month with export. Pos 3: the capacity cost of CapaMonth, when
+-- a rate applies. Pos 4: the BillRate lines: per kWh one line per rate row
+-- in force during the month and per part (import, or day and night; export),
+-- per month one; lines whose rate is 0 are left out.
+CREATE VIEW IF NOT EXISTS BillLine AS
+  SELECT e.Serial, e.Mois, 1 AS Pos, 'Energy' AS Line, 'import' AS Part,
+         CAST(NULL AS DATE) AS FromDt, CAST(NULL AS CHAR(32)) AS Dso,
+         e.Import_kWh AS Qty, 'kWh' AS Unit, CAST(NULL AS DECIMAL(16,6)) AS Rate_EUR, 1 AS Vat,
+         IF(e.Unpriced > 0, NULL,
+            ROUND(e.Buy_cEUR / 100 / IF(COALESCE(v.BuyIncludesVat, 0), 1 + v.Vat_pct / 100, 1), 2)) AS Amount_EUR
+  FROM (SELECT Serial, Mois, SUM(Soutire) AS Import_kWh, SUM(Soutire * Buy) AS Buy_cEUR,
+               SUM(Buy IS NULL AND Soutire > 0) AS Unpriced
+        FROM BillQuarter GROUP BY Serial, Mois) e
+  LEFT JOIN BillVat v ON v.FromDt = (SELECT MAX(w.FromDt) FROM BillVat w WHERE w.FromDt <= e.Mois)
+  UNION ALL
+  SELECT Serial, Mois, 2, 'Energy', 'export', NULL, NULL, SUM(Injecte), 'kWh', NULL, 0,
+         IF(SUM(Sell IS NULL AND Injecte > 0) > 0, NULL, -ROUND(SUM(Injecte * Sell) / 100, 2))
+  FROM BillQuarter GROUP BY Serial, Mois HAVING SUM(Injecte) > 0
+  UNION ALL
+  SELECT Serial, Mois, 3, 'Capacity', 'mean', TarifFromDt, TarifDso, Mean_kW, 'kW',
+         ROUND(EUR_kW_year / 12, 6), 1, ROUND(Cost_EUR, 2)
+  FROM CapaMonth WHERE Cost_EUR IS NOT NULL
+  UNION ALL
+  SELECT g.Serial, g.Mois, 4, g.Line,
+         CASE n.n WHEN 1 THEN IF(g.Night_EUR_kWh IS NULL, 'import', 'day') WHEN 2 THEN 'night' ELSE 'export' END,
+         g.FromDt, g.Dso,
+         CASE n.n WHEN 1 THEN IF(g.Night_EUR_kWh IS NULL, g.Day_kWh + g.Night_kWh, g.Day_kWh)
+                  WHEN 2 THEN g.Night_kWh ELSE g.Export_kWh END,
+         'kWh',
+         CASE n.n WHEN 1 THEN g.EUR_kWh WHEN 2 THEN g.Night_EUR_kWh ELSE g.Export_EUR_kWh END,
+         g.Vat,
+         ROUND(CASE n.n WHEN 1 THEN IF(g.Night_EUR_kWh IS NULL, g.Day_kWh + g.Night_kWh, g.Day_kWh) * g.EUR_kWh
+                        WHEN 2 THEN g.Night_kWh * g.Night_EUR_kWh ELSE g.Export_kWh * g.Export_EUR_kWh END, 2)
+  FROM (SELECT d.Serial, d.Mois, r.Line, r.FromDt, r.Dso, r.EUR_kWh, r.Night_EUR_kWh, r.Export_EUR_kWh, r.Vat,
+               SUM(d.Day_kWh) AS Day_kWh, SUM(d.Night_kWh) AS Night_kWh, SUM(d.Export_kWh) AS Export_kWh
+        FROM (SELECT Serial, Jour, Mois, SUM(Day_kWh) AS Day_kWh, SUM(Night_kWh) AS Night_kWh,
+                     SUM(Injecte) AS Export_kWh
+              FROM BillQuarter GROUP BY Serial, Jour, Mois) d
+        LEFT JOIN Meter m ON m.Serial = d.Serial
+        JOIN (SELECT DISTINCT Line FROM BillRate) l
+        JOIN BillRate r
+          ON (r.Line, r.Dso, r.FromDt) = (SELECT b.Line, b.Dso, b.FromDt FROM BillRate b
+                                          WHERE b.Line = l.Line AND b.FromDt <= d.Jour
+                                            AND b.Dso IN ('', COALESCE(m.Dso, ''))
+                                          ORDER BY b.Dso = '', b.FromDt DESC LIMIT 1)
+        GROUP BY d.Serial, d.Mois, r.Line, r.FromDt, r.Dso, r.EUR_kWh, r.Night_EUR_kWh, r.Export_EUR_kWh,
+                 r.Vat) g
+  JOIN (SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3) n
+    ON CASE n.n WHEN 1 THEN g.EUR_kWh <> 0 WHEN 2 THEN COALESCE(g.Night_EUR_kWh, 0) <> 0
+                ELSE g.Export_EUR_kWh <> 0 END
+  UNION ALL
+  SELECT f.Serial, f.Mois, 4, r.Line, 'month', r.FromDt, r.Dso, 1, 'month', r.EUR_month, r.Vat,
+         ROUND(r.EUR_month, 2)
+  FROM (SELECT DISTINCT Serial, Mois FROM BillQuarter) f
+  LEFT JOIN Meter m ON m.Serial = f.Serial
+  JOIN (SELECT DISTINCT Line FROM BillRate) l
+  JOIN BillRate r
+    ON (r.Line, r.Dso, r.FromDt) = (SELECT b.Line, b.Dso, b.FromDt FROM BillRate b
+                                    WHERE b.Line = l.Line AND b.FromDt <= f.Mois
+                                      AND b.Dso IN ('', COALESCE(m.Dso, ''))
+                                    ORDER BY b.Dso = '', b.FromDt DESC LIMIT 1)
+  WHERE r.EUR_month <> 0;
+
+-- Each meter's bill per Brussels month: the quarters it counts (Unpriced:
+-- those with energy but no Buy/Sell; Unsplit: those whose import was not
+-- split between day and night), the sum of the lines of BillLine (VAT
+-- excluded), the VAT on the sum of the lines that bear it, rounded to the
+-- cent, and the total. Excl_VAT_EUR and Total_EUR are NULL while a line
+-- is; VAT_EUR and Total_EUR while no BillVat row applies.
+CREATE VIEW IF NOT EXISTS BillMonth AS
+  SELECT b.Serial, b.Mois, s.Quarters, s.Unpriced, s.Unsplit,
+         s.Import_kWh, s.Day_kWh, s.Night_kWh, s.Export_kWh,
+         b.Line_count, b.Excl_VAT_EUR, v.Vat_pct,
+         ROUND(b.Vat_base_EUR * v.Vat_pct / 100, 2) AS VAT_EUR,
+         b.Excl_VAT_EUR + ROUND(b.Vat_base_EUR * v.Vat_pct / 100, 2) AS Total_EUR
+  FROM (SELECT Serial, Mois, COUNT(*) AS Line_count,
+               IF(COUNT(Amount_EUR) = COUNT(*), SUM(Amount_EUR), NULL) AS Excl_VAT_EUR,
+               IF(COUNT(Amount_EUR) = COUNT(*), SUM(IF(Vat, Amount_EUR, 0)), NULL) AS Vat_base_EUR
+        FROM BillLine GROUP BY Serial, Mois) b
+  LEFT JOIN (SELECT Serial, Mois, COUNT(*) AS Quarters,
+                    SUM((Buy IS NULL AND Soutire > 0) OR (Sell IS NULL AND Injecte > 0)) AS Unpriced,
+                    SUM(NOT Split) AS Unsplit,
+                    SUM(Soutire) AS Import_kWh, SUM(Day_kWh) AS Day_kWh, SUM(Night_kWh) AS Night_kWh,
+                    SUM(Injecte) AS Export_kWh
+             FROM BillQuarter GROUP BY Serial, Mois) s
+    ON s.Serial = b.Serial AND s.Mois = b.Mois
+  LEFT JOIN BillVat v ON v.FromDt = (SELECT MAX(w.FromDt) FROM BillVat w WHERE w.FromDt <= b.Mois);
