@@ -3,6 +3,8 @@
 build-bench/ (plugin in release mode, loadgen, percall, lowi-sim).
 
     bench.py [--parts percall,brokercost,throughput,scale,reference,backfill] [--reps 5] [--quick] [--keep]
+             [--scale-sizes 1000,10000] [--scale-live off,live,ha] [--scale-quarters N]
+             [--scale-interval S] [--scale-speed X]
 
 Parts (each figure is a ratio or a count against a baseline of the same run):
 
@@ -38,7 +40,16 @@ Parts (each figure is a ratio or a count against a baseline of the same run):
               time from each quarter boundary until every meter's row of the
               quarter is committed, and rows missing in Conso. One run per
               set-up: about 8 min with the plugin at x10 (five quarters of
-              rows), 33 min at x1 (two).
+              rows), 33 min at x1 (two). Plugin set-ups (--scale-live,
+              default ha): off (live false), live (live states, no Home
+              Assistant discovery), ha (both, the defaults); each run keeps a
+              subscriber on lowi-p1/+/live and reports the live states it
+              received, the live counters, and the RSS difference between
+              set-ups (the retained states and discovery configs).
+              --scale-quarters, --scale-interval, --scale-speed change the
+              plan, e.g. 100,000 meters every 60 s on a clock x6 (the same
+              10,000 msg/s). The meter table's own bytes per meter come from
+              tests/bench/meter_bytes.c.
   reference   CPU per LOWI message of broker + collector: a bare broker with
               the reference program's collector beside it (Python,
               paho-mqtt, MySQLdb: reference_subscriber.py) against lowi-p1
@@ -79,6 +90,7 @@ PLUGIN = os.path.join(BB, "meson", "plugin", "lowi_p1.so")
 SIM = os.path.join(BB, "meson", "tests", "sim", "lowi-sim")
 LOADGEN = os.path.join(BB, "loadgen")
 PERCALL = os.path.join(BB, "percall")
+METER_BYTES = os.path.join(BB, "meter_bytes")
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 DB_USER, DB_PASSWORD = "lowi", "lowi-bench-secret"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -617,6 +629,16 @@ def scale(base, db, sizes=(1000, 10000), variants=("ha",), quarters=None, interv
 
 # ---------------------------------------------------------------- report
 
+def meter_bytes(meters, max_meters=200000):
+    """tests/bench/meter_bytes.c for `meters`: struct, table, per_meter
+    bytes, or None when it was not built."""
+    if not os.path.exists(METER_BYTES):
+        return None
+    r = subprocess.run([METER_BYTES, str(max_meters), str(meters)], capture_output=True, text=True)
+    m = dict(kv.split("=", 1) for kv in r.stdout.split())
+    return {k: int(v) for k, v in m.items() if k != "meters"} if r.returncode == 0 else None
+
+
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
@@ -732,6 +754,11 @@ def report(args, tp, pc, sc, bc=None, rf=None, bf=None):
             variants = [v for v in ("off", "live", "ha") if (meters, v) in sc]
             speed, interval = (bare or sc[(meters, variants[0])])["speed"], (bare or sc[(meters, variants[0])])["interval"]
             sec = f"scale {fmt_int(meters)} meters / {interval} s, clock x{speed}"
+            mb = meter_bytes(meters)
+            if mb:
+                add(sec, "lowi-p1's meter table per meter: struct meter / heap allocated", f"{mb['struct']} B / "
+                    f"{mb['per_meter']} B", "", "tests/bench/meter_bytes.c, max_meters 200 000: entries and index as"
+                    " they grow (allocated; the resident part is less)")
             if bare:
                 add(sec, "bare broker: CPU share (1 core = 1.000)", f"{bare['cpu_share']:.3f}", "",
                     f"at {fmt_int(meters * speed / interval)} msg/s real"
