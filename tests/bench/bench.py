@@ -3,6 +3,8 @@
 build-bench/ (plugin in release mode, loadgen, percall, lowi-sim).
 
     bench.py [--parts percall,brokercost,throughput,scale,reference,backfill] [--reps 5] [--quick] [--keep]
+             [--scale-sizes 1000,10000] [--scale-live off,live,ha] [--scale-quarters N]
+             [--scale-interval S] [--scale-speed X]
 
 Parts (each figure is a ratio or a count against a baseline of the same run):
 
@@ -38,7 +40,16 @@ Parts (each figure is a ratio or a count against a baseline of the same run):
               time from each quarter boundary until every meter's row of the
               quarter is committed, and rows missing in Conso. One run per
               set-up: about 8 min with the plugin at x10 (five quarters of
-              rows), 33 min at x1 (two).
+              rows), 33 min at x1 (two). Plugin set-ups (--scale-live,
+              default ha): off (live false), live (live states, no Home
+              Assistant discovery), ha (both, the defaults); each run keeps a
+              subscriber on lowi-p1/+/live and reports the live states it
+              received, the live counters, and the RSS difference between
+              set-ups (the retained states and discovery configs).
+              --scale-quarters, --scale-interval, --scale-speed change the
+              plan, e.g. 100,000 meters every 60 s on a clock x6 (the same
+              10,000 msg/s). The meter table's own bytes per meter come from
+              tests/bench/meter_bytes.c.
   reference   CPU per LOWI message of broker + collector: a bare broker with
               the reference program's collector beside it (Python,
               paho-mqtt, MySQLdb: reference_subscriber.py) against lowi-p1
@@ -79,6 +90,7 @@ PLUGIN = os.path.join(BB, "meson", "plugin", "lowi_p1.so")
 SIM = os.path.join(BB, "meson", "tests", "sim", "lowi-sim")
 LOADGEN = os.path.join(BB, "loadgen")
 PERCALL = os.path.join(BB, "percall")
+METER_BYTES = os.path.join(BB, "meter_bytes")
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 DB_USER, DB_PASSWORD = "lowi", "lowi-bench-secret"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -374,18 +386,31 @@ def brokercost(base, db, count=10000, serials=10000):
 SCALE_DAY = "2026-01-05"
 
 
-def scale_plan(meters):
-    """Clock speed and quarters of rows checked for a run of `meters`.
-    Meters x speed / 10 s is the real message rate: the clock runs 10x
-    faster up to 10,000 meters (at most 10,000 msg/s) and in real time
-    above, so 100,000 meters are the same 10,000 msg/s. Broker clock from
-    `start`; boundaries B1 = 10:15 (every meter known, no row yet: a meter's
+def scale_plan(meters, quarters=None, interval=None, speed=None):
+    """Clock speed, publish interval and quarters of rows checked for a run
+    of `meters`. Meters x speed / interval is the real message rate: by
+    default every 10 s, the clock runs 10x faster up to 10,000 meters (at
+    most 10,000 msg/s) and in real time above, so 100,000 meters are the
+    same 10,000 msg/s. Broker clock from `start`, two publish intervals (at
+    least 60 s) before B1 = 10:15 (every meter known, no row yet: a meter's
     first quarter has no start index), then rows at B2 = 10:30 and each
     quarter after, `row_quarters` of them. Five quarters at x10 take the
-    10,000-meter journal past its first compaction; two at x1 take 33 min."""
-    if meters <= 10000:
-        return {"speed": 10, "start": "10:14:00", "row_quarters": 5, "bare_end": "10:20:00"}
-    return {"speed": 1, "start": "10:13:30", "row_quarters": 2, "bare_end": "10:16:30"}
+    10,000-meter journal past its first compaction; two at x1 take 33 min.
+    quarters, interval, speed: override the defaults (--scale-quarters,
+    --scale-interval, --scale-speed)."""
+    interval = interval or 10
+    if speed is None:
+        speed = 10 if meters <= 10000 else 1
+    if quarters is None:
+        quarters = 5 if speed >= 10 else 2
+    lead = max(60 if speed >= 10 else 90, 2 * interval)
+    # The bare run: all meters publishing for 3 simulated minutes past B1
+    # at x10, 90 s at x1, and at least 30 s real.
+    bare_s = max(180 if speed >= 10 else 90, 30 * speed)
+    t = datetime.datetime(2000, 1, 1, 10, 15)
+    hm = lambda d: (t + datetime.timedelta(seconds=d)).strftime("%H:%M:%S")  # noqa: E731
+    return {"speed": speed, "interval": interval, "start": hm(-lead), "row_quarters": quarters,
+            "bare_end": hm(bare_s)}
 
 
 def epoch(s):
@@ -400,6 +425,57 @@ def proc_hwm_kib(pid):
     return 0
 
 
+class LiveSubscriber:
+    """mosquitto_sub on <stats_prefix>/+/live (what Home Assistant or a
+    dashboard would hold), printing only topics: counts the live states it
+    receives, so that a live message nobody receives is not counted as a
+    cost measured. Real clock, the longest keepalive (the broker may run
+    on a faster one)."""
+
+    def __init__(self, port):
+        import threading
+        self.count, self.first_topic = 0, None
+        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-k", "65535",
+                                      "-q", "0", "-t", "lowi-p1/+/live", "-F", "%t"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            if self.first_topic is None:
+                self.first_topic = line.decode().strip()
+            self.count += 1
+
+    def retained_state(self, port):
+        """One meter's retained live state, fetched by a new subscriber
+        (JSON decoded), or None."""
+        if self.first_topic is None:
+            return None
+        import json
+        r = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-k", "65535", "-C", "1",
+                            "-W", "10", "-t", self.first_topic], capture_output=True, text=True)
+        try:
+            return json.loads(r.stdout.splitlines()[0])
+        except (ValueError, IndexError):
+            return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.thread.join(timeout=10)
+
+
+# Plugin set-ups of the scale part (--scale-live): the plugin as before the
+# live interface, live states without and with Home Assistant discovery.
+SCALE_VARIANTS = {"off": {"live": "false"},
+                  "live": {"live": "true", "ha_discovery": "false"},
+                  "ha": {"live": "true", "ha_discovery": "true"}}
+SCALE_LABELS = {"bare": "bare broker", "off": "lowi-p1, live false", "live": "lowi-p1, live, no discovery",
+                "ha": "lowi-p1, live + discovery"}
+
+
 def scale_rows_by_quarter(db, db_name):
     conn = db.connect(db_name)
     try:
@@ -410,26 +486,29 @@ def scale_rows_by_quarter(db, db_name):
         conn.close()
 
 
-def scale_one(base, db, meters, with_plugin):
+def scale_one(base, db, meters, variant, plan):
     """One sim run (plan: scale_plan); returns a dict of measurements.
     With the plugin: RSS before the meters appear, once all are known
     (before any row), after each quarter of rows and at the end (with the
     peak); per row boundary B, the time from B until every meter's row of
     the quarter ending at B is committed; after the run, every checked
     quarter's row count in Conso. Bare: CPU and RSS with all meters
-    publishing, over a shorter run."""
-    plan = scale_plan(meters)
+    publishing, over a shorter run. variant: "bare" or a key of
+    SCALE_VARIANTS. A LiveSubscriber counts the live states received over
+    the CPU window."""
     speed = plan["speed"]
-    db_name = f"scale_{meters}"
+    with_plugin = variant != "bare"
+    db_name = f"scale_{meters}_{variant}"
     if with_plugin:
         db.create_database(db_name, DB_USER, DB_PASSWORD)
     port = free_port()
     start = f"{SCALE_DAY} {plan['start']}"
     env = fake_env(start, speed)
-    opts = plugin_opts(db, db_name, base, speed) if with_plugin else None
+    opts = dict(plugin_opts(db, db_name, base, speed), **SCALE_VARIANTS[variant]) if with_plugin else None
     t0 = real_time()
-    broker = start_broker(base, f"scale-{meters}-{'plugin' if with_plugin else 'bare'}", port, opts, env)
+    broker = start_broker(base, f"scale-{meters}-{variant}", port, opts, env)
     pid = broker.proc.pid
+    sub = LiveSubscriber(port)
     s0 = epoch(start)
 
     def real_at(fake_epoch):
@@ -441,12 +520,13 @@ def scale_one(base, db, meters, with_plugin):
     lib.sleep(max(0.0, 1.0 - (real_time() - t0)))
     rss0 = proc_rss_kib(pid)
     sim_duration = end_fake - (s0 + (real_time() - t0) * speed)
-    sim_cmd = [SIM, "--host", "127.0.0.1", "--port", str(port), "--meters", str(meters), "--interval", "10",
+    sim_cmd = [SIM, "--host", "127.0.0.1", "--port", str(port), "--meters", str(meters), "--interval", str(plan["interval"]),
                "--jitter", "1", "--duration", str(int(sim_duration)), "--seed", "7", "--drain-timeout", "30",
                "--settle", "5", "--numbers-as-strings", "1"]
-    sim_out = open(os.path.join(base, f"sim-{meters}-{with_plugin}.log"), "w")
+    sim_out = open(os.path.join(base, f"sim-{meters}-{variant}.log"), "w")
     sim = subprocess.Popen(sim_cmd, stdout=sim_out, stderr=subprocess.STDOUT, env=fake_env(start, speed))
-    res = {"meters": meters, "plugin": with_plugin, "rss0_kib": rss0, "speed": speed,
+    res = {"meters": meters, "plugin": with_plugin, "variant": variant, "rss0_kib": rss0, "speed": speed,
+           "interval": plan["interval"],
            "row_quarters": plan["row_quarters"], "rss_after_quarter_kib": [], "commit_s_real": [],
            "commit_marks": [], "rows_at_bound": []}
     # COUNT(*) over a quarter's rows competes with the writer for MariaDB:
@@ -469,6 +549,7 @@ def scale_one(base, db, meters, with_plugin):
                     if k + 1 == len(row_bounds):
                         lib.sleep(ta - real_time())
                         cpu_a, db_a, wall_a = proc_cpu_s(pid), proc_cpu_s(db.proc.pid), real_time()
+                        sub_a = sub.count
                     if k == 0:
                         # Every meter known, no row yet.
                         lib.sleep(b_real - 0.3 - real_time())
@@ -502,8 +583,11 @@ def scale_one(base, db, meters, with_plugin):
         else:
             lib.sleep(ta - real_time())
             cpu_a, db_a, wall_a = proc_cpu_s(pid), proc_cpu_s(db.proc.pid), real_time()
+            sub_a = sub.count
         lib.sleep(tb - real_time())
         cpu_b, db_b, wall_b = proc_cpu_s(pid), proc_cpu_s(db.proc.pid), real_time()
+        res["live_per_s"] = (sub.count - sub_a) / (wall_b - wall_a)
+        res["live_state"] = sub.retained_state(port)
         res["rss1_kib"] = proc_rss_kib(pid)
         res["hwm_kib"] = proc_hwm_kib(pid)
         res["cpu_share"] = (cpu_b - cpu_a) / (wall_b - wall_a)
@@ -515,14 +599,18 @@ def scale_one(base, db, meters, with_plugin):
             sim.wait(timeout=30)
         sim_out.close()
         broker.stop(timeout=300)
+        sub.stop()
+    res["live_received"] = sub.count
     res["summary"] = plugin_summary(broker) if with_plugin else None
     if with_plugin:
         counts = scale_rows_by_quarter(db, db_name)
         res["quarters"] = {int(b - 900): counts.get(int(b - 900), (0, 0)) for b in row_bounds}
         res["rows_missing"] = sum(max(0, meters - n) for n, _ in res["quarters"].values())
-    with open(os.path.join(base, f"sim-{meters}-{with_plugin}.log")) as f:
+    with open(os.path.join(base, f"sim-{meters}-{variant}.log")) as f:
         res["sim_tail"] = f.read()[-600:]
-    log(f"scale {meters} meters {'plugin' if with_plugin else 'bare  '} x{speed}: cpu {res['cpu_share']:.3f} "
+    log(f"scale {meters} meters {variant:5s} x{speed} every {plan['interval']} s: cpu {res['cpu_share']:.3f} "
+        f"live received {res['live_received']} ({res['live_per_s']:.0f}/s in the CPU window; retained state "
+        f"{'ok' if res['live_state'] else 'none'}) "
         f"db cpu {res['db_cpu_share']:.3f} rss {rss0} -> {res['rss1_kib']} KiB (peak {res['hwm_kib']})"
         + (f", before rows {res.get('rss_pre_rows_kib')}, after each quarter {res['rss_after_quarter_kib']};"
            f" commit s real {res['commit_s_real']}; rows per quarter {res['quarters']}, missing {res['rows_missing']};"
@@ -530,15 +618,26 @@ def scale_one(base, db, meters, with_plugin):
     return res
 
 
-def scale(base, db, sizes=(1000, 10000)):
+def scale(base, db, sizes=(1000, 10000), variants=("ha",), quarters=None, interval=None, speed=None):
     out = {}
     for meters in sizes:
-        for with_plugin in (False, True):
-            out[(meters, with_plugin)] = scale_one(base, db, meters, with_plugin)
+        plan = scale_plan(meters, quarters, interval, speed)
+        for variant in ("bare",) + tuple(variants):
+            out[(meters, variant)] = scale_one(base, db, meters, variant, plan)
     return out
 
 
 # ---------------------------------------------------------------- report
+
+def meter_bytes(meters, max_meters=200000):
+    """tests/bench/meter_bytes.c for `meters`: struct, table, per_meter
+    bytes, or None when it was not built."""
+    if not os.path.exists(METER_BYTES):
+        return None
+    r = subprocess.run([METER_BYTES, str(max_meters), str(meters)], capture_output=True, text=True)
+    m = dict(kv.split("=", 1) for kv in r.stdout.split())
+    return {k: int(v) for k, v in m.items() if k != "meters"} if r.returncode == 0 else None
+
 
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
@@ -651,19 +750,29 @@ def report(args, tp, pc, sc, bc=None, rf=None, bf=None):
             "median of 5; informational (wall time)")
     if sc:
         for meters in sorted({m for m, _ in sc}):
-            bare, plug = sc.get((meters, False)), sc.get((meters, True))
-            speed = (plug or bare)["speed"]
-            sec = f"scale {fmt_int(meters)} meters / 10 s, clock x{speed}"
-            if bare and plug:
-                add(sec, "broker CPU share (1 core = 1.000), bare -> lowi-p1",
-                    f"{bare['cpu_share']:.3f} -> {plug['cpu_share']:.3f}", "",
-                    f"at {fmt_int(meters * speed / 10)} msg/s real"
+            bare = sc.get((meters, "bare"))
+            variants = [v for v in ("off", "live", "ha") if (meters, v) in sc]
+            speed, interval = (bare or sc[(meters, variants[0])])["speed"], (bare or sc[(meters, variants[0])])["interval"]
+            sec = f"scale {fmt_int(meters)} meters / {interval} s, clock x{speed}"
+            mb = meter_bytes(meters)
+            if mb:
+                add(sec, "lowi-p1's meter table per meter: struct meter / heap allocated", f"{mb['struct']} B / "
+                    f"{mb['per_meter']} B", "", "tests/bench/meter_bytes.c, max_meters 200 000: entries and index as"
+                    " they grow (allocated; the resident part is less)")
+            if bare:
+                add(sec, "bare broker: CPU share (1 core = 1.000)", f"{bare['cpu_share']:.3f}", "",
+                    f"at {fmt_int(meters * speed / interval)} msg/s real"
                     + (f"; /{speed} for a real clock" if speed != 1 else "")
-                    + f"; ratio {plug['cpu_share'] / bare['cpu_share']:.2f}; lowi-p1 over one whole quarter"
-                    " (its boundary burst and rows included)")
-                add(sec, "MariaDB CPU share, bare -> lowi-p1", f"{bare['db_cpu_share']:.3f} -> {plug['db_cpu_share']:.3f}",
-                    "", "one quarter's rows")
-            if plug:
+                    + f"; RSS {bare['rss0_kib']} -> {bare['rss1_kib']} KiB")
+            for v in variants:
+                plug, label = sc[(meters, v)], SCALE_LABELS[v]
+                if bare:
+                    add(sec, f"{label}: broker CPU share, bare -> lowi-p1",
+                        f"{bare['cpu_share']:.3f} -> {plug['cpu_share']:.3f}", "",
+                        f"ratio {plug['cpu_share'] / bare['cpu_share']:.2f}; lowi-p1 over one whole quarter"
+                        " (its boundary burst and rows included)")
+                    add(sec, f"{label}: MariaDB CPU share, bare -> lowi-p1",
+                        f"{bare['db_cpu_share']:.3f} -> {plug['db_cpu_share']:.3f}", "", "one quarter's rows")
                 d_bare = (bare["rss1_kib"] - bare["rss0_kib"]) if bare else 0
                 n_q = len(plug["rss_after_quarter_kib"])
                 for when, kib, what in (("all meters known, before any row", plug["rss_pre_rows_kib"], "meter table"),
@@ -671,33 +780,52 @@ def report(args, tp, pc, sc, bc=None, rf=None, bf=None):
                                          "+ writer's last-row table, row queue, journal"),
                                         ("peak (VmHWM)", plug["hwm_kib"], "highest resident size of the run")):
                     d_plug = kib - plug["rss0_kib"]
-                    add(sec, f"broker RSS growth per meter, {when}: lowi-p1 (minus bare)",
+                    add(sec, f"{label}: broker RSS growth per meter, {when} (minus bare)",
                         f"{d_plug * 1024 / meters:.0f} B ({(d_plug - d_bare) * 1024 / meters:.0f} B)",
                         "" if when.startswith("peak") else "<= 1024 B",
                         f"{what}; RSS {plug['rss0_kib']} -> {kib} KiB"
                         + (f"; bare {bare['rss0_kib']} -> {bare['rss1_kib']} KiB" if bare else ""))
-                add(sec, "broker RSS after each quarter of rows, KiB",
+                add(sec, f"{label}: broker RSS after each quarter of rows, KiB",
                     " ".join(str(x) for x in plug["rss_after_quarter_kib"]), "",
                     "each 80 simulated s after its boundary, the quarter's rows committed")
                 cs = plug["commit_s_real"]
                 worst = None if not cs or None in cs else max(cs)
-                add(sec, "quarter end -> every meter's row committed, worst quarter",
+                add(sec, f"{label}: quarter end -> every meter's row committed, worst quarter",
                     "not reached" if worst is None else f"{worst:.2f} s real = {worst * speed:.0f} s simulated",
                     "<= 30 s" if speed == 1 else "",
                     "per quarter: " + ", ".join("-" if c is None else f"{c:.2f}" for c in cs)
-                    + f" s real; 1 % / 50 % / 99 % of the last at "
+                    + " s real; 1 % / 50 % / 99 % of the last at "
                     + " / ".join(f"{plug['commit_marks'][-1][f]:.2f}" if f in plug["commit_marks"][-1] else "-"
                                  for f in (0.01, 0.5, 0.99))
                     + f" s; includes the wait for each meter's first reading past the boundary"
-                    f" (<= 11 s simulated = {11 / speed:.1f} s real)")
-                add(sec, f"rows missing in Conso over {len(plug['quarters'])} quarters", str(plug["rows_missing"]), "<= 0",
+                    f" (<= {interval + 1} s simulated = {(interval + 1) / speed:.1f} s real)")
+                add(sec, f"{label}: rows missing in Conso over {len(plug['quarters'])} quarters",
+                    str(plug["rows_missing"]), "<= 0",
                     "rows per quarter (estimated): " + ", ".join(
                         f"{datetime.datetime.fromtimestamp(t, datetime.timezone.utc):%H:%M} {n} ({e})"
                         for t, (n, e) in sorted(plug["quarters"].items())))
-                if plug["summary"]:
-                    s = plug["summary"]
-                    add(sec, "plugin: readings / rows written / dropped",
+                s = plug["summary"]
+                if s:
+                    add(sec, f"{label}: plugin readings / rows written / dropped",
                         f"{fmt_int(s['readings'])} / {fmt_int(s['rows_written'])} / {s['rows_dropped']}", "", "")
+                    add(sec, f"{label}: live_messages / live_dropped / peak_events",
+                        f"{fmt_int(s.get('live_messages', 0))} / {s.get('live_dropped', 0)} / {s.get('peak_events', 0)}",
+                        "", "counters at stop")
+                if v != "off":
+                    st = plug["live_state"] or {}
+                    add(sec, f"{label}: live states received on lowi-p1/+/live, per s (CPU window)",
+                        f"{plug['live_per_s']:.0f}", "",
+                        f"{fmt_int(plug['live_received'])} in the run; one meter's retained state read back: "
+                        + (f"ok (time {st.get('time')}, quarter_import_kwh {st.get('quarter_import_kwh')})"
+                           if st else "NONE"))
+            for v, ref, what in (("live", "off", "retained live states + live path"),
+                                 ("ha", "live", "retained discovery configs"),
+                                 ("ha", "off", "live + discovery in all")):
+                a, b = sc.get((meters, v)), sc.get((meters, ref))
+                if a and b:
+                    add(sec, f"broker RSS per meter, {v} minus {ref} (after the rows)",
+                        f"{(a['rss1_kib'] - b['rss1_kib']) * 1024 / meters:.0f} B", "", what)
+
     if rf:
         import reference
         for r in reference.report_rows(rf):
@@ -732,6 +860,12 @@ def main():
     ap.add_argument("--max-seconds", type=float, default=30)
     ap.add_argument("--serials", type=int, default=10000)
     ap.add_argument("--scale-sizes", default="1000,10000")
+    ap.add_argument("--scale-live", default="ha",
+                    help="plugin set-ups of the scale part, beside the bare broker: off (live false), "
+                    "live (live true, ha_discovery false), ha (both true, the defaults)")
+    ap.add_argument("--scale-quarters", type=int, help="quarters of rows checked (default 5 at x10, 2 at x1)")
+    ap.add_argument("--scale-interval", type=int, help="seconds between a meter's publishes (default 10)")
+    ap.add_argument("--scale-speed", type=int, help="clock speed (default 10 up to 10,000 meters, 1 above)")
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny counts, 1 rep, 100-meter scale")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
@@ -757,7 +891,10 @@ def main():
         if "throughput" in parts:
             tp = throughput(base, db, args.reps, args.count, args.max_seconds, args.serials)
         if "scale" in parts:
-            sc = scale(base, db, sizes)
+            variants = tuple(v for v in args.scale_live.split(",") if v)
+            if set(variants) - set(SCALE_VARIANTS):
+                raise SystemExit(f"--scale-live: one of {', '.join(SCALE_VARIANTS)}")
+            sc = scale(base, db, sizes, variants, args.scale_quarters, args.scale_interval, args.scale_speed)
         if "reference" in parts:
             import reference
             rf = reference.run(base, db, args.reps, 100 if args.quick else 1000)

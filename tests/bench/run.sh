@@ -60,6 +60,7 @@ gcc $CFLAGS -o "$OUT/loadgen" tests/bench/loadgen.c -lmosquitto -lpthread
 # meson.build), plus -g for callgrind_annotate.
 gcc $CFLAGS -D_FILE_OFFSET_BITS=64 -fPIC -fstack-protector-strong -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -Iplugin -Itests/bench -o "$OUT/percall" tests/bench/percall.c \
 	plugin/topic.c plugin/intake.c plugin/payload.c plugin/payload_general.c plugin/payload_fast.c plugin/meters.c plugin/quarter.c -lm -lpthread
+gcc $CFLAGS -Iplugin -o "$OUT/meter_bytes" tests/bench/meter_bytes.c plugin/meters.c
 gcc $CFLAGS -shared -fPIC -o "$OUT/idle_thread_plugin.so" tests/bench/idle_thread_plugin.c -lpthread
 
 exec /usr/bin/python3 tests/bench/bench.py "$@"
