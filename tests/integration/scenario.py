@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from decimal import Decimal
 
-from lib import (Broker, MariaDB, broker_conf, clock_factor, note, real_time, sleep)
+from lib import (Broker, MariaDB, broker_conf, check, clock_factor, free_port, note, real_time, sleep)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # LOWI_BUILD_DIR: another build of the same tree (tests/sanitize.sh uses
@@ -314,3 +314,36 @@ def compare_meters(rows, truth, check, label="", published=None):
               f"{len(t)} quarters, {len(missing)} missing, |error| median {med:.3f} p95 {p95:.3f} max {mx:.3f} Wh"
               + gap_note)
     return serials
+
+
+# ---------------------------------------------------------------- SQL views
+
+def create_schema(base, db, run):
+    """A broker whose plugin connects (creating the schema the normal way)
+    and stops; True when it logged no schema error."""
+    port = free_port()
+    conf = broker_conf(port, plugin=PLUGIN, plugin_opts=plugin_options(db, db_timeout=10))
+    b = Broker().start(conf, os.path.join(base, f"broker{run}"), port=port)
+    try:
+        b.wait_log(r"lowi-p1: connected to MariaDB", 20)
+        return not b.log_lines(r"schema creation")
+    finally:
+        b.stop()
+
+
+def sql_text(row):
+    """A row as MariaDB prints it: every value as text, NULL as None."""
+    return tuple(None if v is None else str(v) for v in row)
+
+
+def check_view_rows(view, got, want):
+    """One check: the view's rows (as sql_text) are `want`, in order; the
+    details name the first difference."""
+    ok = got == [sql_text(w) for w in want]
+    details = f"{len(got)} rows"
+    if not ok:
+        for g, w in zip(got + [None] * len(want), [sql_text(w) for w in want] + [None] * len(got)):
+            if g != w:
+                details += f"; first difference: view {g}, expected {w}"
+                break
+    check(f"{view}: every row as computed by hand", ok, details)

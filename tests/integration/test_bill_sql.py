@@ -28,6 +28,7 @@ import zoneinfo
 import lib
 from lib import check, free_port, run_main
 import scenario as sc
+from scenario import check_view_rows as check_rows, create_schema as start_plugin, sql_text as text
 
 README_SERIAL = "4c75252e8c51"
 B, TZ = "bill0000000b", "bill000000tz"
@@ -100,8 +101,6 @@ B_MONTHS = [
 ]
 
 
-def text(row):
-    return tuple(None if v is None else str(v) for v in row)
 
 
 def brussels(dttm):
@@ -146,20 +145,6 @@ def tz_quarters():
     return [(q, d or brussels(q).date()) for q, d in out]
 
 
-def start_plugin(base, db, run):
-    """A broker whose plugin connects (creating the schema) and stops: no
-    schema error, except the writer's and the price worker's sessions
-    deadlocking on their concurrent DDL, which the plugin retries (a race
-    of the plugin's, not of this schema: it shows with the schema before
-    the bill too)."""
-    port = free_port()
-    conf = lib.broker_conf(port, plugin=sc.PLUGIN, plugin_opts=sc.plugin_options(db, db_timeout=10))
-    b = lib.Broker().start(conf, f"{base}/broker{run}", port=port)
-    try:
-        b.wait_log(r"lowi-p1: connected to MariaDB", 20)
-        return all("error 1213:" in line for line in b.log_lines(r"schema creation"))
-    finally:
-        b.stop()
 
 
 def insert_quarters(c, serial, quarters):
@@ -272,15 +257,6 @@ def readme_queries(db, blocks):
     check("README, The bill: queries with their output", shown >= 2, f"{shown} shown")
 
 
-def check_rows(view, got, want):
-    ok = got == [text(w) for w in want]
-    details = f"{len(got)} rows"
-    if not ok:
-        for g, w in zip(got + [None] * len(want), [text(w) for w in want] + [None] * len(got)):
-            if g != w:
-                details += f"; first difference: view {g}, expected {w}"
-                break
-    check(f"{view}: every row as computed by hand", ok, details)
 
 
 if __name__ == "__main__":

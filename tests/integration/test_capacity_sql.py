@@ -23,6 +23,7 @@ import lib
 from lib import check, free_port, run_main
 import prices as px
 import scenario as sc
+from scenario import check_view_rows as check_rows, create_schema as start_plugin, sql_text as text
 
 A, B, C, TZ = "cap00000000a", "cap00000000b", "cap00000000c", "cap0000000tz"
 
@@ -133,8 +134,6 @@ CONSO_MONTH = [
 ]
 
 
-def text(row):
-    return tuple(None if v is None else str(v) for v in row)
 
 
 def price_period(dttm):
@@ -160,16 +159,6 @@ def boundary_quarters():
     return out
 
 
-def start_plugin(base, db, run):
-    """A broker whose plugin connects (creating the schema) and stops."""
-    port = free_port()
-    conf = lib.broker_conf(port, plugin=sc.PLUGIN, plugin_opts=sc.plugin_options(db, db_timeout=10))
-    b = lib.Broker().start(conf, f"{base}/broker{run}", port=port)
-    try:
-        b.wait_log(r"lowi-p1: connected to MariaDB", 20)
-        return not b.log_lines(r"schema creation")
-    finally:
-        b.stop()
 
 
 def main():
@@ -275,15 +264,6 @@ def _description(db, query):
         conn.close()
 
 
-def check_rows(view, got, want):
-    ok = got == [text(w) for w in want]
-    details = f"{len(got)} rows"
-    if not ok:
-        for g, w in zip(got + [None] * len(want), [text(w) for w in want] + [None] * len(got)):
-            if g != w:
-                details += f"; first difference: view {g}, expected {w}"
-                break
-    check(f"{view}: every row as computed by hand", ok, details)
 
 
 if __name__ == "__main__":

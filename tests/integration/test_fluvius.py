@@ -25,6 +25,7 @@ from collections import defaultdict
 import lib
 from lib import check, free_port, note, run_main
 import scenario as sc
+from scenario import create_schema as start_plugin
 
 IMPORT = os.path.join(sc.BUILD, "fluvius-import", "lowi-fluvius-import")
 README_GRANT = "SELECT, INSERT, UPDATE, CREATE, CREATE VIEW"
@@ -87,16 +88,6 @@ def brussels_month(ts):
     return datetime.datetime.fromtimestamp(ts, BRUSSELS).strftime("%Y-%m-01")
 
 
-def start_plugin(base, db, run):
-    """A broker whose plugin connects (creating the schema) and stops."""
-    port = free_port()
-    conf = lib.broker_conf(port, plugin=sc.PLUGIN, plugin_opts=sc.plugin_options(db, db_timeout=10))
-    b = lib.Broker().start(conf, f"{base}/broker{run}", port=port)
-    try:
-        b.wait_log(r"lowi-p1: connected to MariaDB", 20)
-        return not b.log_lines(r"schema creation")
-    finally:
-        b.stop()
 
 
 def run_import(base, serial, path):
