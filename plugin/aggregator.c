@@ -159,7 +159,10 @@ static void publish_live(struct aggregator *a, struct meter *m, const struct emi
 	struct capacity_live live;
 	capacity_live_compute(&m->capacity, &m->quarters, a->cfg->peak_limit_kw, &live);
 	enum capacity_event ev = capacity_event_due(&m->capacity, &live);
-	if (a->cfg->ha_discovery && !m->announced && announce_allowed(a, t_ms))
+	/* Discovery puts 16 retained configs in the broker for good: only for
+	 * a meter that published across a quarter boundary (or was resumed
+	 * from its rows), not for every serial a flood invents. */
+	if (a->cfg->ha_discovery && !m->announced && m->quarters.boundary_valid && announce_allowed(a, t_ms))
 		announce(a, m);
 	char topic[INTAKE_TOPIC_MAX + 1], json[2048];
 	struct live_state st = { .quarters = &m->quarters, .capacity = &live, .history_from_database = a->history_merged };
