@@ -480,11 +480,15 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		snprintf(err, sizeof(err), "cannot start the aggregator thread");
 		goto fail;
 	}
-	/* With price_source none too: it keeps the price board from PxElectr. */
-	p->prices = start_prices(p);
-	if (p->prices == NULL) {
-		snprintf(err, sizeof(err), "cannot start the price worker");
-		goto fail;
+	/* With price_source none too while live states are published: it keeps
+	 * the price board they read from PxElectr. With neither, no thread
+	 * needs a session of its own. */
+	if (p->cfg.price_source != PRICE_SOURCE_NONE || p->cfg.live) {
+		p->prices = start_prices(p);
+		if (p->prices == NULL) {
+			snprintf(err, sizeof(err), "cannot start the price worker");
+			goto fail;
+		}
 	}
 	if (mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, p) != MOSQ_ERR_SUCCESS
 		|| mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL, p) != MOSQ_ERR_SUCCESS

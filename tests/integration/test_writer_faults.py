@@ -245,7 +245,11 @@ def no_file_descriptors(base, db):
     # As root: lowering and raising again the soft limit of a process of
     # another user would need CAP_SYS_RESOURCE.
     port = free_port()
-    conf = lib.broker_conf(port, plugin=sc.PLUGIN, plugin_opts=sc.plugin_options(db, spool_dir=spool, db_timeout=10),
+    # live false: no price worker (price_source none) opens a session of
+    # its own for the price board, so the one descriptor left is the
+    # writer's.
+    conf = lib.broker_conf(port, plugin=sc.PLUGIN, plugin_opts=sc.plugin_options(db, spool_dir=spool, db_timeout=10,
+                                                                                 live="false"),
                            extra="user root")
     b = lib.Broker().start(conf, f"{base}/nofile", port=port)
     pub = lib.MqttClient(b.port, "pub-fd").connect()
