@@ -321,6 +321,19 @@ def compare_meters(rows, truth, check, label="", published=None):
 
 # ---------------------------------------------------------------- SQL views
 
+# The privileges the README's installation grants the plugin's user.
+README_GRANT = "SELECT, INSERT, UPDATE, CREATE, CREATE VIEW"
+
+
+def readme_database(base):
+    """A private MariaDB with database P1 and the plugin's user holding only
+    README_GRANT; the schema is not created (create_schema does that)."""
+    db = MariaDB().start(os.path.join(base, "db"))
+    db.query("CREATE DATABASE P1 CHARACTER SET utf8mb4")
+    db.query("CREATE USER %s@'%%' IDENTIFIED BY %s", (DB_USER, DB_PASSWORD))
+    db.query(f"GRANT {README_GRANT} ON P1.* TO %s@'%%'", (DB_USER,))
+    return db
+
 def create_schema(base, db, run):
     """A broker whose plugin connects (creating the schema the normal way)
     and stops; True when it logged no schema error."""

@@ -25,8 +25,7 @@ import os
 import re
 import zoneinfo
 
-import lib
-from lib import check, free_port, run_main
+from lib import check, run_main
 import scenario as sc
 from scenario import check_view_rows as check_rows, create_schema as start_plugin, sql_text as text
 
@@ -35,8 +34,6 @@ B, TZ = "bill0000000b", "bill000000tz"
 BRUSSELS = zoneinfo.ZoneInfo("Europe/Brussels")
 
 # The privileges of the README's installation walk-through, nothing more.
-README_GRANT = "SELECT, INSERT, UPDATE, CREATE, CREATE VIEW"
-
 # Meter B on 'ORES': (DtTm UTC, In_D, In_N, Soutire, Injecte, Estimated, Buy, Sell); Buy None = no price.
 B_QUARTERS = [
     ("2026-09-30 21:45", "100.100", "200.000", "0.100", "0.000", 0, None, None),   # Sep 30 23:45: first row, unpriced
@@ -170,10 +167,7 @@ def insert_quarters(c, serial, quarters):
 
 def main():
     base = sc.workdir("bill-sql")
-    db = lib.MariaDB().start(f"{base}/db")
-    db.query("CREATE DATABASE P1 CHARACTER SET utf8mb4")
-    db.query("CREATE USER %s@'%%' IDENTIFIED BY %s", (sc.DB_USER, sc.DB_PASSWORD))
-    db.query(f"GRANT {README_GRANT} ON P1.* TO %s@'%%'", (sc.DB_USER,))
+    db = sc.readme_database(base)
 
     for run in (1, 2):
         check(f"start {run}: the plugin creates (or finds) its schema with the README's privileges",

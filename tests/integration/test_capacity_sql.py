@@ -19,8 +19,7 @@ import os
 import re
 import zoneinfo
 
-import lib
-from lib import check, free_port, run_main
+from lib import check, run_main
 import prices as px
 import scenario as sc
 from scenario import check_view_rows as check_rows, create_schema as start_plugin, sql_text as text
@@ -28,8 +27,6 @@ from scenario import check_view_rows as check_rows, create_schema as start_plugi
 A, B, C, TZ = "cap00000000a", "cap00000000b", "cap00000000c", "cap0000000tz"
 
 # The privileges of the README's installation walk-through, nothing more.
-README_GRANT = "SELECT, INSERT, UPDATE, CREATE, CREATE VIEW"
-
 PICS = {
     # Mois: peak kW (the peak's quarter: the 15th, 17:45 UTC)
     A: {"2025-01-01": "3.000",
@@ -163,10 +160,7 @@ def boundary_quarters():
 
 def main():
     base = sc.workdir("capacity-sql")
-    db = lib.MariaDB().start(f"{base}/db")
-    db.query("CREATE DATABASE P1 CHARACTER SET utf8mb4")
-    db.query("CREATE USER %s@'%%' IDENTIFIED BY %s", (sc.DB_USER, sc.DB_PASSWORD))
-    db.query(f"GRANT {README_GRANT} ON P1.* TO %s@'%%'", (sc.DB_USER,))
+    db = sc.readme_database(base)
 
     for run in (1, 2):
         check(f"start {run}: the plugin creates (or finds) its schema with the README's privileges",

@@ -22,13 +22,11 @@ import subprocess
 import zoneinfo
 from collections import defaultdict
 
-import lib
-from lib import check, free_port, note, run_main
+from lib import check, note, run_main
 import scenario as sc
 from scenario import create_schema as start_plugin
 
 IMPORT = os.path.join(sc.BUILD, "fluvius-import", "lowi-fluvius-import")
-README_GRANT = "SELECT, INSERT, UPDATE, CREATE, CREATE VIEW"
 BRUSSELS = zoneinfo.ZoneInfo("Europe/Brussels")
 START_S = int(datetime.datetime(2026, 10, 24, 20, 0, tzinfo=datetime.timezone.utc).timestamp())
 HEADER = ("\ufeffVan (datum);Van (tijdstip);Tot (datum);Tot (tijdstip);EAN-code;Meter;Metertype;Register;"
@@ -109,10 +107,7 @@ def main():
     a, b = sorted(data)
     note(f"meters {a} and {b}: {len(data[a])} and {len(data[b])} quarters")
 
-    db = lib.MariaDB().start(f"{base}/db")
-    db.query("CREATE DATABASE P1 CHARACTER SET utf8mb4")
-    db.query("CREATE USER %s@'%%' IDENTIFIED BY %s", (sc.DB_USER, sc.DB_PASSWORD))
-    db.query(f"GRANT {README_GRANT} ON P1.* TO %s@'%%'", (sc.DB_USER,))
+    db = sc.readme_database(base)
     check("the plugin creates its schema, FluviusConso and its views included, with the README's privileges",
           start_plugin(base, db, 1), "connected, no schema error")
     with open(f"{base}/my.cnf", "w") as f:

@@ -48,12 +48,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import lib
 import yaml
-from lib import check, free_port, note, real_time, run_main
+from lib import check, note, real_time, run_main
 import scenario as sc
 
 BXL = zoneinfo.ZoneInfo("Europe/Brussels")
 UTC = datetime.timezone.utc
-README_GRANT = "SELECT, INSERT, UPDATE, CREATE, CREATE VIEW"
 GRAFANA_USER, GRAFANA_PASSWORD = "grafana", "grafana-test-secret"
 REPORT = os.path.join(sc.BUILD, "report", "lowi-report")
 DASHBOARD = os.path.join(sc.ROOT, "dashboards", "lowi-p1.json")
@@ -616,17 +615,6 @@ def render(base, path):
 
 # ---------------------------------------------------------------- main
 
-def start_plugin(base, db):
-    port = free_port()
-    conf = lib.broker_conf(port, plugin=sc.PLUGIN, plugin_opts=sc.plugin_options(db, db_timeout=10))
-    broker = lib.Broker().start(conf, f"{base}/broker", port=port)
-    try:
-        broker.wait_log(r"lowi-p1: connected to MariaDB", 20)
-    finally:
-        broker.stop()
-    return {r[0] for r in db.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'P1'")}
-
-
 def main():
     check_expander()
     with open(DASHBOARD, encoding="utf-8") as f:
@@ -634,13 +622,11 @@ def main():
     check_dashboard_files(dash)
 
     base = sc.workdir("pictures")
-    db = lib.MariaDB().start(f"{base}/db")
-    db.query("CREATE DATABASE P1 CHARACTER SET utf8mb4")
-    db.query("CREATE USER %s@'%%' IDENTIFIED BY %s", (sc.DB_USER, sc.DB_PASSWORD))
-    db.query(f"GRANT {README_GRANT} ON P1.* TO %s@'%%'", (sc.DB_USER,))
+    db = sc.readme_database(base)
     db.query("CREATE USER %s@'%%' IDENTIFIED BY %s", (GRAFANA_USER, GRAFANA_PASSWORD))
     db.query("GRANT SELECT ON P1.* TO %s@'%%'", (GRAFANA_USER,))
-    tables = start_plugin(base, db)
+    sc.create_schema(base, db, 1)
+    tables = {r[0] for r in db.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'P1'")}
     note(f"MariaDB: install {db.timings.get('install', 0):.1f} s, start {db.timings.get('start', 0):.1f} s")
     check("the plugin creates its schema", {"Conso", "Pics", "PxElectr", "CapaTarif", "ConsoCost", "CapaMonth",
                                             "ConsoMonth"} <= tables, f"{sorted(tables)}")
