@@ -78,18 +78,19 @@ struct emit_ctx {
  * them. A meter left out is announced at one of its next readings. */
 #define HA_ANNOUNCE_PER_S 200
 
-static void say(struct aggregator *a, const char *topic, const char *payload, size_t len, bool retain)
+/* Queues a message for the broker thread; false when the outbox refused it
+ * (counted and logged). */
+static bool say(struct aggregator *a, const char *topic, const char *payload, size_t len, bool retain)
 {
-	if (outbox_push(a->outbox, topic, payload, len, retain)) {
-		stat_add(&a->stats->live_messages, 1);
-		return;
-	}
 	stat_add(&a->stats->live_messages, 1);
+	if (outbox_push(a->outbox, topic, payload, len, retain))
+		return true;
 	stat_add(&a->stats->live_dropped, 1);
 	reject_log_offer(a->rejects, AGG_REJECT_OUTBOX_FULL, atomic_load(&a->stats->live_dropped), time(NULL),
 		"live message on '%.200s' not published: the broker has not taken the messages before it (does it tick"
 		" the plugin? README, Troubleshooting); %" PRIu64 " not published so far", topic,
 		atomic_load(&a->stats->live_dropped));
+	return false;
 }
 
 struct announce_ctx {
@@ -100,9 +101,7 @@ struct announce_ctx {
 static void announce_one(void *ctx, const char *topic, const char *payload, size_t len)
 {
 	struct announce_ctx *c = ctx;
-	uint64_t dropped = atomic_load(&c->a->stats->live_dropped);
-	say(c->a, topic, payload, len, true);
-	if (atomic_load(&c->a->stats->live_dropped) != dropped)
+	if (!say(c->a, topic, payload, len, true))
 		c->all_queued = false;
 }
 
