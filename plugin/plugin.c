@@ -406,7 +406,8 @@ static struct price_worker *start_prices(struct lowi_plugin *p)
 		.failures = &p->stats.price_failures,
 		.periods = &p->stats.price_periods,
 		.db_errors = &p->stats.price_db_errors,
-		.board = p->price_board,
+		/* Only the live states read the board. */
+		.board = p->cfg.live ? p->price_board : NULL,
 	};
 	return price_worker_start(&host);
 }
