@@ -37,6 +37,7 @@ struct lowi_config {
 	char *price_url;         /* base URL; NULL = the source's public address */
 	int price_start_year, price_start_month, price_start_day; /* first Brussels day kept */
 	unsigned price_timeout_s; /* one HTTP request, connection included */
+	unsigned price_lease_s;  /* the price-fetching lease among brokers sharing a database */
 	/* health */
 	char *stats_prefix;      /* counters go to <prefix>/stats, retained */
 	unsigned stats_interval_s; /* 0: never published */

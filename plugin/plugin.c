@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sys/random.h>
 
 #include <curl/curl.h>
 #include <mysql.h>
@@ -40,6 +43,7 @@
 #include "payload.h"
 #include "peak_history.h"
 #include "price_board.h"
+#include "price_lease.h"
 #include "price_worker.h"
 #include "quarter.h"
 #include "reject_log.h"
@@ -82,6 +86,7 @@ struct lowi_plugin {
 	struct price_worker *prices;
 	struct price_board *price_board; /* filled by the price worker, read by the aggregator */
 	_Atomic bool prices_stopping; /* gives up a price worker's connection set-up */
+	char fetcher[PRICE_LEASE_HOLDER_MAX]; /* this broker's name in PriceFetcher */
 	bool intake_ready, rows_ready, agg_ready, outbox_ready, history_ready;
 	time_t next_summary;
 	time_t next_stats;
@@ -392,8 +397,24 @@ static void stop_prices(struct lowi_plugin *p)
 	p->prices = NULL;
 }
 
+/* Host name, process id and a random tag: unique among the brokers
+ * sharing a database, even two containers with the same host name and
+ * process id, and telling an operator which broker holds the lease. */
+static void name_fetcher(struct lowi_plugin *p)
+{
+	char host[64] = "";
+	uint32_t tag = 0;
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	if (getrandom(&tag, sizeof(tag), GRND_NONBLOCK) != (ssize_t)sizeof(tag))
+		tag = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 16;
+	snprintf(p->fetcher, sizeof(p->fetcher), "%s:%ld:%08" PRIx32, host, (long)getpid(), tag);
+}
+
 static struct price_worker *start_prices(struct lowi_plugin *p)
 {
+	name_fetcher(p);
 	struct price_host host = {
 		.source = (enum price_source)p->cfg.price_source,
 		.url = p->cfg.price_url,
@@ -408,6 +429,9 @@ static struct price_worker *start_prices(struct lowi_plugin *p)
 		.db_errors = &p->stats.price_db_errors,
 		/* Only the live states read the board. */
 		.board = p->cfg.live ? p->price_board : NULL,
+		.fetcher = p->fetcher,
+		.lease_s = p->cfg.price_lease_s,
+		.lease_takes = &p->stats.price_lease_takes,
 	};
 	return price_worker_start(&host);
 }

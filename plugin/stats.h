@@ -66,7 +66,8 @@ enum stats_thread { STATS_BROKER, STATS_AGGREGATOR, STATS_WRITER, STATS_PRICE_WO
 	X(price_requests, STATS_PRICE_WORKER, "HTTP requests to the price source") \
 	X(price_failures, STATS_PRICE_WORKER, "price requests that failed or gave unusable answers") \
 	X(price_periods, STATS_PRICE_WORKER, "market periods stored in PxElectr") \
-	X(price_db_errors, STATS_PRICE_WORKER, "failed connections and statements of the price worker towards MariaDB")
+	X(price_db_errors, STATS_PRICE_WORKER, "failed connections and statements of the price worker towards MariaDB") \
+	X(price_lease_takes, STATS_PRICE_WORKER, "times this broker took over fetching the prices for the database")
 
 struct lowi_stats {
 #define LOWI_STATS_FIELD(name, thread, meaning) _Atomic uint64_t name;

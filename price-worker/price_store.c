@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mysqld_error.h>
+
 #include "brussels.h"
+#include "price_lease.h"
 #include "worker.h"
 
 enum { DEC = 32 };
@@ -26,9 +29,18 @@ static const char board_sql[] =
 	"SELECT TIMESTAMPDIFF(SECOND, '1970-01-01', DtTm), Minutes, CAST(price AS DOUBLE), CAST(Buy AS DOUBLE),"
 	" CAST(Sell AS DOUBLE) FROM PxElectr WHERE DtTm >= ? AND DtTm < ? ORDER BY DtTm";
 
+/* The lease: taken when lapsed (or released), renewed by its holder;
+ * Since is kept across renewals. Assignments run left to right: Since
+ * reads the Holder being replaced. */
+static const char claim_sql[] =
+	"UPDATE PriceFetcher SET Since = IF(Holder = ?, Since, UTC_TIMESTAMP(3)), Holder = ?,"
+	" Until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND WHERE Id = 1 AND (Holder = ? OR Until < UTC_TIMESTAMP(3))";
+static const char holder_sql[] = "SELECT Holder FROM PriceFetcher WHERE Id = 1";
+static const char release_sql[] = "UPDATE PriceFetcher SET Until = UTC_TIMESTAMP(3) WHERE Id = 1 AND Holder = ?";
+
 struct price_store {
 	MYSQL *m;
-	MYSQL_STMT *put, *span, *update, *board;
+	MYSQL_STMT *put, *span, *update, *board, *claim, *holder, *release;
 	/* parameter buffers */
 	MYSQL_TIME dttm, from, to;
 	char price[DEC], buy[DEC], sell[DEC], source[17];
@@ -47,6 +59,10 @@ struct price_store {
 	int b_minutes;
 	double b_price, b_buy, b_sell;
 	my_bool b_buy_null, b_sell_null, b_minutes_null;
+	/* the lease's parameters and result */
+	char self[PRICE_LEASE_HOLDER_MAX], l_holder[PRICE_LEASE_HOLDER_MAX];
+	unsigned long self_len, l_holder_len;
+	unsigned lease_s;
 };
 
 static int fail_m(struct price_store *s, const char *what, char *err, size_t errlen)
@@ -85,7 +101,7 @@ static MYSQL_STMT *prepare(struct price_store *s, const char *sql, MYSQL_BIND *p
 		fail_m(s, "statement init", err, errlen);
 		return NULL;
 	}
-	if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)) != 0 || mysql_stmt_bind_param(st, params) != 0) {
+	if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)) != 0 || (params && mysql_stmt_bind_param(st, params) != 0)) {
 		fail_st(st, "statement preparation", err, errlen);
 		mysql_stmt_close(st);
 		return NULL;
@@ -130,6 +146,30 @@ static int prepare_all(struct price_store *s, char *err, size_t errlen)
 		|| (s->update = prepare(s, update_sql, upd, err, errlen)) == NULL
 		|| (s->board = prepare(s, board_sql, span, err, errlen)) == NULL)
 		return -1;
+
+	MYSQL_BIND self[4];
+	memset(self, 0, sizeof(self));
+	for (int i = 0; i < 4; i++) {
+		self[i].buffer_type = MYSQL_TYPE_STRING;
+		self[i].buffer = s->self;
+		self[i].buffer_length = sizeof(s->self);
+		self[i].length = &s->self_len;
+	}
+	/* claim_sql's third parameter is the lease's length. */
+	MYSQL_BIND claim[4] = { self[0], self[1], { .buffer_type = MYSQL_TYPE_LONG, .buffer = &s->lease_s, .is_unsigned = 1 },
+		self[3] };
+	if ((s->claim = prepare(s, claim_sql, claim, err, errlen)) == NULL
+		|| (s->holder = prepare(s, holder_sql, NULL, err, errlen)) == NULL
+		|| (s->release = prepare(s, release_sql, self, err, errlen)) == NULL)
+		return -1;
+	MYSQL_BIND hr[1];
+	memset(hr, 0, sizeof(hr));
+	hr[0].buffer_type = MYSQL_TYPE_STRING;
+	hr[0].buffer = s->l_holder;
+	hr[0].buffer_length = sizeof(s->l_holder) - 1;
+	hr[0].length = &s->l_holder_len;
+	if (mysql_stmt_bind_result(s->holder, hr) != 0)
+		return fail_st(s->holder, "result binding", err, errlen);
 
 	MYSQL_BIND res[4];
 	memset(res, 0, sizeof(res));
@@ -193,6 +233,12 @@ void price_store_close(struct price_store *s)
 		mysql_stmt_close(s->update);
 	if (s->board)
 		mysql_stmt_close(s->board);
+	if (s->claim)
+		mysql_stmt_close(s->claim);
+	if (s->holder)
+		mysql_stmt_close(s->holder);
+	if (s->release)
+		mysql_stmt_close(s->release);
 	if (s->m)
 		mysql_close(s->m);
 	free(s);
@@ -451,5 +497,62 @@ int price_store_read_periods(struct price_store *s, int64_t from_s, int64_t to_s
 	}
 	*out = p;
 	*n = k;
+	return 0;
+}
+
+static void lease_self(struct price_store *s, const char *self)
+{
+	snprintf(s->self, sizeof(s->self), "%s", self);
+	s->self_len = (unsigned long)strlen(s->self);
+}
+
+/* A Galera certification failure: another node's write to the same row
+ * was ordered first. */
+static bool lost_race(unsigned errnum)
+{
+	return errnum == ER_LOCK_DEADLOCK;
+}
+
+int price_store_lease_claim(struct price_store *s, const char *self, unsigned lease_s, bool *held, char *holder,
+	size_t holder_len, char *err, size_t errlen)
+{
+	lease_self(s, self);
+	s->lease_s = lease_s;
+	*held = false;
+	if (mysql_stmt_execute(s->claim) != 0) {
+		if (!lost_race(mysql_stmt_errno(s->claim)))
+			return fail_st(s->claim, "claiming the price lease", err, errlen);
+		mysql_rollback(s->m);
+	} else {
+		*held = mysql_stmt_affected_rows(s->claim) == 1;
+		if (mysql_commit(s->m) != 0) {
+			if (!lost_race(mysql_errno(s->m)))
+				return fail_m(s, "COMMIT of the price lease", err, errlen);
+			*held = false;
+		}
+	}
+	s->l_holder_len = 0;
+	if (mysql_stmt_execute(s->holder) != 0)
+		return fail_st(s->holder, "reading the price lease", err, errlen);
+	int rc = mysql_stmt_fetch(s->holder);
+	mysql_stmt_free_result(s->holder);
+	if (rc == 1)
+		return fail_st(s->holder, "reading the price lease", err, errlen);
+	size_t n = rc == MYSQL_NO_DATA ? 0 : s->l_holder_len < sizeof(s->l_holder) ? s->l_holder_len : sizeof(s->l_holder) - 1;
+	s->l_holder[n] = '\0';
+	snprintf(holder, holder_len, "%s", s->l_holder);
+	/* Ends the read view: the next read sees other workers' claims. */
+	if (mysql_commit(s->m) != 0)
+		return fail_m(s, "COMMIT", err, errlen);
+	return 0;
+}
+
+int price_store_lease_release(struct price_store *s, const char *self, char *err, size_t errlen)
+{
+	lease_self(s, self);
+	if (mysql_stmt_execute(s->release) != 0)
+		return fail_st(s->release, "releasing the price lease", err, errlen);
+	if (mysql_commit(s->m) != 0)
+		return fail_m(s, "COMMIT of the price lease", err, errlen);
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include "brussels.h"
 #include "deadline.h"
 #include "price_fetch.h"
+#include "price_lease.h"
 #include "price_market.h"
 #include "price_parse.h"
 #include "price_retry.h"
@@ -93,6 +94,7 @@ struct price_worker {
 	bool reported_up_to_date;
 	int64_t board_day;                        /* Brussels day of the board's window; -1: not read */
 	int64_t next_board_read;                  /* UTC s */
+	struct price_lease lease;                 /* whether this worker fetches */
 };
 
 static int64_t day_start(int64_t day) { return brussels_local_to_utc(day, 0); }
@@ -341,7 +343,10 @@ static void build_url(const struct price_worker *w, int64_t first, int64_t last,
 		snprintf(url, len, "%s/daily/%s/%s", base ? base : ELIA_BASE, hourly ? "auctionresults" : "auctionresultsqh", a);
 }
 
-enum fetch_outcome { FETCH_STORED, FETCH_NOT_YET, FETCH_FAILED, FETCH_RATE_LIMITED, FETCH_DB_ERROR, FETCH_STOPPED };
+enum fetch_outcome {
+	FETCH_STORED, FETCH_NOT_YET, FETCH_FAILED, FETCH_RATE_LIMITED, FETCH_DB_ERROR, FETCH_STOPPED,
+	FETCH_NOT_HOLDER, /* the lease went to another worker: nothing was asked */
+};
 
 /* A request that failed: counted, the source paused (price_retry.h), and
  * its line kept for step() to log with the time of the next attempt.
@@ -375,6 +380,42 @@ static void request_succeeded(struct price_worker *w)
 		LOG(w, MOSQ_LOG_NOTICE, PREFIX "source reachable again after %u failure%s", ended, ended == 1 ? "" : "s");
 }
 
+/* Claims the lease (renews it, or tries for it) and says what changed;
+ * -1 with the reason in w->db_err on a database error. Taking it makes the
+ * day states be read again: the last holder stored days since. */
+static int lease_claim(struct price_worker *w)
+{
+	bool held;
+	char holder[PRICE_LEASE_HOLDER_MAX];
+	int64_t sent_ms = wall_clock_ms();
+	if (price_store_lease_claim(w->store, w->lease.self, w->host.lease_s, &held, holder, sizeof(holder), w->db_err,
+			sizeof(w->db_err)) != 0)
+		return -1;
+	char before[PRICE_LEASE_HOLDER_MAX];
+	snprintf(before, sizeof(before), "%s", w->lease.seen);
+	switch (price_lease_answer(&w->lease, sent_ms, held, holder)) {
+	case PRICE_LEASE_TAKEN:
+		atomic_fetch_add(w->host.lease_takes, 1);
+		w->loaded = false;
+		LOG(w, MOSQ_LOG_NOTICE, PREFIX "this broker fetches the prices for the database (PriceFetcher holder %s%s%s)",
+			w->lease.self, before[0] ? ", after " : "", before);
+		break;
+	case PRICE_LEASE_LOST:
+		w->loaded = false;
+		LOG(w, MOSQ_LOG_WARNING, PREFIX "%s has taken over fetching the prices (this broker's lease lapsed); this"
+			" broker now reads what it stores", holder[0] ? holder : "another broker");
+		break;
+	case PRICE_LEASE_OTHER:
+		LOG(w, MOSQ_LOG_NOTICE, PREFIX "%s fetches the prices for the database; this broker reads what it stores"
+			" and takes over if that lease of %u s lapses", holder[0] ? holder : "another broker", w->host.lease_s);
+		break;
+	case PRICE_LEASE_KEPT:
+	case PRICE_LEASE_WAITING:
+		break;
+	}
+	return 0;
+}
+
 static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int64_t last, bool hourly, size_t *stored)
 {
 	char url[1200];
@@ -388,6 +429,15 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 		return FETCH_STOPPED;
 	if (wall_clock_ms() < ready_ms)
 		return FETCH_STOPPED; /* woken early: the caller loops and waits again */
+	/* The request ends within the lease, or is not sent: after the wait
+	 * above, another worker may have taken over. */
+	int64_t request_ms = (int64_t)w->host.timeout_s * 1000;
+	if (price_lease_due(&w->lease, wall_clock_ms()) || !price_lease_covers(&w->lease, wall_clock_ms(), request_ms)) {
+		if (lease_claim(w) != 0)
+			return FETCH_DB_ERROR;
+		if (!price_lease_covers(&w->lease, wall_clock_ms(), request_ms))
+			return FETCH_NOT_HOLDER;
+	}
 
 	struct http_response r;
 	w->last_request_ms = wall_clock_ms();
@@ -587,6 +637,8 @@ static void step(struct price_worker *w)
 			next_wake = w->next_tariff_check;
 		if (w->next_board_read < next_wake)
 			next_wake = w->next_board_read;
+		if ((w->lease.next_claim_ms + 999) / 1000 < next_wake)
+			next_wake = (w->lease.next_claim_ms + 999) / 1000;
 		wait_until(w, next_wake);
 		return;
 	}
@@ -606,7 +658,7 @@ static void step(struct price_worker *w)
 	now = time(NULL);
 	for (int64_t d = first; d <= last; d++) {
 		struct day_state *s = &w->days[d - w->first_day];
-		if (out == FETCH_STOPPED || out == FETCH_RATE_LIMITED)
+		if (out == FETCH_STOPPED || out == FETCH_RATE_LIMITED || out == FETCH_NOT_HOLDER)
 			continue;
 		if (complete(w, d)) {
 			s->attempts = 0;
@@ -667,6 +719,38 @@ static void board_only_main(struct price_worker *w)
 	close_store(w);
 }
 
+/* While another worker holds the lease: the board only, as with no
+ * source, until the next attempt at the lease. */
+static void follow(struct price_worker *w)
+{
+	if (time(NULL) >= w->next_board_read || today(time(NULL)) != w->board_day) {
+		if (refresh_board(w) != 0) {
+			db_failed(w, w->db_err);
+			return;
+		}
+		db_succeeded(w);
+	}
+	int64_t until_ms = w->lease.next_claim_ms;
+	if (w->next_board_read < INT64_MAX / 1000 && w->next_board_read * 1000 < until_ms)
+		until_ms = w->next_board_read * 1000;
+	wait_until_ms(w, until_ms);
+}
+
+/* A stopping holder gives the lease back, so that another broker takes
+ * over at its next attempt rather than when the lease lapses. */
+static void lease_release(struct price_worker *w)
+{
+	if (!w->lease.held || w->store == NULL)
+		return;
+	if (price_store_lease_release(w->store, w->lease.self, w->db_err, sizeof(w->db_err)) != 0) {
+		LOG(w, MOSQ_LOG_WARNING, PREFIX "could not give the fetching lease back (%.200s); another broker takes"
+			" over when it lapses", w->db_err);
+		return;
+	}
+	price_lease_released(&w->lease);
+	LOG(w, MOSQ_LOG_NOTICE, PREFIX "fetching lease given back");
+}
+
 static void price_main(void *arg)
 {
 	struct price_worker *w = arg;
@@ -681,6 +765,14 @@ static void price_main(void *arg)
 	while (w->curl && !atomic_load(&w->stop)) {
 		if (!store_ready(w))
 			continue;
+		if (price_lease_due(&w->lease, wall_clock_ms()) && lease_claim(w) != 0) {
+			db_failed(w, w->db_err);
+			continue;
+		}
+		if (!w->lease.held) {
+			follow(w);
+			continue;
+		}
 		if (!w->loaded) {
 			int64_t now = time(NULL), t = today(now);
 			if (load_state(w, now >= brussels_local_to_utc(t, PUBLICATION_S) ? t + 1 : t) != 0
@@ -692,6 +784,7 @@ static void price_main(void *arg)
 		}
 		step(w);
 	}
+	lease_release(w);
 	close_store(w);
 	if (w->curl)
 		curl_easy_cleanup(w->curl);
@@ -709,6 +802,7 @@ struct price_worker *price_worker_start(const struct price_host *host)
 	price_health_init(&w->health);
 	w->first_day = host->first_day;
 	w->board_day = -1;
+	price_lease_init(&w->lease, host->fetcher ? host->fetcher : "", host->lease_s);
 	tariff_init(&w->tariff);
 	atomic_init(&w->stop, false);
 	atomic_init(&w->db_socket, -1);

@@ -2,8 +2,12 @@
  * The price-worker thread: keeps PxElectr filled with day-ahead prices
  * (EPEX SPOT Belgium) and the contract's Buy/Sell prices.
  *
- * On start it backfills every Brussels day from host->first_day that is
- * not complete in the database (so a restart resumes where it stopped and
+ * Of the price workers sharing one database, only the holder of the
+ * price-fetching lease (price_lease.h) does what follows; the others keep
+ * their board from what it stores and try for the lease as it would
+ * lapse. On start (and on taking the lease) the holder backfills every
+ * Brussels day from host->first_day that is not complete in the database
+ * (so a restart or a new holder resumes where the last stopped and
  * repeats no day already stored), then fetches tomorrow after the auction
  * results are published (about 13:00 Brussels time), retrying with
  * back-off until it is in. It honours each source's rate limit and
@@ -61,6 +65,12 @@ struct price_host {
 	/* Replaced by the worker's thread, read by any; NULL: none kept. Must
 	 * outlive the worker. */
 	struct price_board *board;
+	/* The price-fetching lease (price_lease.h): this worker's name in
+	 * PriceFetcher (unique among the brokers sharing the database), and
+	 * the lease's length, longer than one request's timeout_s by half. */
+	const char *fetcher;
+	unsigned lease_s;
+	_Atomic uint64_t *lease_takes;   /* times this worker took the lease */
 };
 
 struct price_worker;

@@ -387,3 +387,21 @@ CREATE VIEW IF NOT EXISTS BillMonth AS
              FROM BillQuarter GROUP BY Serial, Mois) s
     ON s.Serial = b.Serial AND s.Mois = b.Mois
   LEFT JOIN BillVat v ON v.FromDt = (SELECT MAX(w.FromDt) FROM BillVat w WHERE w.FromDt <= b.Mois);
+
+-- Which price worker fetches prices for this database: with several
+-- brokers writing to one database (or one Galera cluster), one at a time
+-- does, the others read what it stores. GET_LOCK cannot be used: a lock
+-- taken on one Galera node is unknown to the others. This row is a lease
+-- instead, taken and renewed by a conditional UPDATE, which Galera
+-- replicates and certifies like any write, so two nodes cannot both grant
+-- it. Holder: host name, process id and a random tag of the broker;
+-- Since: when it took the job; Until: when the lease lapses unless
+-- renewed (UTC, the database server's clock).
+CREATE TABLE IF NOT EXISTS PriceFetcher (
+  Id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+  Holder VARCHAR(100) NOT NULL,
+  Since DATETIME(3) NOT NULL,
+  Until DATETIME(3) NOT NULL
+) ENGINE=InnoDB;
+
+INSERT IGNORE INTO PriceFetcher VALUES (1, '', '1970-01-01', '1970-01-01');
