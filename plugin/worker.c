@@ -120,17 +120,26 @@ int worker_start(pthread_t *thread, void (*body)(void *), void *arg)
 	return rc;
 }
 
+/* Polls rather than pthread_timedjoin_np: that one takes a deadline on
+ * CLOCK_REALTIME, which glibc hands to the kernel as is, so a process
+ * whose clock is set back (libfaketime in the tests) would shut the socket
+ * at once, before a stopping worker could end its last statement. */
+#define WORKER_JOIN_POLL_MS 10
+
 void worker_join(pthread_t thread, int fd_if_stuck(void *), void *ctx)
 {
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += WORKER_STOP_GRACE_S;
-	if (pthread_timedjoin_np(thread, NULL, &deadline) != 0) {
-		int fd = fd_if_stuck(ctx);
-		if (fd >= 0)
-			shutdown(fd, SHUT_RDWR);
-		pthread_join(thread, NULL);
+	const struct timespec slice = { 0, WORKER_JOIN_POLL_MS * 1000 * 1000L };
+	for (int waited_ms = 0; waited_ms < WORKER_STOP_GRACE_S * 1000; waited_ms += WORKER_JOIN_POLL_MS) {
+		if (pthread_tryjoin_np(thread, NULL) == 0)
+			return;
+		nanosleep(&slice, NULL);
 	}
+	if (pthread_tryjoin_np(thread, NULL) == 0)
+		return;
+	int fd = fd_if_stuck(ctx);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	pthread_join(thread, NULL);
 }
 
 void worker_db_time(MYSQL_TIME *t, int64_t utc_s, bool date_only)

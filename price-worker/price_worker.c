@@ -720,10 +720,15 @@ static void board_only_main(struct price_worker *w)
 }
 
 /* While another worker holds the lease: the board only, as with no
- * source, until the next attempt at the lease. */
+ * source, until the next attempt at the lease. A board without the
+ * period of now is read again at every attempt: the holder is still
+ * fetching, and its prices show a third of a lease later, not a minute. */
 static void follow(struct price_worker *w)
 {
-	if (time(NULL) >= w->next_board_read || today(time(NULL)) != w->board_day) {
+	int64_t now = time(NULL);
+	struct price_board_period cur;
+	bool lacking = w->host.board && !price_board_at(w->host.board, now, &cur);
+	if (lacking || now >= w->next_board_read || today(now) != w->board_day) {
 		if (refresh_board(w) != 0) {
 			db_failed(w, w->db_err);
 			return;
