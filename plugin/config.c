@@ -195,7 +195,7 @@ const struct config_option config_options[] = {
 	  .doc = "first Brussels day kept in PxElectr" },
 	{ .key = "price_timeout", .kind = CONFIG_UNSIGNED, .offset = FIELD(price_timeout_s), .default_text = "60", .min = 1, .max = 86400,
 	  .doc = "seconds for one HTTP request" },
-	{ .key = "price_lease", .kind = CONFIG_UNSIGNED, .offset = FIELD(price_lease_s), .default_text = "120", .min = 3, .max = 86400,
+	{ .key = "price_lease", .kind = CONFIG_UNSIGNED, .offset = FIELD(price_lease_s), .default_text = "120", .min = 3, .max = 2 * 86400,
 	  .doc = "seconds of the price-fetching lease: with several brokers on one database, one fetches; another takes over within 4/3 of this after it dies" },
 	{ .key = "stats_prefix", .kind = CONFIG_TEXT, .offset = FIELD(stats_prefix), .default_text = "lowi-p1", .check = check_stats_prefix,
 	  .doc = "the counters go to <prefix>/stats, retained" },
@@ -335,10 +335,15 @@ int config_finish(struct lowi_config *cfg, char *err, size_t errlen)
 			" is not set: the password and every row cross the network in clear; set plugin_opt_db_tls_ca (README, Security)",
 			cfg->db_host);
 	/* A holder renews its lease every third of it, and a request goes out
-	 * only if it ends within the lease: the two thirds left must cover it. */
-	if (cfg->price_source != PRICE_SOURCE_NONE && 2 * (uint64_t)cfg->price_lease_s <= 3 * (uint64_t)cfg->price_timeout_s)
-		return config_error(err, errlen, "plugin_opt_price_lease %u is too short for plugin_opt_price_timeout %u: it must"
-			" be longer than 1.5 times the timeout", cfg->price_lease_s, cfg->price_timeout_s);
+	 * only if it ends within the lease: the two thirds left must cover it.
+	 * A longer timeout set alone (the lease is newer than it) lengthens
+	 * the lease rather than stopping the broker from starting. */
+	if (cfg->price_source != PRICE_SOURCE_NONE && 2 * (uint64_t)cfg->price_lease_s <= 3 * (uint64_t)cfg->price_timeout_s) {
+		unsigned lease = 2 * cfg->price_timeout_s;
+		config_warn(cfg, "plugin_opt_price_lease %u is too short for plugin_opt_price_timeout %u (it must be longer than"
+			" 1.5 times the timeout): %u is used", cfg->price_lease_s, cfg->price_timeout_s, lease);
+		cfg->price_lease_s = lease;
+	}
 	if (cfg->batch_rows > cfg->queue_rows)
 		cfg->batch_rows = cfg->queue_rows;
 	return 0;

@@ -97,8 +97,41 @@ static void check_capacity_options(void)
 	config_free(&cfg);
 }
 
+/* The price lease must outlast a request by half: a longer price_timeout
+ * set alone lengthens it, with a warning, rather than stop the broker. */
+static void check_price_lease(void)
+{
+	static const struct { const char *timeout, *lease, *source; unsigned want; bool warned; } cases[] = {
+		{ NULL, NULL, NULL, 120, false },        /* defaults: 60 s timeout, 120 s lease */
+		{ "2", "4", NULL, 4, false },            /* 4 > 1.5 x 2 */
+		{ "80", NULL, NULL, 160, true },         /* 120 <= 1.5 x 80 */
+		{ "86400", NULL, NULL, 172800, true },
+		{ "3600", NULL, "none", 120, false },    /* nothing fetched: no lease taken */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[256] = "";
+		struct lowi_config cfg;
+		config_defaults(&cfg);
+		config_set(&cfg, "db_user", "u", err, sizeof(err));
+		if (cases[i].timeout)
+			config_set(&cfg, "price_timeout", cases[i].timeout, err, sizeof(err));
+		if (cases[i].lease)
+			config_set(&cfg, "price_lease", cases[i].lease, err, sizeof(err));
+		if (cases[i].source)
+			config_set(&cfg, "price_source", cases[i].source, err, sizeof(err));
+		int rc = config_finish(&cfg, err, sizeof(err));
+		bool warned = cfg.warning_count == 1 && strstr(cfg.warnings[0], "plugin_opt_price_lease");
+		CHECK(rc == 0 && cfg.price_lease_s == cases[i].want && warned == cases[i].warned,
+			"timeout %s lease %s: lease %u (want %u), warned %d: %s", cases[i].timeout ? cases[i].timeout : "-",
+			cases[i].lease ? cases[i].lease : "-", cfg.price_lease_s, cases[i].want, warned,
+			cfg.warning_count ? cfg.warnings[0] : err);
+		config_free(&cfg);
+	}
+}
+
 int main(void)
 {
+	check_price_lease();
 	char err[256];
 	for (size_t i = 0; i < config_option_count; i++) {
 		const struct config_option *o = &config_options[i];
