@@ -424,20 +424,28 @@ static enum fetch_outcome fetch_once(struct price_worker *w, int64_t first, int6
 	int64_t ready_ms = w->last_request_ms + gap * 1000 + GAP_MARGIN_MS;
 	if (ready_ms < w->paused_until_ms)
 		ready_ms = w->paused_until_ms;
-	wait_until_ms(w, ready_ms);
-	if (atomic_load(&w->stop))
-		return FETCH_STOPPED;
-	if (wall_clock_ms() < ready_ms)
-		return FETCH_STOPPED; /* woken early: the caller loops and waits again */
-	/* The request ends within the lease, or is not sent: after the wait
-	 * above, another worker may have taken over. */
+	/* The lease is renewed through the wait, which may be a source's
+	 * pause of up to an hour: a holder waiting out a failing source keeps
+	 * the job rather than hand it to a broker that would ask at once. The
+	 * request ends within the lease, or is not sent. */
 	int64_t request_ms = (int64_t)w->host.timeout_s * 1000;
-	if (price_lease_due(&w->lease, wall_clock_ms()) || !price_lease_covers(&w->lease, wall_clock_ms(), request_ms)) {
-		if (lease_claim(w) != 0)
-			return FETCH_DB_ERROR;
-		if (!price_lease_covers(&w->lease, wall_clock_ms(), request_ms))
-			return FETCH_NOT_HOLDER;
+	for (;;) {
+		wait_until_ms(w, w->lease.next_claim_ms < ready_ms ? w->lease.next_claim_ms : ready_ms);
+		if (atomic_load(&w->stop))
+			return FETCH_STOPPED;
+		int64_t now_ms = wall_clock_ms();
+		bool ready = now_ms >= ready_ms;
+		if (price_lease_due(&w->lease, now_ms) || (ready && !price_lease_covers(&w->lease, now_ms, request_ms))) {
+			if (lease_claim(w) != 0)
+				return FETCH_DB_ERROR;
+			if (!w->lease.held)
+				return FETCH_NOT_HOLDER;
+		}
+		if (ready)
+			break;
 	}
+	if (!price_lease_covers(&w->lease, wall_clock_ms(), request_ms))
+		return FETCH_NOT_HOLDER;
 
 	struct http_response r;
 	w->last_request_ms = wall_clock_ms();
