@@ -115,8 +115,10 @@ check "the packaged plugin carries every hardening flag (tests/unit/check_harden
 	bash -c "! grep -q '^FAIL' <<<'$hardening' && grep -q '^PASS' <<<'$hardening'"
 
 # The maintainer scripts, run for real in a mount namespace of their own
-# where /var/lib/mosquitto is an empty tmpfs: the postinst makes the
-# plugin's default spool directory (plugin/config.c), the purge removes it.
+# where /var/lib/mosquitto and /etc/mosquitto/conf.d are empty tmpfs: the
+# postinst makes the plugin's default spool directory (plugin/config.c),
+# remove names a drop-in still loading the plugin, purge removes the
+# directory.
 spool=$(sed -n '/\.key = "spool_dir"/s/.*\.default_text = "\([^"]*\)".*/\1/p' plugin/config.c)
 check "the plugin's default spool_dir is found in plugin/config.c ($spool)" test -n "$spool"
 scripts=$(unshare -m sh -c "
@@ -125,6 +127,8 @@ scripts=$(unshare -m sh -c "
 	stat -c 'after configure: %U %a %F' '$spool'
 	sh -e '$x/DEBIAN/postinst' configure '$version' || exit 1
 	stat -c 'after a second configure: %U %a %F' '$spool'
+	mount -t tmpfs none /etc/mosquitto/conf.d || exit 1
+	echo 'plugin $so' >/etc/mosquitto/conf.d/lowi-p1.conf
 	sh -e '$x/DEBIAN/postrm' remove || exit 1
 	stat -c 'after remove: %U %a %F' '$spool'
 	sh -e '$x/DEBIAN/postrm' purge || exit 1
@@ -137,5 +141,7 @@ check "a second configure (an upgrade) keeps it" \
 	grep -qx 'after a second configure: mosquitto 700 directory' <<<"$scripts"
 check "postrm remove keeps it (rows may wait there)" \
 	grep -qx 'after remove: mosquitto 700 directory' <<<"$scripts"
+check "postrm remove names the drop-in that still loads the plugin" \
+	grep -q '^lowi-p1: /etc/mosquitto/conf.d/lowi-p1.conf still loads the plugin' <<<"$scripts"
 check "postrm purge removes it" grep -qx 'after purge: gone' <<<"$scripts"
 finish
