@@ -100,6 +100,8 @@ dpkg-deb -x "$out/$deb" "$x"
 dpkg-deb -e "$out/$deb" "$x/DEBIAN"
 check "the example drop-in loads the plugin from where the package puts it ($so)" \
 	grep -qx "plugin $so" "$x/usr/share/lowi-p1/conf.d/lowi-p1.conf"
+check "and is conf.d/lowi-p1.conf otherwise" \
+	diff -q <(sed '/^plugin /d' conf.d/lowi-p1.conf) <(sed '/^plugin /d' "$x/usr/share/lowi-p1/conf.d/lowi-p1.conf")
 cmp -s sql/schema.sql "$x/usr/share/lowi-p1/sql/schema.sql"
 check "the installed schema is sql/schema.sql" test $? -eq 0
 depends=$(dpkg-deb -f "$out/$deb" Depends)
