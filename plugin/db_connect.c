@@ -26,13 +26,22 @@ static MYSQL *db_connect_close_with_error(MYSQL *m, const struct worker_io_watch
 	return NULL;
 }
 
-MYSQL *db_connect(const struct lowi_config *cfg, char *err, size_t errlen, unsigned *errnum)
+void db_cursor_init(struct db_cursor *c)
 {
-	return db_connect_watched(cfg, NULL, 0, err, errlen, errnum);
+	c->first = 0;
+	c->in_use = -1;
 }
 
-MYSQL *db_connect_watched(const struct lowi_config *cfg, const struct worker_io_watch *watch, unsigned long client_flags,
-	char *err, size_t errlen, unsigned *errnum)
+void db_cursor_session_failed(struct db_cursor *c, const struct lowi_config *cfg)
+{
+	if (c->in_use >= 0 && cfg->db_node_count > 0)
+		c->first = ((unsigned)c->in_use + 1) % cfg->db_node_count;
+	c->in_use = -1;
+}
+
+/* One node's session, set up; NULL with err as for db_connect_watched. */
+static MYSQL *db_connect_node(const struct lowi_config *cfg, const struct config_db_node *node,
+	const struct worker_io_watch *watch, unsigned long client_flags, char *err, size_t errlen, unsigned *errnum)
 {
 	unsigned timeout = cfg->db_timeout_s;
 	MYSQL *m = mysql_init(NULL);
@@ -60,7 +69,7 @@ MYSQL *db_connect_watched(const struct lowi_config *cfg, const struct worker_io_
 		}
 		worker_watch_begin(watch);
 	}
-	if (!mysql_real_connect(m, cfg->db_host, cfg->db_user, cfg->db_password, NULL, cfg->db_port, cfg->db_socket, client_flags))
+	if (!mysql_real_connect(m, node->host, cfg->db_user, cfg->db_password, NULL, node->port, cfg->db_socket, client_flags))
 		return db_connect_close_with_error(m, watch, "connection", "", err, errlen, errnum);
 	/* The client keeps a copy of the password for a reconnect, which the
 	 * plugin never asks of it (a new session is opened instead), and frees
@@ -86,4 +95,40 @@ MYSQL *db_connect_watched(const struct lowi_config *cfg, const struct worker_io_
 		return db_connect_close_with_error(m, watch, "autocommit off", "", err, errlen, errnum);
 	worker_watch_end();
 	return m;
+}
+
+MYSQL *db_connect_watched(const struct lowi_config *cfg, struct db_cursor *cursor, const struct worker_io_watch *watch,
+	unsigned long client_flags, char *err, size_t errlen, unsigned *errnum)
+{
+	unsigned n = cfg->db_node_count;
+	char one[600], name[CONFIG_DB_HOST_MAX + 32];
+	size_t used = 0;
+	err[0] = '\0';
+	*errnum = 0;
+	cursor->in_use = -1;
+	if (cursor->first >= n)
+		cursor->first = 0;
+	for (unsigned k = 0; k < n; k++) {
+		unsigned i = (cursor->first + k) % n;
+		/* A stop during a node's set-up ends the attempt, not just that node. */
+		if (k > 0 && watch && watch->give_up && watch->give_up(watch->ctx))
+			break;
+		MYSQL *m = db_connect_node(cfg, &cfg->db_nodes[i], watch, client_flags, one, sizeof(one), errnum);
+		if (m) {
+			cursor->in_use = (int)i;
+			cursor->first = i;
+			return m;
+		}
+		if (n == 1) {
+			snprintf(err, errlen, "%s", one);
+			break;
+		}
+		/* Every node's failure, in the order tried, for one log line. */
+		config_db_node_text(cfg, i, name, sizeof(name));
+		if (used < errlen) {
+			int w = snprintf(err + used, errlen - used, "%s%s: %s", used ? "; " : "", name, one);
+			used += w > 0 ? (size_t)w : 0;
+		}
+	}
+	return NULL;
 }
