@@ -26,6 +26,63 @@ static MYSQL *db_connect_close_with_error(MYSQL *m, const struct worker_io_watch
 	return NULL;
 }
 
+/* The tables and views already in the database when a session opens. */
+#define SCHEMA_NAMES_MAX 128
+struct schema_names {
+	char name[SCHEMA_NAMES_MAX][65];
+	size_t count;
+};
+
+static int schema_existing(MYSQL *m, struct schema_names *have)
+{
+	have->count = 0;
+	if (mysql_query(m, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()") != 0)
+		return -1;
+	MYSQL_RES *res = mysql_store_result(m);
+	if (res == NULL)
+		return -1;
+	MYSQL_ROW row;
+	while ((row = mysql_fetch_row(res)) != NULL && have->count < SCHEMA_NAMES_MAX)
+		if (row[0])
+			snprintf(have->name[have->count++], sizeof(have->name[0]), "%s", row[0]);
+	mysql_free_result(res);
+	return 0;
+}
+
+/* True when the statement creates, or seeds at its creation, a table or
+ * view that was already there: it is not run. On a Galera cluster every
+ * CREATE is replicated in total order even when it changes nothing, and
+ * such statements from sessions on two nodes at once can leave a node
+ * waiting on a metadata lock for good; a session that finds the schema in
+ * place thus sends no DDL at all. A statement of another form always runs. */
+static bool schema_done(const struct schema_names *have, const char *sql)
+{
+	static const char *const forms[] = { "CREATE TABLE IF NOT EXISTS ", "CREATE VIEW IF NOT EXISTS ", "INSERT INTO " };
+	while (*sql == ' ' || *sql == '\n' || *sql == '\t')
+		sql++;
+	for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+		size_t len = strlen(forms[f]);
+		if (strncmp(sql, forms[f], len) != 0)
+			continue;
+		const char *name = sql + len;
+		size_t n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$");
+		for (size_t i = 0; i < have->count; i++)
+			if (n > 0 && strlen(have->name[i]) == n && strncmp(have->name[i], name, n) == 0)
+				return true;
+		return false;
+	}
+	return false;
+}
+
+/* A node that is up but not ready (a Galera node outside the primary
+ * component, or still joining) says so; other refusals get the caller's hint. */
+static const char *schema_hint(unsigned errnum, const char *otherwise)
+{
+	if (errnum == ER_UNKNOWN_COM_ERROR)
+		return " - the node is not ready for queries (a Galera node outside the primary component?)";
+	return errnum >= 2000 ? "" : otherwise;
+}
+
 void db_cursor_init(struct db_cursor *c)
 {
 	c->first = 0;
@@ -78,7 +135,20 @@ static MYSQL *db_connect_node(const struct lowi_config *cfg, const struct config
 		explicit_bzero(m->passwd, strlen(m->passwd));
 	if (mysql_select_db(m, cfg->db_name) != 0)
 		return db_connect_close_with_error(m, watch, "USE", " - see the README for CREATE DATABASE and GRANT", err, errlen, errnum);
+	/* No statement of the plugin waits on a lock longer than the client
+	 * waits for its answer: a wait the client gave up on would otherwise
+	 * go on holding the server's locks. */
+	char sql[64];
+	snprintf(sql, sizeof(sql), "SET SESSION lock_wait_timeout = %u", cfg->db_timeout_s);
+	if (mysql_query(m, sql) != 0)
+		return db_connect_close_with_error(m, watch, "session set-up", schema_hint(mysql_errno(m), ""), err, errlen, errnum);
+	struct schema_names have;
+	if (schema_existing(m, &have) != 0)
+		return db_connect_close_with_error(m, watch, "reading the schema", schema_hint(mysql_errno(m), ""), err, errlen,
+			errnum);
 	for (size_t i = 0; i < sizeof(lowi_schema_sql) / sizeof(lowi_schema_sql[0]); i++) {
+		if (schema_done(&have, lowi_schema_sql[i]))
+			continue;
 		/* The writer and the price worker create the schema at the same
 		 * time at start-up, and MariaDB may pick one of two sessions
 		 * creating tables and views as a deadlock's victim: its statement,
@@ -86,7 +156,8 @@ static MYSQL *db_connect_node(const struct lowi_config *cfg, const struct config
 		int attempt = 0;
 		while (mysql_query(m, lowi_schema_sql[i]) != 0) {
 			if (mysql_errno(m) != ER_LOCK_DEADLOCK || ++attempt > SCHEMA_DEADLOCK_RETRIES)
-				return db_connect_close_with_error(m, watch, "schema creation", " - GRANT the plugin's user the privileges the README lists", err, errlen, errnum);
+				return db_connect_close_with_error(m, watch, "schema creation",
+					schema_hint(mysql_errno(m), " - GRANT the plugin's user the privileges the README lists"), err, errlen, errnum);
 			struct timespec pause = { 0, attempt * 20 * 1000 * 1000L };
 			nanosleep(&pause, NULL);
 		}

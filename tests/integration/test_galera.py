@@ -1,0 +1,137 @@
+"""Several database nodes (issue 14): two brokers with lowi-p1 and disjoint
+meters write to a three-node MariaDB Galera cluster on loopback, each with
+db_host listing the three nodes in its own order (so two nodes get writes).
+Mid-quarter one node is killed with SIGKILL; later a second one is stopped
+and started again, and the killed one restarted (both rejoin by a state
+transfer). Afterwards every measurable quarter of every meter is in Conso,
+right, on every node, the nodes hold the same rows and the same Pics, and
+each broker's log names the node it moved to. The brokers and simulators run
+on a clock 60x faster than real; the nodes on the real clock (lib.MariaDB)."""
+import subprocess
+import time
+
+import lib
+from lib import check, free_port, note, real_time, run_main
+import scenario as sc
+from galera import GaleraCluster
+
+START = "2026-02-20 07:50:00"
+lib.use_fake_clock(START, 60)
+
+
+
+def at(t):
+    """Waits until the shared fake clock reaches epoch second t."""
+    lib.wait_for(lambda: time.time() >= t, 600, f"simulated {clock(t)}")
+
+
+def clock(t):
+    return time.strftime("%H:%M:%S", time.gmtime(t))
+
+
+def main():
+    base = sc.workdir("galera")
+    t_start = real_time()
+    cluster = GaleraCluster(3).start(f"{base}/galera")
+    n = cluster.nodes
+    note(f"three nodes Synced in {cluster.start_seconds:.1f} s real")
+    n[0].create_database("P1", sc.DB_USER, sc.DB_PASSWORD)
+
+    orders = ((0, 1, 2), (1, 2, 0))
+    # The quarters of the scenario: q0 is the first whole one.
+    now = time.time()
+    q0 = (int(now) // 900 + 1) * 900
+    end = q0 + 4 * 900 + 300
+    brokers, sims = [], []
+    for i, (seed, order) in enumerate(zip((41, 42), orders)):
+        port = free_port()
+        opts = sc.plugin_options(n[0], db_host=cluster.db_host(order))
+        del opts["db_port"]
+        b = lib.Broker().start(lib.broker_conf(port, plugin=sc.PLUGIN, plugin_opts=opts), f"{base}/broker{i}", port=port)
+        brokers.append(b)
+        # The first broker creates the schema before the second connects
+        # (README: on a cluster, one node creates the schema).
+        b.wait_log(rf"connected to MariaDB .* on 127\.0\.0\.1:{n[order[0]].port} ", 30)
+        d = f"{base}/sim{i}"
+        subprocess.run(["mkdir", "-p", d], check=True)
+        sims.append((d, subprocess.Popen(sc.sim_command(port, d, meters=6, interval=60, jitter=5,
+                                                        duration=int(end - time.time()), seed=seed),
+                                         stdout=subprocess.PIPE, text=True)))
+    check("each broker starts on the first node of its list",
+          all(b.log_lines(rf"connected to MariaDB .* on 127\.0\.0\.1:{n[o[0]].port} ") for b, o in zip(brokers, orders)),
+          "; ".join(b.log_lines("connected to MariaDB")[0].split("lowi-p1: ")[-1][:90] for b in brokers))
+
+    # Node 1 (broker 0's) dies mid-quarter.
+    at(q0 + 900 + 450)
+    t_kill = real_time()
+    n[0].kill()
+    note(f"node1 killed (SIGKILL) at {clock(q0 + 900 + 450)}")
+    moved = brokers[0].wait_log(rf"connected to MariaDB .* on 127\.0\.0\.1:{n[1].port} ", 60)
+    failover_s = real_time() - t_kill
+    check("broker 0 moves to the next node of its list after the kill", moved,
+          f"{failover_s:.1f} s real: {moved[0].split('lowi-p1: ')[-1][:100]}")
+
+    # Node 2 (now both brokers') leaves mid-quarter, cleanly.
+    at(q0 + 2 * 900 + 450)
+    r = n[1].stop()
+    note(f"node2 stopped (SIGTERM, {r.seconds:.1f} s) at {clock(q0 + 2 * 900 + 450)}")
+    for b in brokers:
+        b.wait_log(rf"connected to MariaDB .* on 127\.0\.0\.1:{n[2].port} ", 60)
+    check("both brokers on node 3 once node 2 is gone",
+          all(b.log_lines(rf"connected to MariaDB .* on 127\.0\.0\.1:{n[2].port} ") for b in brokers), "")
+
+    # Node 2 back after about a quarter, then node 1: each rejoins.
+    at(q0 + 3 * 900 + 300)
+    t_rejoin = real_time()
+    cluster.restart(1)
+    cluster.restart(0)
+    cluster.wait_synced()
+    note(f"node2 and node1 restarted and Synced in {real_time() - t_rejoin:.1f} s real")
+    for d, p in sims:
+        out, _ = p.communicate(timeout=900 * lib.clock_factor())
+        check(f"simulator {d[-4:]} finished", p.returncode == 0, out.strip().replace("\n", " ")[-100:])
+    for node in n:
+        sc.await_rows(node, *(d for d, _ in sims), timeout=60)
+    for b in brokers:
+        b.stop()
+    truth = {}
+    for d, _ in sims:
+        truth.update(sc.measurable(sc.load_truth(d), sc.load_published(d)))
+    want_peaks = sc.monthly_peaks(truth)
+    per_node = []
+    for node in n:
+        rows = sc.db_rows(node)
+        per_node.append(rows)
+        missing = [k for k in truth if k not in rows]
+        extra = [k for k in rows if k[0] not in {s for s, _ in truth}]
+        med, p95, mx, cnt = sc.error_stats({k: r["import_wh"] for k, r in rows.items()}, truth)
+        check(f"{node.name}: every quarter of every meter present and right",
+              not missing and not extra and med <= 1.0 and mx <= 25,
+              f"{cnt} quarters, {len(missing)} missing, {len(extra)} of unknown meters,"
+              f" |error| median {med:.3f} p95 {p95:.3f} max {mx:.3f} Wh")
+        peaks = sc.db_peaks(node)
+        off = [k for k, (kw, _) in want_peaks.items() if k not in peaks or abs(peaks[k][0] - kw) > 0.02]
+        check(f"{node.name}: each meter's monthly peak in Pics", not off and len(peaks) == len(want_peaks),
+              f"{len(want_peaks)} peaks, {len(off)} off, {len(peaks)} rows")
+    check("the three nodes hold the same Conso rows", per_node[0] == per_node[1] == per_node[2],
+          f"{[len(r) for r in per_node]} rows")
+    pics = [sc.db_peaks(node) for node in n]
+    check("the three nodes hold the same Pics rows", pics[0] == pics[1] == pics[2], f"{[len(p) for p in pics]} rows")
+
+    for i, b in enumerate(brokers):
+        c = b.counters()
+        nodes = [ln.split(" on ")[1].split(" ")[0] for ln in b.log_lines(r"lowi-p1: connected to MariaDB")]
+        price = [ln.split("database node ")[1].split(";")[0] for ln in b.log_lines(r"lowi-p1: prices: database node")]
+        note(f"broker {i}: writer nodes {' -> '.join(nodes)}; price worker nodes {' -> '.join(price)};"
+             f" db_connects {c.get('db_connects')}, db_errors {c.get('db_errors')},"
+             f" rows_written {c.get('rows_written')}, rows_spooled {c.get('rows_spooled')},"
+             f" rows_replayed {c.get('rows_replayed')}")
+        check(f"broker {i}: nothing lost on the way", c.get("rows_spooled", 0) == c.get("rows_replayed", 0)
+              and not b.log_lines("are lost"),
+              f"spooled {c.get('rows_spooled')}, replayed {c.get('rows_replayed')}")
+        check(f"broker {i}: the price worker follows too", len(price) >= 2, f"{price}")
+    note(f"rows {len(per_node[0])}; wall time {real_time() - t_start:.0f} s real")
+    cluster.stop()
+
+
+run_main(main)
