@@ -74,6 +74,25 @@ static bool schema_done(const struct schema_names *have, const char *sql)
 	return false;
 }
 
+/* 1 when the node takes statements, 0 when it is a Galera node that
+ * would refuse them (outside the primary component, or joining), -1 when
+ * the question fails. Reads from information_schema are among what such a
+ * node still answers, and a session that finds the schema in place sends
+ * nothing else while it sets up: so it asks. A server without Galera has
+ * no such variable: ready. */
+static int node_ready(MYSQL *m)
+{
+	if (mysql_query(m, "SHOW GLOBAL STATUS LIKE 'wsrep_ready'") != 0)
+		return -1;
+	MYSQL_RES *res = mysql_store_result(m);
+	if (res == NULL)
+		return -1;
+	MYSQL_ROW row = mysql_fetch_row(res);
+	int ready = row == NULL || row[1] == NULL || strcmp(row[1], "ON") == 0;
+	mysql_free_result(res);
+	return ready;
+}
+
 /* A node that is up but not ready (a Galera node outside the primary
  * component, or still joining) says so; other refusals get the caller's hint. */
 static const char *schema_hint(unsigned errnum, const char *otherwise)
@@ -135,6 +154,20 @@ static MYSQL *db_connect_node(const struct lowi_config *cfg, const struct config
 		explicit_bzero(m->passwd, strlen(m->passwd));
 	if (mysql_select_db(m, cfg->db_name) != 0)
 		return db_connect_close_with_error(m, watch, "USE", " - see the README for CREATE DATABASE and GRANT", err, errlen, errnum);
+	int ready = node_ready(m);
+	if (ready < 0)
+		return db_connect_close_with_error(m, watch, "reading wsrep_ready", "", err, errlen, errnum);
+	if (ready == 0) {
+		/* As the node would refuse each statement later: the same number. */
+		*errnum = ER_UNKNOWN_COM_ERROR;
+		snprintf(err, errlen, "node not ready (error %u: wsrep_ready OFF: a Galera node outside the primary component"
+			" or still joining)", *errnum);
+		if (watch && watch->socket_fd)
+			atomic_store(watch->socket_fd, -1);
+		worker_watch_end();
+		mysql_close(m);
+		return NULL;
+	}
 	/* No statement of the plugin waits on a lock longer than the client
 	 * waits for its answer: a wait the client gave up on would otherwise
 	 * go on holding the server's locks. */
@@ -194,10 +227,15 @@ MYSQL *db_connect_watched(const struct lowi_config *cfg, struct db_cursor *curso
 			snprintf(err, errlen, "%s", one);
 			break;
 		}
-		/* Every node's failure, in the order tried, for one log line. */
+		/* Every node's failure, in the order tried, in one log line: what
+		 * failed and the error number only, so that a few nodes fit. */
 		config_db_node_text(cfg, i, name, sizeof(name));
+		char *detail = strstr(one, " (error ");
+		if (detail)
+			*detail = '\0';
 		if (used < errlen) {
-			int w = snprintf(err + used, errlen - used, "%s%s: %s", used ? "; " : "", name, one);
+			int w = detail ? snprintf(err + used, errlen - used, "%s%s: %s (error %u)", used ? "; " : "", name, one, *errnum)
+				: snprintf(err + used, errlen - used, "%s%s: %s", used ? "; " : "", name, one);
 			used += w > 0 ? (size_t)w : 0;
 		}
 	}

@@ -3,7 +3,9 @@ meters write to a three-node MariaDB Galera cluster on loopback, each with
 db_host listing the three nodes in its own order (so two nodes get writes).
 Mid-quarter one node is killed with SIGKILL; later a second one is stopped
 and started again, and the killed one restarted (both rejoin by a state
-transfer). Afterwards every measurable quarter of every meter is in Conso,
+transfer). Then a split: two nodes killed at once leave the third without
+a majority, refusing every statement (1047); the brokers spool until it is
+made primary again, and the two others rejoin. Afterwards every measurable quarter of every meter is in Conso,
 right, on every node, the nodes hold the same rows and the same Pics, and
 each broker's log names the node it moved to. The brokers and simulators run
 on a clock 60x faster than real; the nodes on the real clock (lib.MariaDB)."""
@@ -41,7 +43,7 @@ def main():
     # The quarters of the scenario: q0 is the first whole one.
     now = time.time()
     q0 = (int(now) // 900 + 1) * 900
-    end = q0 + 4 * 900 + 300
+    end = q0 + 6 * 900 + 300
     brokers, sims = [], []
     for i, (seed, order) in enumerate(zip((41, 42), orders)):
         port = free_port()
@@ -87,6 +89,35 @@ def main():
     cluster.restart(0)
     cluster.wait_synced()
     note(f"node2 and node1 restarted and Synced in {real_time() - t_rejoin:.1f} s real")
+
+    # A split: nodes 1 and 2 vanish at once, node 3 alone is not a
+    # majority and refuses every statement (1047); the brokers spool.
+    at(q0 + 4 * 900 + 450)
+    spooled_before = [len(b.log_lines(r"spooled \d+ rows")) for b in brokers]
+    connected_before = [len(b.log_lines(r"connected to MariaDB")) for b in brokers]
+    n[0].kill()
+    n[1].kill()
+    lib.wait_for(lambda: n[2].status("wsrep_cluster_status") == "non-Primary", 60, "node3 non-Primary")
+    note(f"nodes 1 and 2 killed at {clock(q0 + 4 * 900 + 450)}: node3 non-Primary")
+    for b, k in zip(brokers, spooled_before):
+        b.wait_log(r"spooled \d+ rows", 60, count=k + 1)
+    refused = [b.log_lines(r"lowi-p1: database .*error 1047") for b in brokers]
+    check("split: node 3 refuses the brokers' writers with 1047, and their rows go to the spool",
+          all(refused) and all(len(b.log_lines(r"spooled \d+ rows")) > k for b, k in zip(brokers, spooled_before)),
+          refused[0][0].split("lowi-p1: ")[-1][:300] if refused[0] else "no 1047 line")
+    # Made primary again by hand (pc.bootstrap), as an operator would; the
+    # two others then rejoin it.
+    at(q0 + 5 * 900 + 450)
+    check("split: no session is opened on the non-primary node",
+          all(len(b.log_lines(r"connected to MariaDB")) == k for b, k in zip(brokers, connected_before)),
+          f"{[len(b.log_lines(r'connected to MariaDB')) for b in brokers]} connections, {connected_before} before")
+    n[2].query("SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'")
+    lib.wait_for(lambda: n[2].synced(), 60, "node3 Primary")
+    t_rejoin = real_time()
+    cluster.restart(0)
+    cluster.restart(1)
+    cluster.wait_synced()
+    note(f"node3 bootstrapped at {clock(q0 + 5 * 900 + 450)}; nodes 1 and 2 rejoined in {real_time() - t_rejoin:.1f} s real")
     for d, p in sims:
         out, _ = p.communicate(timeout=900 * lib.clock_factor())
         check(f"simulator {d[-4:]} finished", p.returncode == 0, out.strip().replace("\n", " ")[-100:])
