@@ -210,6 +210,10 @@ MYSQL *db_connect_watched(const struct lowi_config *cfg, struct db_cursor *curso
 	err[0] = '\0';
 	*errnum = 0;
 	cursor->in_use = -1;
+	if (n == 0) {
+		snprintf(err, errlen, "no database node configured");
+		return NULL;
+	}
 	if (cursor->first >= n)
 		cursor->first = 0;
 	for (unsigned k = 0; k < n; k++) {
