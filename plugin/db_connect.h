@@ -1,7 +1,9 @@
 /*
- * Opening a MariaDB session for one of the plugin's worker threads: connect
- * with the configured account and timeouts, select the database, and make
- * sure the schema of sql/schema.sql exists (idempotent statements).
+ * Opening a MariaDB session for one of the plugin's worker threads, on one
+ * of the database nodes of db_host: connect with the configured account and
+ * timeouts, select the database, check that the node takes statements (a
+ * Galera node outside the primary component does not), and create what is
+ * missing of the schema of sql/schema.sql (idempotent statements).
  *
  * Call from the thread that will use the connection; the MYSQL handle is
  * owned by the caller (mysql_close). The thread must have called

@@ -1,14 +1,17 @@
 """Several database nodes (issue 14): two brokers with lowi-p1 and disjoint
 meters write to a three-node MariaDB Galera cluster on loopback, each with
 db_host listing the three nodes in its own order (so two nodes get writes).
-Mid-quarter one node is killed with SIGKILL; later a second one is stopped
-and started again, and the killed one restarted (both rejoin by a state
-transfer). Then a split: two nodes killed at once leave the third without
-a majority, refusing every statement (1047); the brokers spool until it is
-made primary again, and the two others rejoin. Afterwards every measurable quarter of every meter is in Conso,
-right, on every node, the nodes hold the same rows and the same Pics, and
-each broker's log names the node it moved to. The brokers and simulators run
-on a clock 60x faster than real; the nodes on the real clock (lib.MariaDB)."""
+First a client on the third node keeps touching the Pics rows the brokers
+write, so that Galera aborts a broker's transaction (1213): it must be run
+again in place. Mid-quarter one node is killed with SIGKILL; later a second
+one is stopped and started again, and the killed one restarted (both rejoin
+by a state transfer). Then a split: two nodes killed at once leave the third
+without a majority, refusing every statement (1047); the brokers spool
+until it is made primary again, and the two others rejoin. Afterwards every
+measurable quarter of every meter is in Conso, right, on every node, the
+nodes hold the same rows and the same Pics, and each broker's log names the
+node it moved to. The brokers and simulators run on a clock 60x faster than
+real; the nodes on the real clock (lib.MariaDB)."""
 import subprocess
 import threading
 import time
