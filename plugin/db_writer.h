@@ -10,12 +10,13 @@
  * or a Galera certification (1213) is run again a few times on the same
  * session. On any other error it drops the connection and reconnects (to
  * the next database node of db_host first) on the back-off of worker.h
- * (1 s to 60 s), one schedule whatever failed, started again only by a committed batch; while
- * the database is away, queued rows go to the on-disk spool (when there is
- * one) and are replayed first once it is back. A spool file that cannot be
- * read is set aside or skipped, and a spool that cannot be read for now is
- * tried again on a back-off while new rows go on. Every row made durable is
- * recorded in the spool's meter journal. It logs through the log queue only.
+ * (1 s to 60 s), one schedule whatever failed, started again only by a
+ * committed batch; while the database is away, queued rows go to the
+ * on-disk spool (when there is one) and are replayed first once it is
+ * back. A spool file that cannot be read is set aside or skipped, and a
+ * spool that cannot be read for now is tried again on a back-off while
+ * new rows go on. Every row made durable is recorded in the spool's meter
+ * journal. It logs through the log queue only.
  *
  * db_writer_start and db_writer_stop are called on the broker thread (init
  * and cleanup). The config, queues and stats must outlive the writer.
