@@ -74,23 +74,39 @@ static bool schema_done(const struct schema_names *have, const char *sql)
 	return false;
 }
 
-/* 1 when the node takes statements, 0 when it is a Galera node that
- * would refuse them (outside the primary component, or joining), -1 when
- * the question fails. Reads from information_schema are among what such a
- * node still answers, and a session that finds the schema in place sends
- * nothing else while it sets up: so it asks. A server without Galera has
- * no such variable: ready. */
-static int node_ready(MYSQL *m)
+/* The value of the one row a SHOW ... LIKE gives, into out ("" when no
+ * row); 0, or -1 when the statement fails. */
+static int show_value(MYSQL *m, const char *sql, char *out, size_t outlen)
 {
-	if (mysql_query(m, "SHOW GLOBAL STATUS LIKE 'wsrep_ready'") != 0)
+	out[0] = '\0';
+	if (mysql_query(m, sql) != 0)
 		return -1;
 	MYSQL_RES *res = mysql_store_result(m);
 	if (res == NULL)
 		return -1;
 	MYSQL_ROW row = mysql_fetch_row(res);
-	int ready = row == NULL || row[1] == NULL || strcmp(row[1], "ON") == 0;
+	if (row && mysql_num_fields(res) >= 2 && row[1])
+		snprintf(out, outlen, "%s", row[1]);
 	mysql_free_result(res);
-	return ready;
+	return 0;
+}
+
+/* 1 when the node takes statements, 0 when it is a Galera node that
+ * would refuse them (outside the primary component, or joining), -1 when
+ * the question fails. Reads from information_schema are among what such a
+ * node still answers, and a session that finds the schema in place sends
+ * nothing else while it sets up: so it asks. A server without Galera
+ * (wsrep_on OFF, or no such variable) is ready: its wsrep_ready is OFF too. */
+static int node_ready(MYSQL *m)
+{
+	char value[16];
+	if (show_value(m, "SHOW VARIABLES LIKE 'wsrep_on'", value, sizeof(value)) != 0)
+		return -1;
+	if (strcmp(value, "ON") != 0)
+		return 1;
+	if (show_value(m, "SHOW GLOBAL STATUS LIKE 'wsrep_ready'", value, sizeof(value)) != 0)
+		return -1;
+	return value[0] == '\0' || strcmp(value, "ON") == 0;
 }
 
 /* A node that is up but not ready (a Galera node outside the primary
