@@ -115,6 +115,138 @@ static int check_spool_dir(const char *value, char *err, size_t errlen)
 	return 0;
 }
 
+/* An entry's port after its ':': digits only, 1 to 65535. */
+static int db_entry_port(const char *entry, const char *text, size_t len, unsigned *port, char *err, size_t errlen)
+{
+	unsigned long v = 0;
+	bool ok = len > 0 && len <= 5;
+	for (size_t i = 0; ok && i < len; i++) {
+		ok = text[i] >= '0' && text[i] <= '9';
+		v = v * 10 + (unsigned long)(text[i] - '0');
+	}
+	if (!ok || v < 1 || v > 65535)
+		return config_error(err, errlen, "invalid plugin_opt_db_host entry '%s': the port must be a whole number"
+			" from 1 to 65535", entry);
+	*port = (unsigned)v;
+	return 0;
+}
+
+static bool is_host_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '.' || c == '_';
+}
+
+/* One entry, already trimmed and not empty, into node. */
+static int db_entry_parse(const char *entry, unsigned default_port, struct config_db_node *node, char *err, size_t errlen)
+{
+	size_t len = strlen(entry);
+	const char *host = entry, *port_text = NULL;
+	size_t host_len = len;
+	struct in6_addr v6;
+	node->port = default_port;
+	if (entry[0] == '[') {
+		const char *close = strchr(entry, ']');
+		if (close == NULL)
+			return config_error(err, errlen, "invalid plugin_opt_db_host entry '%s': '[' without its closing ']'", entry);
+		host = entry + 1;
+		host_len = (size_t)(close - host);
+		if (close[1] != '\0' && close[1] != ':')
+			return config_error(err, errlen, "invalid plugin_opt_db_host entry '%s': only ':port' may follow ']'", entry);
+		if (close[1] == ':')
+			port_text = close + 2;
+		char addr[INET6_ADDRSTRLEN + 1];
+		if (host_len == 0 || host_len >= sizeof(addr))
+			return config_error(err, errlen, "invalid plugin_opt_db_host entry '%s': an IPv6 address goes between"
+				" the brackets", entry);
+		memcpy(addr, host, host_len);
+		addr[host_len] = '\0';
+		if (inet_pton(AF_INET6, addr, &v6) != 1)
+			return config_error(err, errlen, "invalid plugin_opt_db_host entry '%s': '%s' is not an IPv6 address", entry, addr);
+	} else if (inet_pton(AF_INET6, entry, &v6) == 1) {
+		/* A bare IPv6 address: its colons are not a port's. */
+	} else {
+		const char *colon = strchr(entry, ':');
+		if (colon && strchr(colon + 1, ':'))
+			return config_error(err, errlen, "invalid plugin_opt_db_host entry '%s': write an IPv6 address with a port"
+				" as [address]:port", entry);
+		if (colon) {
+			host_len = (size_t)(colon - entry);
+			port_text = colon + 1;
+		}
+		if (host_len == 0)
+			return config_error(err, errlen, "invalid plugin_opt_db_host entry '%s': no host before the port", entry);
+		for (size_t i = 0; i < host_len; i++)
+			if (!is_host_char(entry[i]))
+				return config_error(err, errlen, "invalid plugin_opt_db_host entry '%s': a host name has letters, digits,"
+					" '-', '.' and '_' only", entry);
+	}
+	if (host_len > CONFIG_DB_HOST_MAX)
+		return config_error(err, errlen, "invalid plugin_opt_db_host entry '%.60s...': a host of more than %d bytes",
+			entry, CONFIG_DB_HOST_MAX);
+	memcpy(node->host, host, host_len);
+	node->host[host_len] = '\0';
+	if (port_text && db_entry_port(entry, port_text, strlen(port_text), &node->port, err, errlen) != 0)
+		return -1;
+	/* The client library reaches "localhost" through its Unix socket and
+	 * ignores the port: a port there is a mistake. */
+	if (port_text && strcmp(node->host, "localhost") == 0)
+		return config_error(err, errlen, "invalid plugin_opt_db_host entry '%s': localhost is the Unix socket"
+			" (db_socket) and takes no port; write 127.0.0.1:%u for TCP", entry, node->port);
+	return 0;
+}
+
+int config_db_hosts_parse(const char *list, unsigned default_port, struct config_db_node *nodes, size_t max,
+	char *err, size_t errlen)
+{
+	char entry[CONFIG_DB_HOST_MAX + 16];
+	size_t count = 0;
+	const char *p = list;
+	for (;;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		while (len > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == 0)
+			return config_error(err, errlen, "invalid plugin_opt_db_host value '%s': entry %zu is empty", list, count + 1);
+		if (len >= sizeof(entry))
+			return config_error(err, errlen, "invalid plugin_opt_db_host entry '%.60s...': a host of more than %d bytes",
+				p, CONFIG_DB_HOST_MAX);
+		if (count == max)
+			return config_error(err, errlen, "invalid plugin_opt_db_host value: more than %zu hosts", max);
+		memcpy(entry, p, len);
+		entry[len] = '\0';
+		if (db_entry_parse(entry, default_port, &nodes[count], err, errlen) != 0)
+			return -1;
+		for (size_t i = 0; i < count; i++)
+			if (strcmp(nodes[i].host, nodes[count].host) == 0 && nodes[i].port == nodes[count].port)
+				return config_error(err, errlen, "invalid plugin_opt_db_host entry '%s': the same node as entry %zu", entry, i + 1);
+		count++;
+		if (end == NULL)
+			return (int)count;
+		p = end + 1;
+	}
+}
+
+/* Checked as soon as it is read; parsed again with db_port by config_finish. */
+static int check_db_host(const char *value, char *err, size_t errlen)
+{
+	struct config_db_node nodes[CONFIG_DB_NODES_MAX];
+	return config_db_hosts_parse(value, 3306, nodes, CONFIG_DB_NODES_MAX, err, errlen) < 0 ? -1 : 0;
+}
+
+void config_db_node_text(const struct lowi_config *cfg, unsigned i, char *out, size_t outlen)
+{
+	const struct config_db_node *n = &cfg->db_nodes[i];
+	if (strcmp(n->host, "localhost") == 0)
+		snprintf(out, outlen, "localhost (Unix socket%s%s)", cfg->db_socket ? " " : "", cfg->db_socket ? cfg->db_socket : "");
+	else
+		snprintf(out, outlen, strchr(n->host, ':') ? "[%s]:%u" : "%s:%u", n->host, n->port);
+}
+
 static int parse_price_source(struct lowi_config *cfg, const char *value, char *err, size_t errlen)
 {
 	for (int s = 0; s <= PRICE_SOURCE_NONE; s++) {
@@ -163,8 +295,8 @@ const struct config_option config_options[] = {
 	  .doc = "file whose first line is the password" },
 	{ .key = "db_password", .kind = CONFIG_SECRET, .offset = FIELD(db_password),
 	  .doc = "the password itself (not with db_password_file)" },
-	{ .key = "db_host", .kind = CONFIG_TEXT, .offset = FIELD(db_host), .default_text = "localhost",
-	  .doc = "MariaDB host; localhost means the client library's default Unix socket" },
+	{ .key = "db_host", .kind = CONFIG_TEXT, .offset = FIELD(db_host), .default_text = "localhost", .check = check_db_host,
+	  .doc = "MariaDB host, or comma-separated nodes host, host:port or [IPv6]:port tried in turn; localhost means the Unix socket" },
 	{ .key = "db_port", .kind = CONFIG_UNSIGNED, .offset = FIELD(db_port), .default_text = "3306", .min = 1, .max = 65535,
 	  .doc = "MariaDB TCP port" },
 	{ .key = "db_socket", .kind = CONFIG_TEXT, .offset = FIELD(db_socket),
@@ -330,10 +462,22 @@ int config_finish(struct lowi_config *cfg, char *err, size_t errlen)
 	}
 	if (cfg->db_tls_ca && access(cfg->db_tls_ca, R_OK) != 0)
 		return config_error(err, errlen, "plugin_opt_db_tls_ca '%s' cannot be read: %s", cfg->db_tls_ca, strerror(errno));
-	if (cfg->db_tls_ca == NULL && !config_db_host_is_local(cfg->db_host))
-		config_warn(cfg, "plugin_opt_db_host '%s' is not this machine (localhost, 127.0.0.1, ::1) and plugin_opt_db_tls_ca"
+	int nodes = config_db_hosts_parse(cfg->db_host, cfg->db_port, cfg->db_nodes, CONFIG_DB_NODES_MAX, err, errlen);
+	if (nodes < 0)
+		return -1;
+	cfg->db_node_count = (unsigned)nodes;
+	/* Any node may get the session: each one reached in clear is named. */
+	char remote[256] = "";
+	unsigned remotes = 0;
+	for (unsigned i = 0; i < cfg->db_node_count; i++) {
+		size_t used = strlen(remote);
+		if (!config_db_host_is_local(cfg->db_nodes[i].host))
+			snprintf(remote + used, sizeof(remote) - used, "%s%s", remotes++ ? ", " : "", cfg->db_nodes[i].host);
+	}
+	if (cfg->db_tls_ca == NULL && remotes > 0)
+		config_warn(cfg, "plugin_opt_db_host '%s' %s not this machine (localhost, 127.0.0.1, ::1) and plugin_opt_db_tls_ca"
 			" is not set: the password and every row cross the network in clear; set plugin_opt_db_tls_ca (README, Security)",
-			cfg->db_host);
+			remote, remotes > 1 ? "are" : "is");
 	/* A holder renews its lease every third of it, and a request goes out
 	 * only if it ends within the lease: the two thirds left must cover it.
 	 * A longer timeout set alone (the lease is newer than it) lengthens

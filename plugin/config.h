@@ -17,8 +17,22 @@
 
 #define CONFIG_WARNINGS 4
 
+/* db_host is a list of at most this many nodes. */
+#define CONFIG_DB_NODES_MAX 16
+#define CONFIG_DB_HOST_MAX 255
+
+/* One database node of db_host: a host name or address (an IPv6 address
+ * without its brackets) and its TCP port; "localhost" is the Unix socket
+ * (db_socket), whatever the port. */
+struct config_db_node {
+	char host[CONFIG_DB_HOST_MAX + 1];
+	unsigned port;
+};
+
 struct lowi_config {
-	char *db_host;
+	char *db_host;           /* as written; db_nodes holds it parsed */
+	struct config_db_node db_nodes[CONFIG_DB_NODES_MAX]; /* set by config_finish, in the list's order */
+	unsigned db_node_count;
 	unsigned db_port;
 	char *db_socket;
 	char *db_user;
@@ -100,6 +114,20 @@ int config_set(struct lowi_config *cfg, const char *key, const char *value, char
  * defaults. Returns 0 or -1 with err; what deserves a warning but not a
  * refusal goes to cfg->warnings. */
 int config_finish(struct lowi_config *cfg, char *err, size_t errlen);
+
+/* Parses a db_host list: comma-separated entries "host", "host:port" or
+ * "[IPv6 address]:port" (a bare IPv6 address is one host without a port),
+ * spaces around an entry ignored; an entry without a port gets
+ * default_port. Pure: any thread. Returns the number of nodes written to
+ * nodes (at most max), or -1 with a one-line reason naming the entry in
+ * err (empty entry, bad port, unclosed bracket, a port on localhost, a
+ * node given twice, too many nodes). */
+int config_db_hosts_parse(const char *list, unsigned default_port, struct config_db_node *nodes, size_t max,
+	char *err, size_t errlen);
+
+/* How the log names node i of cfg->db_nodes: "host:port", "[v6]:port", or
+ * "localhost (Unix socket[ path])". Any thread once config_finish is done. */
+void config_db_node_text(const struct lowi_config *cfg, unsigned i, char *out, size_t outlen);
 
 /* True for a db_host on this machine: "localhost" (the Unix socket),
  * 127.0.0.0/8 or ::1. Any other host gets a warning without db_tls_ca. */

@@ -28,6 +28,10 @@
 
 #include "log_prefix.h"
 
+/* Times a batch that lost to a deadlock is run again before the session
+ * is given up. */
+#define BATCH_DEADLOCK_RETRIES 3
+
 /* Conso statements are prepared for several row counts: a batch goes out
  * as a few multi-row INSERTs (one round trip and one statement execution
  * per group) rather than one per row. */
@@ -122,6 +126,7 @@ struct db_writer {
 	pthread_t thread;
 	_Atomic int socket_fd; /* -1 when not connected */
 
+	struct db_cursor cursor; /* the database node tried first */
 	MYSQL *mysql;
 	MYSQL_STMT *conso[GROUPS_MAX], *pics, *pics_clear, *pics_raise;
 	unsigned group_rows[GROUPS_MAX]; /* rows per statement, largest first, the last 1 */
@@ -226,8 +231,12 @@ static void disconnect(struct db_writer *w)
 	if (w->pics_raise)
 		mysql_stmt_close(w->pics_raise);
 	w->pics = w->pics_clear = w->pics_raise = NULL;
-	if (w->mysql)
+	if (w->mysql) {
 		mysql_close(w->mysql);
+		/* Whatever ended the session, its node is tried last next time:
+		 * a node that died is not waited on first. */
+		db_cursor_session_failed(&w->cursor, w->cfg);
+	}
 	w->mysql = NULL;
 }
 
@@ -384,7 +393,7 @@ static int connect_db(struct db_writer *w)
 	/* The set-up publishes its socket at once and gives up on a stop: a
 	 * server that accepts and never answers does not hold the stop up. */
 	struct worker_io_watch watch = { .socket_fd = &w->socket_fd, .give_up = writer_stopping, .ctx = w };
-	w->mysql = db_connect_watched(w->cfg, &watch, CLIENT_FOUND_ROWS, err, sizeof(err), &errnum);
+	w->mysql = db_connect_watched(w->cfg, &w->cursor, &watch, CLIENT_FOUND_ROWS, err, sizeof(err), &errnum);
 	if (w->mysql == NULL) {
 		if (row_queue_stopping(w->rows)) {
 			log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "database connection abandoned: stopping");
@@ -393,6 +402,10 @@ static int connect_db(struct db_writer *w)
 		atomic_fetch_add(&w->stats->db_errors, 1);
 		log_queue_push(w->lq, MOSQ_LOG_ERR, PREFIX "database %s; %zu rows wait in memory", err, row_queue_length(w->rows));
 		return -1;
+	}
+	if (err[0] != '\0') {
+		atomic_fetch_add(&w->stats->db_errors, 1);
+		log_queue_push(w->lq, MOSQ_LOG_WARNING, PREFIX "database nodes passed over: %s", err);
 	}
 	atomic_store(&w->socket_fd, (int)mysql_get_socket(w->mysql));
 	/* A server without tx_isolation (not MariaDB) keeps its default. */
@@ -412,8 +425,10 @@ static int connect_db(struct db_writer *w)
 		return -1;
 	}
 	atomic_fetch_add(&w->stats->db_connects, 1);
-	log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "connected to MariaDB %s on %s, database %s; %zu rows queued",
-		mysql_get_server_info(w->mysql), mysql_get_host_info(w->mysql), w->cfg->db_name, row_queue_length(w->rows));
+	char node[CONFIG_DB_HOST_MAX + 32];
+	config_db_node_text(w->cfg, (unsigned)w->cursor.in_use, node, sizeof(node));
+	log_queue_push(w->lq, MOSQ_LOG_NOTICE, PREFIX "connected to MariaDB %s on %s (%s), database %s; %zu rows queued",
+		mysql_get_server_info(w->mysql), node, mysql_get_host_info(w->mysql), w->cfg->db_name, row_queue_length(w->rows));
 	/* Not worth holding rows up for: a failure is tried again at the next
 	 * connection, and a lost connection shows at the next statement. */
 	if (w->history != NULL && !peak_history_complete(w->history))
@@ -591,7 +606,7 @@ static int write_single(struct db_writer *w, const struct conso_row *rows, size_
 	return 0;
 }
 
-static int write_batch(struct db_writer *w, const struct conso_row *rows, size_t n)
+static int write_batch_once(struct db_writer *w, const struct conso_row *rows, size_t n)
 {
 	w->failed_errno = 0;
 	if (write_grouped(w, rows, n) != 0) {
@@ -605,12 +620,29 @@ static int write_batch(struct db_writer *w, const struct conso_row *rows, size_t
 		}
 	}
 	if (mysql_commit(w->mysql) != 0) {
-		db_error(w, "COMMIT", mysql_error(w->mysql), mysql_errno(w->mysql));
+		w->failed_errno = mysql_errno(w->mysql);
+		db_error(w, "COMMIT", mysql_error(w->mysql), w->failed_errno);
 		return -1;
 	}
 	/* Work done: the next failure starts the schedule again. */
 	worker_backoff_reset(&w->backoff);
 	return 0;
+}
+
+/* A deadlock, or on a Galera cluster a transaction that lost certification
+ * against another node's (reported as a deadlock, at any statement or at
+ * COMMIT), rolled the whole batch back: its upserts are run again on the
+ * same session, a few times, before the session is given up. */
+static int write_batch(struct db_writer *w, const struct conso_row *rows, size_t n)
+{
+	for (int attempt = 1;; attempt++) {
+		int rc = write_batch_once(w, rows, n);
+		if (rc == 0 || w->failed_errno != ER_LOCK_DEADLOCK || attempt > BATCH_DEADLOCK_RETRIES)
+			return rc;
+		mysql_rollback(w->mysql);
+		struct timespec pause = { 0, attempt * 20 * 1000 * 1000L };
+		nanosleep(&pause, NULL);
+	}
 }
 
 static void journal(struct db_writer *w, const struct conso_row *rows, size_t n);
@@ -881,6 +913,7 @@ struct db_writer *db_writer_start(const struct lowi_config *cfg, struct row_queu
 	w->spool = spool;
 	w->history = history;
 	atomic_init(&w->socket_fd, -1);
+	db_cursor_init(&w->cursor);
 	int rc = worker_start(&w->thread, writer_main, w);
 	if (rc != 0) {
 		log_queue_push(lq, MOSQ_LOG_ERR, PREFIX "cannot start the database writer thread: %s", strerror(rc));

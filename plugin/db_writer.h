@@ -6,14 +6,17 @@
  * only, writes rows in batches of one transaction each (a batch's Conso
  * rows go out as a few multi-row INSERTs, then the Pics row of every
  * meter-month the batch touches is recomputed from Conso), and removes rows
- * from the queue only after COMMIT succeeded. On any error it drops the
- * connection and reconnects on the back-off of worker.h (1 s to 60 s), one
- * schedule whatever failed, started again only by a committed batch; while
- * the database is away, queued rows go to the on-disk spool (when there is
- * one) and are replayed first once it is back. A spool file that cannot be
- * read is set aside or skipped, and a spool that cannot be read for now is
- * tried again on a back-off while new rows go on. Every row made durable is
- * recorded in the spool's meter journal. It logs through the log queue only.
+ * from the queue only after COMMIT succeeded. A batch that lost a deadlock
+ * or a Galera certification (1213) is run again a few times on the same
+ * session. On any other error it drops the connection and reconnects (to
+ * the next database node of db_host first) on the back-off of worker.h
+ * (1 s to 60 s), one schedule whatever failed, started again only by a
+ * committed batch; while the database is away, queued rows go to the
+ * on-disk spool (when there is one) and are replayed first once it is
+ * back. A spool file that cannot be read is set aside or skipped, and a
+ * spool that cannot be read for now is tried again on a back-off while
+ * new rows go on. Every row made durable is recorded in the spool's meter
+ * journal. It logs through the log queue only.
  *
  * db_writer_start and db_writer_stop are called on the broker thread (init
  * and cleanup). The config, queues and stats must outlive the writer.

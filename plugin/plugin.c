@@ -87,6 +87,10 @@ struct lowi_plugin {
 	struct price_board *price_board; /* filled by the price worker, read by the aggregator */
 	_Atomic bool prices_stopping; /* gives up a price worker's connection set-up */
 	char fetcher[PRICE_LEASE_HOLDER_MAX]; /* this broker's name in PriceFetcher */
+	/* The price worker's database node, and the last one it logged: its
+	 * thread only (price_db_connect). */
+	struct db_cursor price_cursor;
+	int price_node_logged;
 	bool intake_ready, rows_ready, agg_ready, outbox_ready, history_ready;
 	time_t next_summary;
 	time_t next_stats;
@@ -387,7 +391,17 @@ static MYSQL *price_db_connect(void *ctx, char *err, size_t errlen)
 	struct lowi_plugin *p = ctx;
 	unsigned errnum;
 	struct worker_io_watch watch = { .socket_fd = NULL, .give_up = prices_stopping, .ctx = p };
-	return db_connect_watched(&p->cfg, &watch, 0, err, errlen, &errnum);
+	/* The worker opens a session only after closing the last one, which it
+	 * closes only on a failure (or when it stops): that node goes last. */
+	db_cursor_session_failed(&p->price_cursor, &p->cfg);
+	MYSQL *m = db_connect_watched(&p->cfg, &p->price_cursor, &watch, 0, err, errlen, &errnum);
+	if (m && p->price_cursor.in_use != p->price_node_logged) {
+		char node[CONFIG_DB_HOST_MAX + 32];
+		config_db_node_text(&p->cfg, (unsigned)p->price_cursor.in_use, node, sizeof(node));
+		price_log(p, MOSQ_LOG_NOTICE, PREFIX "prices: database node %s%s%s", node, err[0] ? "; passed over: " : "", err);
+		p->price_node_logged = p->price_cursor.in_use;
+	}
+	return m;
 }
 
 static void stop_prices(struct lowi_plugin *p)
@@ -415,6 +429,8 @@ static void name_fetcher(struct lowi_plugin *p)
 static struct price_worker *start_prices(struct lowi_plugin *p)
 {
 	name_fetcher(p);
+	db_cursor_init(&p->price_cursor);
+	p->price_node_logged = -1;
 	struct price_host host = {
 		.source = (enum price_source)p->cfg.price_source,
 		.url = p->cfg.price_url,

@@ -20,6 +20,9 @@ packages=(
 	# tests/integration/test_pictures.py: the dashboard's provisioning
 	# files, and the HTML report rendered headless
 	python3-yaml chromium
+	# tests/integration/test_galera.py: a three-node Galera cluster, whose
+	# state transfers use rsync and look up their ports with ss
+	galera-4 rsync iproute2
 	"$@"
 )
 

@@ -331,6 +331,10 @@ class MariaDB:
         "--skip-name-resolve",
     ]
 
+    # The server's first --user wins; a subclass whose data directory belongs
+    # to another account names it here.
+    USER = "root"
+
     def __init__(self):
         self.proc = None
         self.port = None
@@ -392,7 +396,7 @@ class MariaDB:
             ["setpriv", "--pdeathsig", "TERM", "--",
              "mariadbd", "--no-defaults", f"--datadir={self.datadir}",
              f"--socket={self.socket}", f"--port={self.port}",
-             "--bind-address=127.0.0.1", "--user=root",
+             "--bind-address=127.0.0.1", f"--user={self.USER}",
              f"--log-error={self.error_log}", *self.FAST_OPTS, *extra_args],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
         out.close()

@@ -1,6 +1,7 @@
 /* The option parser's rules that hold for every option, whatever its kind:
  * an unknown key and a repeated key are refused with a line naming the key.
- * Also the start-up warnings about a database reached in clear. */
+ * Also the start-up warnings about a database reached in clear, and the
+ * db_host list of database nodes. */
 #include <string.h>
 
 #include "check.h"
@@ -41,6 +42,88 @@ static void check_remote_host(void)
 		CHECK(warnings_for(remote[i], LOWI_CONFIG_TEST_CA, w, sizeof(w))[0] == '\0',
 			"db_host %s with db_tls_ca: no warning (%s)", remote[i], w);
 	}
+}
+
+/* db_host as a list of nodes: what each entry becomes, and each mistake
+ * refused with a line naming the entry. */
+static void check_db_hosts(void)
+{
+	struct config_db_node n[CONFIG_DB_NODES_MAX];
+	char err[512] = "";
+	int count = config_db_hosts_parse("db1, db2:3307,[fd00::2]:3308,::1,[::1],10.0.0.7:1,localhost", 3306, n,
+		CONFIG_DB_NODES_MAX, err, sizeof(err));
+	static const struct config_db_node want[] = {
+		{ "db1", 3306 }, { "db2", 3307 }, { "fd00::2", 3308 }, { "::1", 3306 }, { "::1", 3306 }, { "10.0.0.7", 1 },
+		{ "localhost", 3306 },
+	};
+	/* "::1" twice: the same node, refused below; parsed here one by one. */
+	CHECK(count == -1 && strstr(err, "[::1]") && strstr(err, "entry 4"), "the same node twice is refused, naming both: %s", err);
+	count = config_db_hosts_parse("db1, db2:3307,[fd00::2]:3308,::1,10.0.0.7:1,localhost", 3306, n, CONFIG_DB_NODES_MAX,
+		err, sizeof(err));
+	CHECK(count == 6, "six nodes: %d (%s)", count, err);
+	for (int i = 0, j = 0; i < count && j < 7; i++, j++) {
+		if (j == 4)
+			j++;
+		CHECK(strcmp(n[i].host, want[j].host) == 0 && n[i].port == want[j].port, "node %d is %s port %u: %s port %u",
+			i + 1, want[j].host, want[j].port, n[i].host, n[i].port);
+	}
+	static const struct { const char *list, *names; } bad[] = {
+		{ "", "entry 1 is empty" }, { "db1,,db2", "entry 2 is empty" }, { "db1, ", "entry 2 is empty" },
+		{ "db1,db2:", "'db2:'" }, { "db1:0", "'db1:0'" }, { "db1:65536", "'db1:65536'" }, { "db1:33o6", "'db1:33o6'" },
+		{ "db1:-1", "'db1:-1'" }, { "db1:123456", "'db1:123456'" }, { "[::1:3306", "'[::1:3306'" },
+		{ "[::1]3306", "'[::1]3306'" }, { "[]:3306", "'[]:3306'" }, { "[db1]:3306", "'[db1]:3306'" },
+		{ "fd00::2:3306:x", "'fd00::2:3306:x'" }, { ":3306", "':3306'" }, { "db 1", "'db 1'" }, { "db/1", "'db/1'" },
+		{ "localhost:3307", "'localhost:3307'" }, { "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", "more than 16" },
+		{ "db1:3306,db1", "'db1'" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		count = config_db_hosts_parse(bad[i].list, 3306, n, CONFIG_DB_NODES_MAX, err, sizeof(err));
+		CHECK(count == -1 && strstr(err, "plugin_opt_db_host") && strstr(err, bad[i].names),
+			"db_host '%s' refused, naming %s: %s", bad[i].list, bad[i].names, err);
+	}
+
+	/* Through the options: db_port is the port of the entries without one,
+	 * whichever line comes first; a bad list fails at its own line. */
+	struct lowi_config cfg;
+	config_defaults(&cfg);
+	config_set(&cfg, "db_user", "u", err, sizeof(err));
+	CHECK(config_set(&cfg, "db_host", "127.0.0.1,127.0.0.2:4000", err, sizeof(err)) == 0, "a list accepted: %s", err);
+	config_set(&cfg, "db_port", "3310", err, sizeof(err));
+	CHECK(config_finish(&cfg, err, sizeof(err)) == 0 && cfg.db_node_count == 2 && cfg.db_nodes[0].port == 3310
+		&& cfg.db_nodes[1].port == 4000 && cfg.warning_count == 0,
+		"127.0.0.1 on db_port 3310, 127.0.0.2 on 4000, no warning: %u nodes, %s", cfg.db_node_count, err);
+	char text[300];
+	config_db_node_text(&cfg, 0, text, sizeof(text));
+	CHECK(strcmp(text, "127.0.0.1:3310") == 0, "node 1 logged as 127.0.0.1:3310: %s", text);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	config_set(&cfg, "db_user", "u", err, sizeof(err));
+	CHECK(config_finish(&cfg, err, sizeof(err)) == 0 && cfg.db_node_count == 1 && strcmp(cfg.db_nodes[0].host, "localhost") == 0,
+		"the default is one node, localhost: %s", err);
+	config_db_node_text(&cfg, 0, text, sizeof(text));
+	CHECK(strstr(text, "Unix socket") != NULL, "localhost logged as the Unix socket: %s", text);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	CHECK(config_set(&cfg, "db_host", "db1,[fd00::1", err, sizeof(err)) == -1 && strstr(err, "'[fd00::1'")
+		&& strstr(err, "]"), "an unclosed bracket refused at its line: %s", err);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	config_set(&cfg, "db_user", "u", err, sizeof(err));
+	config_set(&cfg, "db_host", "[fd00::7]:3306", err, sizeof(err));
+	config_set(&cfg, "db_tls_ca", LOWI_CONFIG_TEST_CA, err, sizeof(err));
+	CHECK(config_finish(&cfg, err, sizeof(err)) == 0, "an IPv6 node with TLS: %s", err);
+	config_db_node_text(&cfg, 0, text, sizeof(text));
+	CHECK(strcmp(text, "[fd00::7]:3306") == 0, "an IPv6 node logged in brackets: %s", text);
+	config_free(&cfg);
+
+	/* The clear-text warning looks at every node, not the first only. */
+	char w[2048];
+	warnings_for("127.0.0.1:3307,db2.example.org,[::1]:3308,192.0.2.9:3306", NULL, w, sizeof(w));
+	CHECK(strstr(w, "'db2.example.org, 192.0.2.9' are not") && strstr(w, "in clear"),
+		"a list with remote nodes: warned, naming each remote one only: %s", w);
+	CHECK(warnings_for("127.0.0.1:3307,127.0.0.1:3308,localhost", NULL, w, sizeof(w))[0] == '\0',
+		"a list of local nodes: no warning (%s)", w);
 }
 
 /* One option's value alone: 0 or -1 with err naming the key. */
@@ -157,6 +240,7 @@ int main(void)
 		"an unknown key is refused, naming it: %s", err);
 	config_free(&cfg);
 	check_remote_host();
+	check_db_hosts();
 	check_capacity_options();
 	return check_finish("config");
 }
