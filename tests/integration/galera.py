@@ -62,7 +62,8 @@ class GaleraNode(lib.MariaDB):
             os.chmod(datadir, 0o711)
         if os.geteuid() == 0:
             subprocess.run(["chown", "-R", "mysql:mysql", datadir], check=True)
-        return super().start(basedir, port, timeout, extra_args)
+        # Its temporary files too: the test's TMPDIR may be closed to mysql.
+        return super().start(basedir, port, timeout, [*extra_args, f"--tmpdir={datadir}"])
 
     def wsrep_args(self, cluster_address, bootstrap):
         opts = (f"gmcast.listen_addr=tcp://127.0.0.1:{self.gcomm_port};base_port={self.gcomm_port};"
