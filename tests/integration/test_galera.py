@@ -12,16 +12,20 @@ measurable quarter of every meter is in Conso, right, on every node, the
 nodes hold the same rows and the same Pics, and each broker's log names the
 node it moved to. The brokers and simulators run on a clock 60x faster than
 real; the nodes on the real clock (lib.MariaDB)."""
+import re
 import subprocess
 import threading
 import time
 
 import lib
 from lib import check, free_port, note, real_time, run_main
+import prices as px
 import scenario as sc
 from galera import GaleraCluster
 
 START = "2026-02-20 07:50:00"
+# 08:50 in Brussels, before the auction: days 2026-02-14 to 2026-02-20.
+PRICE_FIRST, PRICE_DAYS = "2026-02-14", 7
 lib.use_fake_clock(START, 60)
 
 
@@ -70,9 +74,13 @@ def main():
     q0 = (int(now) // 900 + 2) * 900
     end = q0 + 6 * 900 + 300
     brokers, sims = [], []
+    # Both brokers fetch prices from the loopback price server, each
+    # through its own node: one of them must fetch, once per day.
+    fixtures = px.FixtureServer(base)
     for i, (seed, order) in enumerate(zip((41, 42), orders)):
         port = free_port()
-        opts = sc.plugin_options(n[0], db_host=cluster.db_host(order))
+        opts = sc.plugin_options(n[0], db_host=cluster.db_host(order), price_source="elia",
+                                 price_url=fixtures.url + px.ELIA_PATH, price_start=PRICE_FIRST)
         del opts["db_port"]
         b = lib.Broker().start(lib.broker_conf(port, plugin=sc.PLUGIN, plugin_opts=opts), f"{base}/broker{i}", port=port)
         brokers.append(b)
@@ -225,6 +233,21 @@ def main():
               and not b.log_lines("are lost"),
               f"spooled {c.get('rows_spooled')}, replayed {c.get('rows_replayed')}")
         check(f"broker {i}: the price worker follows too", len(price) >= 2, f"{price}")
+    # One price fetcher for the cluster (README, "One fetcher per database").
+    reqs = fixtures.requests()
+    days = sorted({(re.search(r"\d{4}-\d{2}-\d{2}", r["path"]) or re.search(".*", r["path"])).group(0) for r in reqs})
+    fetchers = [b for b in brokers if b.log_lines(r"lowi-p1: prices: this broker fetches the prices")]
+    followers = [b for b in brokers if b.log_lines(r"lowi-p1: prices: \S+ fetches the prices for the database; this")]
+    takes = [b.counters().get("price_lease_takes") for b in brokers]
+    note(f"prices: {len(reqs)} requests for {len(days)} days; lease takes per broker {takes}")
+    check("one broker fetched the prices for the cluster, the other read them", len(fetchers) == 1
+          and len(followers) == 1 and fetchers[0] is not followers[0] and sorted(takes) == [0, 1], f"takes {takes}")
+    check(f"the price source got one request per day: {PRICE_DAYS}", len(reqs) == PRICE_DAYS == len(days),
+          f"{len(reqs)} requests for {len(days)} days")
+    stored = [node.query("SELECT COUNT(*), SUM(price) FROM PxElectr", db="P1")[0] for node in n]
+    check("every node holds the same prices", stored[0] == stored[1] == stored[2] and stored[0][0] == PRICE_DAYS * 96,
+          f"{stored}")
+    fixtures.stop()
     note(f"rows {len(per_node[0])}; wall time {real_time() - t_start:.0f} s real")
     cluster.stop()
 
