@@ -12,26 +12,8 @@ cd "$(dirname "$0")/../.."
 src=$PWD
 out=${1:-$src/build/package}
 start=$(date +%s)
-passed=0
-failed=0
-# check DESCRIPTION COMMAND...: the command's exit status is the verdict.
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		echo "PASS $what"
-		passed=$((passed + 1))
-	else
-		echo "FAIL $what"
-		failed=$((failed + 1))
-	fi
-}
-finish() {
-	echo "package build: $(($(date +%s) - start)) s"
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
+label="package build"
+. tests/package/checks.sh
 
 tests/install-deps.sh debhelper dpkg-dev lintian || { failed=$((failed + 1)); finish; }
 

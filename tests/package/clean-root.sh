@@ -27,25 +27,8 @@ set -u
 cd "$(dirname "$0")/../.."
 src=$PWD
 start=$(date +%s)
-passed=0
-failed=0
-check() { # DESCRIPTION COMMAND...: the command's exit status is the verdict
-	local what=$1
-	shift
-	if "$@"; then
-		echo "PASS $what"
-		passed=$((passed + 1))
-	else
-		echo "FAIL $what"
-		failed=$((failed + 1))
-	fi
-}
-finish() {
-	echo "clean root: $(($(date +%s) - start)) s"
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
+label="clean root"
+. tests/package/checks.sh
 [ "$(id -u)" -eq 0 ] || { echo "clean-root: run as root (mmdebstrap, chroot, mount)" >&2; failed=1; finish; }
 tests/install-deps.sh mmdebstrap debhelper dpkg-dev lintian || { failed=$((failed + 1)); finish; }
 
