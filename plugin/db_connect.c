@@ -4,7 +4,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <mysqld_error.h>
 
@@ -13,17 +12,24 @@
 /* Deadlocks a schema statement may lose before the connection fails. */
 #define SCHEMA_DEADLOCK_RETRIES 5
 
-static MYSQL *db_connect_close_with_error(MYSQL *m, const struct worker_io_watch *watch, const char *what, const char *hint,
-	char *err, size_t errlen, unsigned *errnum)
+/* A set-up that failed, with its reason already in err: the session is
+ * closed and NULL returned. */
+static MYSQL *db_connect_close(MYSQL *m, const struct worker_io_watch *watch)
 {
-	*errnum = mysql_errno(m);
-	snprintf(err, errlen, "%s failed (error %u: %s)%s", what, *errnum, mysql_error(m), hint);
 	/* Unpublished before the close: the number may be reused at once. */
 	if (watch && watch->socket_fd)
 		atomic_store(watch->socket_fd, -1);
 	worker_watch_end();
 	mysql_close(m);
 	return NULL;
+}
+
+static MYSQL *db_connect_close_with_error(MYSQL *m, const struct worker_io_watch *watch, const char *what, const char *hint,
+	char *err, size_t errlen, unsigned *errnum)
+{
+	*errnum = mysql_errno(m);
+	snprintf(err, errlen, "%s failed (error %u: %s)%s", what, *errnum, mysql_error(m), hint);
+	return db_connect_close(m, watch);
 }
 
 /* The tables and views already in the database when a session opens. */
@@ -178,11 +184,7 @@ static MYSQL *db_connect_node(const struct lowi_config *cfg, const struct config
 		*errnum = ER_UNKNOWN_COM_ERROR;
 		snprintf(err, errlen, "node not ready (error %u: wsrep_ready OFF: a Galera node outside the primary component"
 			" or still joining)", *errnum);
-		if (watch && watch->socket_fd)
-			atomic_store(watch->socket_fd, -1);
-		worker_watch_end();
-		mysql_close(m);
-		return NULL;
+		return db_connect_close(m, watch);
 	}
 	/* No statement of the plugin waits on a lock longer than the client
 	 * waits for its answer: a wait the client gave up on would otherwise
@@ -204,11 +206,9 @@ static MYSQL *db_connect_node(const struct lowi_config *cfg, const struct config
 		 * idempotent, is simply run again. */
 		int attempt = 0;
 		while (mysql_query(m, lowi_schema_sql[i]) != 0) {
-			if (mysql_errno(m) != ER_LOCK_DEADLOCK || ++attempt > SCHEMA_DEADLOCK_RETRIES)
+			if (!worker_deadlock_retry(mysql_errno(m), &attempt, SCHEMA_DEADLOCK_RETRIES))
 				return db_connect_close_with_error(m, watch, "schema creation",
 					schema_hint(mysql_errno(m), " - GRANT the plugin's user the privileges the README lists"), err, errlen, errnum);
-			struct timespec pause = { 0, attempt * 20 * 1000 * 1000L };
-			nanosleep(&pause, NULL);
 		}
 	}
 	if (mysql_autocommit(m, 0) != 0)

@@ -635,13 +635,12 @@ static int write_batch_once(struct db_writer *w, const struct conso_row *rows, s
  * same session, a few times, before the session is given up. */
 static int write_batch(struct db_writer *w, const struct conso_row *rows, size_t n)
 {
-	for (int attempt = 1;; attempt++) {
+	int attempt = 0;
+	for (;;) {
 		int rc = write_batch_once(w, rows, n);
-		if (rc == 0 || w->failed_errno != ER_LOCK_DEADLOCK || attempt > BATCH_DEADLOCK_RETRIES)
+		if (rc == 0 || !worker_deadlock_retry(w->failed_errno, &attempt, BATCH_DEADLOCK_RETRIES))
 			return rc;
 		mysql_rollback(w->mysql);
-		struct timespec pause = { 0, attempt * 20 * 1000 * 1000L };
-		nanosleep(&pause, NULL);
 	}
 }
 

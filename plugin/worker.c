@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <mysql.h>
+#include <mysqld_error.h>
 
 #include "brussels.h"
 
@@ -99,6 +100,15 @@ static void *worker_main(void *p)
 	run.body(run.arg);
 	mysql_thread_end();
 	return NULL;
+}
+
+bool worker_deadlock_retry(unsigned errnum, int *attempt, int retries)
+{
+	if (errnum != ER_LOCK_DEADLOCK || ++*attempt > retries)
+		return false;
+	struct timespec pause = { 0, *attempt * 20 * 1000 * 1000L };
+	nanosleep(&pause, NULL);
+	return true;
 }
 
 int worker_start(pthread_t *thread, void (*body)(void *), void *arg)

@@ -58,6 +58,14 @@ void worker_backoff_reset(struct worker_backoff *b);
 /* The wait (ms) before retrying after a failure; the one after it doubles. */
 int worker_backoff_next_ms(struct worker_backoff *b);
 
+/* After a statement or transaction that lost a deadlock (errnum
+ * ER_LOCK_DEADLOCK; on a Galera cluster also a lost certification, which
+ * rolled it back): counts *attempt up and, while it is within retries,
+ * pauses a little longer each time and returns true for the caller to run
+ * it again. False at once for any other error, or when the retries are
+ * spent. On the worker's own thread. */
+bool worker_deadlock_retry(unsigned errnum, int *attempt, int retries);
+
 /* Starts a thread that runs body(arg) with every signal blocked (the broker
  * handles them; a worker must never be picked to receive one) and between
  * mysql_thread_init and mysql_thread_end, which the MariaDB client wants

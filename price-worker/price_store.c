@@ -213,6 +213,10 @@ struct price_store *price_store_open(const struct price_host *host, char *err, s
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	/* The lease's parameters are the host's for the store's life. */
+	snprintf(s->self, sizeof(s->self), "%s", host->fetcher ? host->fetcher : "");
+	s->self_len = (unsigned long)strlen(s->self);
+	s->lease_s = host->lease_s;
 	s->m = host->db_connect(host->ctx, err, errlen);
 	if (s->m == NULL || prepare_all(s, err, errlen) != 0) {
 		price_store_close(s);
@@ -225,20 +229,10 @@ void price_store_close(struct price_store *s)
 {
 	if (s == NULL)
 		return;
-	if (s->put)
-		mysql_stmt_close(s->put);
-	if (s->span)
-		mysql_stmt_close(s->span);
-	if (s->update)
-		mysql_stmt_close(s->update);
-	if (s->board)
-		mysql_stmt_close(s->board);
-	if (s->claim)
-		mysql_stmt_close(s->claim);
-	if (s->holder)
-		mysql_stmt_close(s->holder);
-	if (s->release)
-		mysql_stmt_close(s->release);
+	MYSQL_STMT *const statements[] = { s->put, s->span, s->update, s->board, s->claim, s->holder, s->release };
+	for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++)
+		if (statements[i])
+			mysql_stmt_close(statements[i]);
 	if (s->m)
 		mysql_close(s->m);
 	free(s);
@@ -500,12 +494,6 @@ int price_store_read_periods(struct price_store *s, int64_t from_s, int64_t to_s
 	return 0;
 }
 
-static void lease_self(struct price_store *s, const char *self)
-{
-	snprintf(s->self, sizeof(s->self), "%s", self);
-	s->self_len = (unsigned long)strlen(s->self);
-}
-
 /* A Galera certification failure: another node's write to the same row
  * was ordered first. */
 static bool lost_race(unsigned errnum)
@@ -513,11 +501,8 @@ static bool lost_race(unsigned errnum)
 	return errnum == ER_LOCK_DEADLOCK;
 }
 
-int price_store_lease_claim(struct price_store *s, const char *self, unsigned lease_s, bool *held, char *holder,
-	size_t holder_len, char *err, size_t errlen)
+int price_store_lease_claim(struct price_store *s, bool *held, char *holder, size_t holder_len, char *err, size_t errlen)
 {
-	lease_self(s, self);
-	s->lease_s = lease_s;
 	*held = false;
 	if (mysql_stmt_execute(s->claim) != 0) {
 		if (!lost_race(mysql_stmt_errno(s->claim)))
@@ -547,9 +532,8 @@ int price_store_lease_claim(struct price_store *s, const char *self, unsigned le
 	return 0;
 }
 
-int price_store_lease_release(struct price_store *s, const char *self, char *err, size_t errlen)
+int price_store_lease_release(struct price_store *s, char *err, size_t errlen)
 {
-	lease_self(s, self);
 	if (mysql_stmt_execute(s->release) != 0)
 		return fail_st(s->release, "releasing the price lease", err, errlen);
 	if (mysql_commit(s->m) != 0)

@@ -52,17 +52,17 @@ int price_store_recompute(struct price_store *s, const struct tariff *t, size_t 
 int price_store_read_periods(struct price_store *s, int64_t from_s, int64_t to_s, struct price_board_period **out,
 	size_t *n, char *err, size_t errlen);
 
-/* Claims the price-fetching lease (price_lease.h) for self, for lease_s
- * seconds from the server's clock: taken when it has lapsed or was
- * released, renewed when self holds it. *held tells which; holder gets the
- * name PriceFetcher holds afterwards (holder_len bytes). A claim that
- * loses to another node's at the same instant (a Galera certification
- * failure) is rolled back and is not an error: *held is false. */
-int price_store_lease_claim(struct price_store *s, const char *self, unsigned lease_s, bool *held, char *holder,
-	size_t holder_len, char *err, size_t errlen);
+/* Claims the price-fetching lease (price_lease.h) for host->fetcher, for
+ * host->lease_s seconds from the server's clock: taken when it has lapsed
+ * or was released, renewed when this fetcher holds it. *held tells which;
+ * holder gets the name PriceFetcher holds afterwards (holder_len bytes). A
+ * claim that loses to another node's at the same instant (a Galera
+ * certification failure) is rolled back and is not an error: *held is
+ * false. */
+int price_store_lease_claim(struct price_store *s, bool *held, char *holder, size_t holder_len, char *err, size_t errlen);
 
-/* Gives the lease back when self holds it: another worker can take it at
- * its next attempt. */
-int price_store_lease_release(struct price_store *s, const char *self, char *err, size_t errlen);
+/* Gives the lease back when host->fetcher holds it: another worker can
+ * take it at its next attempt. */
+int price_store_lease_release(struct price_store *s, char *err, size_t errlen);
 
 #endif

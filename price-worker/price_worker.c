@@ -388,8 +388,7 @@ static int lease_claim(struct price_worker *w)
 	bool held;
 	char holder[PRICE_LEASE_HOLDER_MAX];
 	int64_t sent_ms = wall_clock_ms();
-	if (price_store_lease_claim(w->store, w->lease.self, w->host.lease_s, &held, holder, sizeof(holder), w->db_err,
-			sizeof(w->db_err)) != 0)
+	if (price_store_lease_claim(w->store, &held, holder, sizeof(holder), w->db_err, sizeof(w->db_err)) != 0)
 		return -1;
 	char before[PRICE_LEASE_HOLDER_MAX];
 	snprintf(before, sizeof(before), "%s", w->lease.seen);
@@ -709,19 +708,32 @@ static bool store_ready(struct price_worker *w)
 	return true;
 }
 
+/* Reads the board again when it is due (every minute, and at midnight),
+ * or when it has no period of now; false after a database failure, which
+ * is handled. */
+static bool board_kept(struct price_worker *w)
+{
+	int64_t now = time(NULL);
+	struct price_board_period cur;
+	bool lacking = w->host.board && !price_board_at(w->host.board, now, &cur);
+	if (!lacking && now < w->next_board_read && today(now) == w->board_day)
+		return true;
+	if (refresh_board(w) != 0) {
+		db_failed(w, w->db_err);
+		return false;
+	}
+	db_succeeded(w);
+	return true;
+}
+
 /* With no source: the board only, read again every minute, so that prices
  * the operator stores in PxElectr show without a restart. */
 static void board_only_main(struct price_worker *w)
 {
 	LOG(w, MOSQ_LOG_NOTICE, PREFIX "source none: nothing is fetched; the price board is read from PxElectr");
 	while (w->host.board && !atomic_load(&w->stop)) {
-		if (!store_ready(w))
+		if (!store_ready(w) || !board_kept(w))
 			continue;
-		if (refresh_board(w) != 0) {
-			db_failed(w, w->db_err);
-			continue;
-		}
-		db_succeeded(w);
 		wait_until(w, w->next_board_read);
 	}
 	close_store(w);
@@ -733,16 +745,8 @@ static void board_only_main(struct price_worker *w)
  * fetching, and its prices show a third of a lease later, not a minute. */
 static void follow(struct price_worker *w)
 {
-	int64_t now = time(NULL);
-	struct price_board_period cur;
-	bool lacking = w->host.board && !price_board_at(w->host.board, now, &cur);
-	if (lacking || now >= w->next_board_read || today(now) != w->board_day) {
-		if (refresh_board(w) != 0) {
-			db_failed(w, w->db_err);
-			return;
-		}
-		db_succeeded(w);
-	}
+	if (!board_kept(w))
+		return;
 	int64_t until_ms = w->lease.next_claim_ms;
 	if (w->next_board_read < INT64_MAX / 1000 && w->next_board_read * 1000 < until_ms)
 		until_ms = w->next_board_read * 1000;
@@ -755,7 +759,7 @@ static void lease_release(struct price_worker *w)
 {
 	if (!w->lease.held || w->store == NULL)
 		return;
-	if (price_store_lease_release(w->store, w->lease.self, w->db_err, sizeof(w->db_err)) != 0) {
+	if (price_store_lease_release(w->store, w->db_err, sizeof(w->db_err)) != 0) {
 		LOG(w, MOSQ_LOG_WARNING, PREFIX "could not give the fetching lease back (%.200s); another broker takes"
 			" over when it lapses", w->db_err);
 		return;
