@@ -700,6 +700,9 @@ static bool store_ready(struct price_worker *w)
 		return false;
 	}
 	w->store = price_store_open(&w->host, w->db_err, sizeof(w->db_err));
+	/* A set-up the stop cut short is no database error. */
+	if (w->store == NULL && atomic_load(&w->stop))
+		return false;
 	if (w->store == NULL) {
 		db_failed(w, w->db_err);
 		return false;
